@@ -1,0 +1,35 @@
+"""graphcollapse.theory: exact theory of model collapse on interaction graphs.
+
+Never imports :mod:`verify`.
+"""
+
+from .errors import (
+    ExactRegimeError,
+    GraphCollapseError,
+    GraphCollapseWarning,
+    GraphTypeError,
+    GraphValueError,
+    NoClosedFormError,
+    UndecidableError,
+)
+from .graph import InteractionGraph, load_graph
+from .condition import CollapseCondition, SourceComponent, collapse_condition, verdicts_from_mixing_matrix
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "InteractionGraph",
+    "load_graph",
+    "CollapseCondition",
+    "SourceComponent",
+    "collapse_condition",
+    "verdicts_from_mixing_matrix",
+    "GraphCollapseError",
+    "GraphValueError",
+    "GraphTypeError",
+    "UndecidableError",
+    "NoClosedFormError",
+    "ExactRegimeError",
+    "GraphCollapseWarning",
+]
