@@ -1,0 +1,209 @@
+"""The ``graphcollapse`` command-line program (the one command-line module).
+
+Every command reads an interaction graph (JSON, see ``docs/format.md``), prints a
+readable report or, with ``--json``, one strict JSON object. Bad input gives a one-line
+``graphcollapse: error: ...`` message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, Callable, Sequence
+
+__all__ = ["main", "build_parser", "strict_json"]
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2)."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised via main
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class CommandError(Exception):
+    """A usage error detected after parsing (exit 2, one line)."""
+
+
+def strict_json(obj: Any) -> str:
+    """Serialise ``obj`` as strict JSON: NaN and infinities become ``null``.
+
+    Examples
+    --------
+    >>> from verify.cli import strict_json
+    >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]})
+    '{"a": null, "b": [1.5, null]}'
+    """
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), allow_nan=False)
+
+
+def _load(path: str):
+    from theory.graph import load_graph
+
+    return load_graph(path)
+
+
+def _theory_name(args: argparse.Namespace) -> str:
+    return "large-sample" if getattr(args, "large_sample", False) else "default"
+
+
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected an integer, found {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name}: expected a nonnegative integer, found {value}")
+        return value
+
+    return parse
+
+
+# ============================================================================ analyze / predict / demo
+def _add_graph_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="interaction graph JSON file (see docs/format.md)")
+    p.add_argument("--json", action="store_true", help="print one strict JSON object instead of a report")
+    p.add_argument("--large-sample", action="store_true",
+                   help="use the large-sample (first-order) theory instead of the exact one")
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from theory.analysis import analyze
+
+    graph = _load(args.graph)
+    result = analyze(graph, theory=_theory_name(args), fix_samples=args.fix_samples)
+    print(strict_json(result.to_json()) if args.json else result.report())
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from theory.analysis import predict
+
+    graph = _load(args.graph)
+    result = predict(graph, args.generations, theory=_theory_name(args))
+    print(strict_json(result.to_json()) if args.json else result.report())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from theory.analysis import analyze, demo_graph, predict
+
+    graph = demo_graph()
+    print("graphcollapse demo: a built-in interaction graph (docs/examples/demo.json)\n")
+    print(graph.dumps())
+    print()
+    print(analyze(graph, theory="default").report())
+    print()
+    print(predict(graph, 10, theory="default").report())
+    return 0
+
+
+# ============================================================================ verify (issue 4/5)
+# BEGIN verify section (owned by the simulator work)
+def _add_verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="interaction graph JSON file")
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    raise CommandError("verify: not available yet in this version")
+# END verify section
+
+
+# ============================================================================ latex (issue 6)
+# BEGIN latex section (owned by the symbolic/LaTeX work)
+def _add_latex_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="interaction graph JSON file")
+
+
+def _cmd_latex(args: argparse.Namespace) -> int:
+    raise CommandError("latex: not available yet in this version")
+# END latex section
+
+
+# ============================================================================ entry point
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``graphcollapse``.
+
+    Examples
+    --------
+    >>> from verify.cli import build_parser
+    >>> build_parser().parse_args(["analyze", "g.json", "--json"]).json
+    True
+    """
+    from theory import __version__
+
+    parser = _Parser(prog="graphcollapse", description=(
+        "Model collapse in structured interactive learning: decide which learners collapse "
+        "on an interaction graph, how fast, and what error the others settle at."))
+    parser.add_argument("--version", action="version", version=f"graphcollapse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("demo", help="analyze a built-in example graph")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("analyze", help="verdicts, growth rates, stationary risks, minimal fix")
+    _add_graph_args(p)
+    p.add_argument("--fix-samples", type=_positive_int("--fix-samples"), default=None, metavar="M",
+                   help="real samples per generation given to each fixed learner "
+                        "(default: the median positive real_samples of the graph, else 1)")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("predict", help="the risk of every learner for generations 0..T")
+    _add_graph_args(p)
+    p.add_argument("--generations", "-T", type=_positive_int("--generations"), required=True, metavar="T",
+                   help="last generation to predict")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("verify", help="Monte Carlo simulation against the theory")
+    _add_verify_args(p)
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("latex", help="LaTeX for the derived objects of a graph")
+    _add_latex_args(p)
+    p.set_defaults(func=_cmd_latex)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted).
+
+    Examples
+    --------
+    >>> from verify.cli import main
+    >>> main(["analyze", "/nonexistent.json"])
+    2
+    """
+    from theory.errors import GraphCollapseError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (GraphCollapseError, CommandError) as exc:
+        print(f"graphcollapse: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("graphcollapse: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
