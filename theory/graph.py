@@ -268,6 +268,34 @@ class InteractionGraph:
             f"d={self.dimension}, sigma^2={self.noise_variance})"
         )
 
+    def describe(self) -> str:
+        """A few readable lines: each learner's real data and whom it trains on.
+
+        Examples
+        --------
+        >>> from theory.builders import chain
+        >>> print(chain(2).describe())
+        d = 5, sigma^2 = 1
+          L0: 10 real samples per generation (generation 0: 30)
+          L1: trains on L0 (10); generation 0: 30 real samples
+        """
+        inputs: list[list[str]] = [[] for _ in self.names]
+        for s, t, n in zip(self.edge_sources, self.edge_targets, self.edge_samples):
+            inputs[t].append(f"{'itself' if s == t else self.names[s]} ({n})")
+        lines = [f"d = {self.dimension}, sigma^2 = {self.noise_variance}"]
+        for k, name in enumerate(self.names):
+            parts = []
+            m = self.real_samples[k]
+            if not (isinstance(m, int) and m == 0):
+                parts.append(f"{m} real samples per generation")
+            if inputs[k]:
+                parts.append("trains on " + ", ".join(inputs[k]))
+            parts_text = ", ".join(parts)
+            sep = "; generation 0: " if inputs[k] else " (generation 0: "
+            tail = " real samples" if inputs[k] else ")"
+            lines.append(f"  {name}: {parts_text}{sep}{self.initial_samples[k]}{tail}")
+        return "\n".join(lines)
+
     def __len__(self) -> int:
         return len(self.names)
 

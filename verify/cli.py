@@ -104,8 +104,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from theory.analysis import analyze, demo_graph, predict
 
     graph = demo_graph()
-    print("graphcollapse demo: a built-in interaction graph (docs/examples/demo.json)\n")
-    print(graph.dumps())
+    print("graphcollapse demo: the built-in example graph (docs/examples/demo.json)")
+    print(graph.describe())
     print()
     print(analyze(graph, theory="default").report())
     print()

@@ -1,0 +1,616 @@
+r"""One-call analysis of an interaction graph: verdicts, growth, stationary risks, fix.
+
+:func:`analyze` answers the researcher's questions for a topology (does anything
+collapse, which learners, why, how fast, what error do the others settle at, and the
+cheapest way to stop it); :func:`predict` gives the risk trajectories. Results are
+immutable objects with ``to_json()`` (the documented JSON contract of
+``graphcollapse analyze/predict --json``), ``report()`` (readable text) and
+``_repr_latex_`` for Jupyter.
+
+Theories: ``"large-sample"`` (MODEL.md claim 4), ``"exact"`` (the exact finite-sample
+theory of Gaussian-design OLS, :mod:`theory.exact`) and ``"default"`` (exact when
+available).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .condition import CollapseCondition, collapse_condition, stationary_distribution
+from .errors import GraphValueError
+from .graph import InteractionGraph
+from .lyapunov import solve_lyapunov_float
+from .recursion import (
+    growth_rates,
+    large_sample_noise_variance,
+    risk_trajectory,
+    stationary_covariance,
+)
+
+__all__ = [
+    "LearnerResult",
+    "ComponentResult",
+    "MinimalFix",
+    "Analysis",
+    "Prediction",
+    "analyze",
+    "predict",
+    "minimal_fix",
+    "spectral_radius",
+    "demo_graph",
+    "resolve_theory",
+]
+
+THEORIES = ("default", "large-sample", "exact")
+#: Exhaustive search of the minimal fix up to this many candidate combinations.
+BRUTE_FORCE_LIMIT = 4096
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def to_float(value: Any) -> float | None:
+    """A JSON-ready float of an exact value (None stays None).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from theory.analysis import to_float
+    >>> to_float(sp.Rational(1, 4))
+    0.25
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(sp.N(value, 20))
+
+
+def to_exact_string(value: Any) -> str | None:
+    """The exact value as a string such as ``"3/7"`` (None stays None).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from theory.analysis import to_exact_string
+    >>> to_exact_string(sp.Rational(3, 7))
+    '3/7'
+    """
+    if value is None:
+        return None
+    return str(value)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class LearnerResult:
+    """What the theory says about one learner.
+
+    Exactly one of ``growth_rate``, ``growth_factor`` and ``stationary_risk`` is set:
+    the stationary risk of a bounded learner, ``lim R_t / t^q`` for linear or polynomial
+    growth, the growth factor for geometric growth.
+    """
+
+    name: str
+    collapses: Any
+    growth: str
+    growth_degree: int | None
+    growth_rate: Any = None
+    growth_factor: Any = None
+    stationary_risk: Any = None
+    components: tuple[int, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON entry of ``models[NAME]``."""
+        out: dict[str, Any] = {
+            "collapses": bool(self.collapses),
+            "growth": self.growth,
+            "growth_degree": self.growth_degree,
+            "growth_rate": to_float(self.growth_rate),
+            "growth_factor": to_float(self.growth_factor),
+            "stationary_risk": to_float(self.stationary_risk),
+        }
+        for key in ("growth_rate", "growth_factor", "stationary_risk"):
+            value = getattr(self, key)
+            if value is not None:
+                out[f"{key}_exact"] = to_exact_string(value)
+        for key, value in self.extra.items():
+            out[key] = value
+        return out
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    """An offending source component: no real data and no edge entering it."""
+
+    members: tuple[str, ...]
+    period: int
+    cyclic_classes: tuple[tuple[str, ...], ...]
+    stationary_distribution: dict[str, Any]
+    affects: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON entry of ``components``."""
+        return {
+            "members": list(self.members),
+            "period": self.period,
+            "cyclic_classes": [list(c) for c in self.cyclic_classes],
+            "stationary_distribution": {k: to_float(v) for k, v in self.stationary_distribution.items()},
+            "stationary_distribution_exact": {k: to_exact_string(v) for k, v in self.stationary_distribution.items()},
+            "affects": list(self.affects),
+        }
+
+
+@dataclass(frozen=True)
+class MinimalFix:
+    """The cheapest fix: one learner per offending component gets ``fix_samples`` real
+    samples per generation, chosen to minimise the largest resulting stationary risk.
+
+    ``optimal`` is True when every combination was compared (up to
+    :data:`BRUTE_FORCE_LIMIT`), else the choice comes from coordinate descent.
+    """
+
+    fix_samples: int
+    learners: tuple[str, ...]
+    max_stationary_risk: float
+    optimal: bool
+    combinations: int
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """JSON list ``minimal_fix``: one entry per offending component, in order."""
+        return [
+            {"component": i, "learner": name, "add_real_samples": self.fix_samples}
+            for i, name in enumerate(self.learners)
+        ]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of :func:`analyze`."""
+
+    graph: InteractionGraph = field(repr=False)
+    theory: str
+    learners: tuple[LearnerResult, ...]
+    components: tuple[ComponentResult, ...]
+    spectral_radius: float
+    minimal_fix: MinimalFix | None
+    condition: CollapseCondition = field(repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def collapse(self) -> bool:
+        """Whether some learner collapses."""
+        return any(bool(r.collapses) for r in self.learners)
+
+    def learner(self, name: str) -> LearnerResult:
+        """The result of the named learner."""
+        return self.learners[self.graph.index[name]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract of ``graphcollapse analyze --json`` (see ``docs/cli.md``).
+
+        Examples
+        --------
+        >>> from theory.builders import self_training
+        >>> from theory.analysis import analyze
+        >>> out = analyze(self_training(real_samples=0), theory="large-sample").to_json()
+        >>> out["collapse"], out["models"]["L0"]["growth"], out["models"]["L0"]["growth_rate_exact"]
+        (True, 'linear', '1/2')
+        """
+        out: dict[str, Any] = {
+            "version": _version(),
+            "theory": self.theory,
+            "collapse": self.collapse,
+            "spectral_radius": self.spectral_radius,
+            "models": {r.name: r.to_json() for r in self.learners},
+            "components": [c.to_json() for c in self.components],
+            "minimal_fix": self.minimal_fix.to_json() if self.minimal_fix else [],
+        }
+        if self.minimal_fix:
+            out["minimal_fix_max_stationary_risk"] = self.minimal_fix.max_stationary_risk
+            out["minimal_fix_optimal"] = self.minimal_fix.optimal
+        out.update(self.extra)
+        return out
+
+    def report(self) -> str:
+        """A readable report."""
+        return _report(self)
+
+    def _repr_latex_(self) -> str:
+        rows = []
+        for r in self.learners:
+            if r.stationary_risk is not None:
+                rows.append(rf"\text{{{r.name}}} & \text{{bounded}} & R_\infty = {sp.latex(r.stationary_risk)}")
+            elif r.growth_factor is not None:
+                rows.append(rf"\text{{{r.name}}} & \text{{geometric}} & \rho = {sp.latex(r.growth_factor)}")
+            else:
+                q = r.growth_degree
+                rows.append(rf"\text{{{r.name}}} & \text{{{r.growth}}} & R_t / t^{{{q}}} \to {sp.latex(r.growth_rate)}")
+        return r"$\begin{array}{lll}" + r" \\ ".join(rows) + r"\end{array}$"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result of :func:`predict`: exact risks ``risk[name][t]`` for ``t = 0..T``."""
+
+    graph: InteractionGraph = field(repr=False)
+    theory: str
+    generations: int
+    risk: dict[str, list[Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract of ``graphcollapse predict --json``.
+
+        Examples
+        --------
+        >>> from theory.builders import self_training
+        >>> from theory.analysis import predict
+        >>> predict(self_training(real_samples=0, dimension=1, initial_samples=10), 1,
+        ...         theory="large-sample").to_json()["risk_exact"]
+        {'L0': ['1/10', '1/5']}
+        """
+        return {
+            "version": _version(),
+            "theory": self.theory,
+            "generations": list(range(self.generations + 1)),
+            "risk": {k: [to_float(x) for x in v] for k, v in self.risk.items()},
+            "risk_exact": {k: [to_exact_string(x) for x in v] for k, v in self.risk.items()},
+        }
+
+    def report(self, max_rows: int = 25) -> str:
+        """A table of risks (first and last generations when there are many)."""
+        names = list(self.risk)
+        T = self.generations
+        ts = list(range(T + 1))
+        if len(ts) > max_rows:
+            head = max_rows - 6
+            ts = ts[:head] + [None] + ts[-5:]
+        width = max(12, *(len(n) + 2 for n in names))
+        lines = [f"graphcollapse prediction ({self.theory} theory): risk R_k(t) = E||theta_k(t) - theta*||^2_Sigma",
+                 "t".rjust(6) + "".join(n.rjust(width) for n in names)]
+        for t in ts:
+            if t is None:
+                lines.append("...".rjust(6))
+                continue
+            lines.append(str(t).rjust(6) + "".join(f"{to_float(self.risk[n][t]):{width}.6g}" for n in names))
+        if len(range(T + 1)) > max_rows:
+            lines.append("(use --json for every generation and the exact values)")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- pieces
+def resolve_theory(theory: str) -> str:
+    """Map ``"default"`` to the theory actually used (exact when available).
+
+    Examples
+    --------
+    >>> from theory.analysis import resolve_theory
+    >>> resolve_theory("large-sample")
+    'large-sample'
+    """
+    if theory not in THEORIES:
+        raise GraphValueError(f"theory: expected one of {THEORIES}, found {theory!r}")
+    if theory == "default":
+        return "exact" if _exact_module() is not None else "large-sample"
+    if theory == "exact" and _exact_module() is None:
+        raise GraphValueError("theory: the exact finite-sample theory is not available in this build; use --large-sample")
+    return theory
+
+
+def _exact_module():
+    try:
+        from . import exact
+    except ImportError:
+        return None
+    return exact if hasattr(exact, "exact_analysis") else None
+
+
+def spectral_radius(graph: InteractionGraph, condition: CollapseCondition | None = None) -> float:
+    r"""The spectral radius :math:`\rho(W)` as a float; exactly 1.0 when some learner
+    collapses (decided structurally), else the largest radius over the SCC blocks.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> spectral_radius(self_training(real_samples=10, samples=30))
+    0.75
+    """
+    condition = collapse_condition(graph) if condition is None else condition
+    if condition.components and all(c.offending is True for c in condition.components):
+        return 1.0
+    Wf = graph.mixing_matrix_float()
+    labels = condition.labels
+    best = 0.0
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(labels.max() + 2))
+    for c in range(labels.max() + 1):
+        members = order[bounds[c]:bounds[c + 1]]
+        block = Wf[members][:, members]
+        if block.nnz == 0:
+            continue
+        if len(members) <= 2000:
+            rho = float(np.max(np.abs(np.linalg.eigvals(block.toarray()))))
+        else:  # pragma: no cover - very large components
+            from scipy.sparse.linalg import eigs
+
+            rho = float(np.abs(eigs(block, k=1, which="LM", return_eigenvectors=False))[0])
+        best = max(best, rho)
+    return min(best, 1.0)
+
+
+def _default_fix_samples(graph: InteractionGraph) -> int:
+    positive = [int(m) for m in graph.real_samples if not isinstance(m, sp.Basic) and m > 0]
+    return int(statistics.median_low(positive)) if positive else 1
+
+
+def _max_stationary_risk_float(graph: InteractionGraph) -> float:
+    """Largest large-sample stationary risk of a graph in which nothing collapses."""
+    W = graph.mixing_matrix_float().toarray()
+    D = np.diag([float(x) for x in large_sample_noise_variance(graph)])
+    C, _ = solve_lyapunov_float(W, D)
+    return float(np.max(np.diag(C)))
+
+
+def minimal_fix(graph: InteractionGraph, fix_samples: int | None = None,
+                condition: CollapseCondition | None = None,
+                risk: Callable[[InteractionGraph], float] | None = None) -> MinimalFix | None:
+    r"""The cheapest fix of a collapsing graph (None when nothing collapses).
+
+    Claim 1 says every offending source component needs a learner with real data, so
+    one learner per component is necessary, and it is sufficient. Among the choices, the
+    one minimising the largest stationary risk (``risk``, large-sample by default) wins;
+    ties go to the earliest learners in graph order.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+    fix_samples : int, optional
+        Real samples per generation given to each chosen learner (default: the median
+        positive ``real_samples`` of the graph, the lower one for an even count; else 1).
+
+    Examples
+    --------
+    >>> from theory.builders import chain, cycle
+    >>> fix = minimal_fix(cycle(3, real_samples=0))
+    >>> fix.learners, fix.fix_samples
+    (('L0',), 1)
+    """
+    condition = collapse_condition(graph) if condition is None else condition
+    condition.require_decided()
+    if not condition.components:
+        return None
+    if fix_samples is None:
+        fix_samples = _default_fix_samples(graph)
+    if isinstance(fix_samples, bool) or not isinstance(fix_samples, (int, np.integer)) or fix_samples < 1:
+        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
+    fix_samples = int(fix_samples)
+    risk = _max_stationary_risk_float if risk is None else risk
+    choices = [comp.members for comp in condition.components]
+    total = int(np.prod([len(c) for c in choices], dtype=object))
+    cache: dict[tuple[int, ...], float] = {}
+
+    def value(combo: tuple[int, ...]) -> float:
+        if combo not in cache:
+            fixed = graph.with_real_samples({graph.names[j]: fix_samples for j in combo})
+            cache[combo] = risk(fixed)
+        return cache[combo]
+
+    def better(a: float, b: float) -> bool:  # strictly better beyond float noise
+        return a < b * (1 - 1e-12) - 1e-300
+
+    if total <= BRUTE_FORCE_LIMIT:
+        best = None
+        for combo in itertools.product(*choices):
+            if best is None or better(value(combo), value(best)):
+                best = combo
+        optimal = True
+    else:
+        best = tuple(c[0] for c in choices)
+        for _ in range(10):
+            changed = False
+            for i, options in enumerate(choices):
+                for j in options:
+                    cand = best[:i] + (j,) + best[i + 1:]
+                    if better(value(cand), value(best)):
+                        best, changed = cand, True
+            if not changed:
+                break
+        optimal = False
+    assert best is not None
+    return MinimalFix(
+        fix_samples=fix_samples,
+        learners=tuple(graph.names[j] for j in best),
+        max_stationary_risk=value(best),
+        optimal=optimal,
+        combinations=len(cache),
+    )
+
+
+def _components(graph: InteractionGraph, condition: CollapseCondition) -> tuple[ComponentResult, ...]:
+    names = graph.names
+    out = []
+    for comp in condition.components:
+        pi = stationary_distribution(graph, comp.members)
+        out.append(ComponentResult(
+            members=tuple(names[i] for i in comp.members),
+            period=comp.period,
+            cyclic_classes=tuple(tuple(names[i] for i in c) for c in comp.cyclic_classes),
+            stationary_distribution={names[i]: p for i, p in zip(comp.members, pi)},
+            affects=tuple(names[i] for i in comp.affects),
+        ))
+    return tuple(out)
+
+
+def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int | None = None) -> Analysis:
+    r"""Analyse an interaction graph.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+    theory : {"default", "large-sample", "exact"}
+        ``"default"`` is the exact finite-sample OLS theory when available.
+    fix_samples : int, optional
+        Real samples per generation of the minimal fix (see :func:`minimal_fix`).
+
+    Returns
+    -------
+    Analysis
+
+    Examples
+    --------
+    A learner trained only on its own outputs collapses linearly; one that also gets
+    real data settles:
+
+    >>> from theory.builders import self_training
+    >>> from theory.analysis import analyze
+    >>> analyze(self_training(real_samples=0, samples=10, dimension=5),
+    ...         theory="large-sample").learner("L0").growth_rate
+    1/2
+    >>> analyze(self_training(real_samples=10, samples=30, dimension=2),
+    ...         theory="large-sample").learner("L0").stationary_risk
+    4/35
+    """
+    used = resolve_theory(theory)
+    if used == "exact":
+        return _exact_analysis(graph, fix_samples)
+    condition = collapse_condition(graph)
+    condition.require_decided()
+    D = large_sample_noise_variance(graph)
+    B, C = stationary_covariance(graph, condition, D)
+    stationary = {k: C[i, i] for i, k in enumerate(B)}
+    rates = growth_rates(graph, condition, D)
+    learners = []
+    for k, name in enumerate(graph.names):
+        if condition.collapses[k]:
+            learners.append(LearnerResult(name, True, "linear", 1, growth_rate=rates[k],
+                                          components=condition.feeding[k]))
+        else:
+            learners.append(LearnerResult(name, False, "none", None, stationary_risk=stationary[k]))
+    return Analysis(
+        graph=graph,
+        theory="large-sample",
+        learners=tuple(learners),
+        components=_components(graph, condition),
+        spectral_radius=spectral_radius(graph, condition),
+        minimal_fix=None if graph.is_symbolic else minimal_fix(graph, fix_samples, condition),
+        condition=condition,
+    )
+
+
+def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysis:
+    raise GraphValueError("theory: the exact finite-sample theory is not wired yet; use --large-sample")
+
+
+def predict(graph: InteractionGraph, generations: int, theory: str = "default") -> Prediction:
+    r"""Risk trajectories :math:`R_k^{(t)}`, :math:`t = 0..T`, exact.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> from theory.analysis import predict
+    >>> predict(self_training(real_samples=0, dimension=1, initial_samples=10, samples=10),
+    ...         2, theory="large-sample").risk["L0"]
+    [1/10, 1/5, 3/10]
+    """
+    used = resolve_theory(theory)
+    if used == "exact":
+        from .exact import exact_risk_trajectory
+
+        traj = exact_risk_trajectory(graph, generations)
+    else:
+        traj = risk_trajectory(graph, generations)
+    return Prediction(
+        graph=graph,
+        theory=used,
+        generations=int(generations),
+        risk={name: [row[k] for row in traj] for k, name in enumerate(graph.names)},
+    )
+
+
+# --------------------------------------------------------------------------- report
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    f = to_float(value)
+    exact = to_exact_string(value)
+    if exact is not None and len(exact) <= 24 and exact != repr(f):
+        return f"{f:.6g} (= {exact})"
+    return f"{f:.6g}"
+
+
+def _report(a: Analysis) -> str:
+    g = a.graph
+    lines = [
+        f"graphcollapse analysis ({a.theory} theory)",
+        f"graph: {g.num_learners} learners, {len(g.edge_sources)} edges, d = {g.dimension}, "
+        f"sigma^2 = {g.noise_variance}",
+        f"spectral radius of W: {a.spectral_radius:.6g}"
+        + (" (some learner collapses)" if a.collapse else " (nothing collapses)"),
+        "",
+    ]
+    width = max(8, *(len(r.name) + 2 for r in a.learners))
+    lines.append("learner".ljust(width) + "verdict".ljust(11) + "growth".ljust(12) + "value")
+    for r in a.learners:
+        if r.stationary_risk is not None:
+            growth, value = "none", f"stationary risk {_fmt(r.stationary_risk)}"
+        elif r.growth_factor is not None:
+            growth, value = "geometric", f"growth factor {_fmt(r.growth_factor)} per generation"
+        else:
+            q = r.growth_degree
+            growth = r.growth if q in (None, 1) else f"{r.growth} t^{q}"
+            value = f"R_t / t{'' if q == 1 else '^' + str(q)} -> {_fmt(r.growth_rate)}"
+        verdict = "collapses" if r.collapses else "bounded"
+        lines.append(r.name.ljust(width) + verdict.ljust(11) + growth.ljust(12) + value)
+    if a.components:
+        lines += ["", "offending source components (no real data, no edge enters them):"]
+        for i, c in enumerate(a.components):
+            pi = ", ".join(f"{k}: {to_exact_string(v)}" for k, v in c.stationary_distribution.items())
+            classes = " | ".join("{" + ", ".join(cl) + "}" for cl in c.cyclic_classes)
+            lines.append(f"  [{i}] {{{', '.join(c.members)}}}: period {c.period}, cyclic classes {classes}")
+            lines.append(f"      stationary distribution pi = ({pi})")
+            lines.append(f"      drags down: {', '.join(c.affects)}")
+    if a.minimal_fix:
+        f = a.minimal_fix
+        who = ", ".join(f"{name} (component {i})" for i, name in enumerate(f.learners))
+        lines += ["", f"minimal fix: give {f.fix_samples} real samples per generation to {who};",
+                  f"  largest stationary risk afterwards {f.max_stationary_risk:.6g}"
+                  + ("" if f.optimal else " (coordinate search: too many combinations to compare all)")]
+    for note in a.notes:
+        lines += ["", note]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- demo
+def demo_graph() -> InteractionGraph:
+    """The built-in example of ``graphcollapse demo`` (also ``docs/examples/demo.json``).
+
+    Two learners A and B share outputs and A gets real data (bounded); C and D only feed
+    each other (an offending component of period 2); E learns from B and D and gets real
+    data, yet collapses; F trains on its own outputs only; G learns from A.
+
+    Examples
+    --------
+    >>> from theory.analysis import demo_graph
+    >>> demo_graph().names
+    ('A', 'B', 'C', 'D', 'E', 'F', 'G')
+    """
+    return InteractionGraph(
+        ["A", "B", "C", "D", "E", "F", "G"],
+        real_samples=[20, 0, 0, 0, 10, 0, 15],
+        initial_samples=[40] * 7,
+        edges=[("A", "B", 20), ("B", "A", 20), ("C", "D", 20), ("D", "C", 20),
+               ("B", "E", 10), ("D", "E", 10), ("F", "F", 20), ("A", "G", 15)],
+        dimension=5,
+        noise_variance=1,
+    )
