@@ -189,6 +189,8 @@ def solve_lyapunov_float(W: Any, D: Any) -> tuple[np.ndarray, float]:
     A = W.toarray() if hasattr(W, "toarray") else np.array(W, dtype=float)
     Dm = D.toarray() if hasattr(D, "toarray") else np.array(D, dtype=float)
     C = Dm.copy()
+    if C.size == 0:
+        return C, 0.0
     for _ in range(64):
         inc = A @ C @ A.T
         C = C + inc
