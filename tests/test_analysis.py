@@ -1,0 +1,105 @@
+"""The analysis results: minimal fix against brute force, JSON contract, reports."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+import sympy as sp
+from hypothesis import assume, given, settings
+
+from strategies import interaction_graphs
+from theory import collapse_condition
+from theory.analysis import analyze, demo_graph, minimal_fix, predict
+from theory.builders import cycle, self_training
+from theory.recursion import stationary_covariance
+
+
+def _exact_max_risk(G):
+    B, C = stationary_covariance(G)
+    assert len(B) == len(G)
+    return max(C[i, i] for i in range(len(B)))
+
+
+@given(interaction_graphs(max_learners=6))
+@settings(max_examples=30)
+def test_minimal_fix_is_optimal_against_exact_brute_force(G):
+    """The chosen fix minimises the largest stationary risk among all one-learner-per-
+    component fixes (compared in exact arithmetic, ties allowed)."""
+    cond = collapse_condition(G)
+    assume(cond.components)
+    fix = minimal_fix(G, 5, cond)
+    assert fix.optimal
+    chosen = _exact_max_risk(G.with_real_samples({n: 5 for n in fix.learners}))
+    best = min(
+        _exact_max_risk(G.with_real_samples({G.names[j]: 5 for j in combo}))
+        for combo in itertools.product(*[c.members for c in cond.components])
+    )
+    assert float(chosen) == pytest.approx(float(best), rel=1e-9)
+    assert fix.max_stationary_risk == pytest.approx(float(chosen), rel=1e-9)
+
+
+@given(interaction_graphs(max_learners=6))
+@settings(max_examples=30)
+def test_no_fix_with_fewer_learners_exists(G):
+    """Fixing all chosen learners stops collapse; leaving any one of them out does not
+    (each offending component needs real data of its own, claim 1)."""
+    cond = collapse_condition(G)
+    assume(cond.components)
+    fix = minimal_fix(G, 3, cond)
+    fixed = G.with_real_samples({n: 3 for n in fix.learners})
+    assert not any(collapse_condition(fixed).collapses)
+    for left_out in fix.learners:
+        partial = G.with_real_samples({n: 3 for n in fix.learners if n != left_out})
+        assert any(collapse_condition(partial).collapses)
+    # and no single component can be fixed by a learner outside it
+    for comp in cond.components:
+        outside = [n for n in G.names if G.index[n] not in comp.members]
+        for n in outside:
+            assert any(collapse_condition(G.with_real_samples({n: 3})).collapses)
+
+
+def test_minimal_fix_default_samples_is_the_lower_median_of_positive_real_samples():
+    """Default fix_samples: median_low of positive real_samples (else 1)."""
+    G = demo_graph()  # positive real samples 20, 10, 15 -> 15
+    assert minimal_fix(G).fix_samples == 15
+    assert minimal_fix(cycle(3, real_samples=0)).fix_samples == 1
+
+
+def test_analyze_json_contract():
+    """The documented keys and types of `analyze --json` (the contract of issue 2)."""
+    out = json.loads(json.dumps(analyze(demo_graph(), theory="large-sample").to_json(), allow_nan=False))
+    assert set(out) >= {"version", "theory", "collapse", "spectral_radius", "models", "components", "minimal_fix"}
+    assert out["theory"] == "large-sample" and out["collapse"] is True and out["spectral_radius"] == 1.0
+    for name, m in out["models"].items():
+        assert set(m) >= {"collapses", "growth", "growth_degree", "growth_rate", "growth_factor", "stationary_risk"}
+        assert sum(m[k] is not None for k in ("growth_rate", "growth_factor", "stationary_risk")) == 1
+        if m["collapses"]:
+            assert m["growth"] == "linear" and m["growth_degree"] == 1
+            assert sp.Rational(m["growth_rate_exact"]) == pytest.approx(m["growth_rate"])
+        else:
+            assert m["growth"] == "none" and m["growth_degree"] is None
+            assert sp.Rational(m["stationary_risk_exact"]) == pytest.approx(m["stationary_risk"])
+    comp = out["components"]
+    assert [c["members"] for c in comp] == [["C", "D"], ["F"]]
+    assert comp[0]["period"] == 2 and comp[0]["cyclic_classes"] == [["C"], ["D"]]
+    assert comp[0]["stationary_distribution_exact"] == {"C": "1/2", "D": "1/2"}
+    assert comp[0]["affects"] == ["C", "D", "E"]
+    assert [f["learner"] for f in out["minimal_fix"]] in (["C", "F"], ["D", "F"])
+
+
+def test_predict_json_contract():
+    """`predict --json`: generations 0..T and one risk list per learner, exact siblings."""
+    out = predict(self_training(real_samples=10, samples=30, dimension=2), 3, theory="large-sample").to_json()
+    assert out["generations"] == [0, 1, 2, 3]
+    assert len(out["risk"]["L0"]) == 4 and len(out["risk_exact"]["L0"]) == 4
+    assert out["risk_exact"]["L0"][0] == str(sp.Rational(2, 30))
+
+
+def test_report_names_theory_components_and_fix():
+    """The readable report says which theory it used, the verdicts and the fix."""
+    text = analyze(demo_graph(), theory="large-sample").report()
+    assert "large-sample theory" in text
+    assert "collapses" in text and "bounded" in text
+    assert "period 2" in text and "minimal fix" in text
