@@ -103,3 +103,19 @@ def test_report_names_theory_components_and_fix():
     assert "large-sample theory" in text
     assert "collapses" in text and "bounded" in text
     assert "period 2" in text and "minimal fix" in text
+
+
+@given(interaction_graphs(max_learners=6))
+@settings(max_examples=20)
+def test_float_analysis_matches_exact_analysis(G):
+    """Beyond exact reach analyze() switches to floats; on small graphs both agree."""
+    a = analyze(G, theory="large-sample", exact=True)
+    b = analyze(G, theory="large-sample", exact=False)
+    assert b.extra["accuracy"]["stationary_risk_relative_residual"] < 1e-12
+    for ra, rb in zip(a.learners, b.learners):
+        assert ra.collapses == rb.collapses and ra.growth == rb.growth
+        for key in ("growth_rate", "stationary_risk"):
+            va, vb = getattr(ra, key), getattr(rb, key)
+            assert (va is None) == (vb is None)
+            if va is not None:
+                assert vb == pytest.approx(float(va), rel=1e-9)

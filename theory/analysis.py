@@ -28,9 +28,12 @@ from .graph import InteractionGraph
 from .lyapunov import solve_lyapunov_float
 from .recursion import (
     growth_rates,
+    growth_rates_float,
     large_sample_noise_variance,
+    large_sample_noise_variance_float,
     risk_trajectory,
     stationary_covariance,
+    stationary_risks_float,
 )
 
 __all__ = [
@@ -48,6 +51,8 @@ __all__ = [
 ]
 
 THEORIES = ("default", "large-sample", "exact")
+#: Above this many learners :func:`analyze` switches to floating point (see its docs).
+EXACT_MAX_LEARNERS = 40
 #: Exhaustive search of the minimal fix up to this many candidate combinations.
 BRUTE_FORCE_LIMIT = 4096
 
@@ -357,7 +362,7 @@ def _default_fix_samples(graph: InteractionGraph) -> int:
 def _max_stationary_risk_float(graph: InteractionGraph) -> float:
     """Largest large-sample stationary risk of a graph in which nothing collapses."""
     W = graph.mixing_matrix_float().toarray()
-    D = np.diag([float(x) for x in large_sample_noise_variance(graph)])
+    D = np.diag(large_sample_noise_variance_float(graph))
     C, _ = solve_lyapunov_float(W, D)
     return float(np.max(np.diag(C)))
 
@@ -452,7 +457,8 @@ def _components(graph: InteractionGraph, condition: CollapseCondition) -> tuple[
     return tuple(out)
 
 
-def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int | None = None) -> Analysis:
+def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int | None = None,
+            exact: bool | None = None) -> Analysis:
     r"""Analyse an interaction graph.
 
     Parameters
@@ -462,6 +468,12 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
         ``"default"`` is the exact finite-sample OLS theory when available.
     fix_samples : int, optional
         Real samples per generation of the minimal fix (see :func:`minimal_fix`).
+    exact : bool, optional
+        Exact rational arithmetic for every number (default: when the graph has at most
+        :data:`EXACT_MAX_LEARNERS` learners or symbols). Otherwise verdicts are still
+        exact (structural) but growth rates and stationary risks are floats; the
+        report and JSON (``accuracy``) state the relative residual of the Lyapunov
+        solve, and growth rates come from sparse LU solves (about 1e-12 relative).
 
     Returns
     -------
@@ -486,10 +498,23 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
         return _exact_analysis(graph, fix_samples)
     condition = collapse_condition(graph)
     condition.require_decided()
-    D = large_sample_noise_variance(graph)
-    B, C = stationary_covariance(graph, condition, D)
-    stationary = {k: C[i, i] for i, k in enumerate(B)}
-    rates = growth_rates(graph, condition, D)
+    if exact is None:
+        exact = graph.is_symbolic or graph.num_learners <= EXACT_MAX_LEARNERS
+    extra: dict[str, Any] = {}
+    notes: tuple[str, ...] = ()
+    if exact:
+        D = large_sample_noise_variance(graph)
+        B, C = stationary_covariance(graph, condition, D)
+        stationary = {k: C[i, i] for i, k in enumerate(B)}
+        rates = growth_rates(graph, condition, D)
+    else:
+        B, risks, residual = stationary_risks_float(graph, condition)
+        stationary = dict(zip(B, risks.tolist()))
+        rates = growth_rates_float(graph, condition)
+        extra["accuracy"] = {"stationary_risk_relative_residual": residual,
+                             "growth_rate": "sparse LU, relative error about 1e-12"}
+        notes = (f"floating point ({graph.num_learners} learners > {EXACT_MAX_LEARNERS}): "
+                 f"Lyapunov relative residual {residual:.1e}; verdicts are exact (structural).",)
     learners = []
     for k, name in enumerate(graph.names):
         if condition.collapses[k]:
@@ -505,6 +530,8 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
         spectral_radius=spectral_radius(graph, condition),
         minimal_fix=None if graph.is_symbolic else minimal_fix(graph, fix_samples, condition),
         condition=condition,
+        extra=extra,
+        notes=notes,
     )
 
 

@@ -157,6 +157,33 @@ def strongly_connected_labels(graph: InteractionGraph) -> tuple[int, np.ndarray]
     return int(n), labels
 
 
+def submatrix(M: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
+    """``M[rows][:, cols]`` for a CSR matrix, in time linear in the selected rows' entries
+    (scipy's column fancy-indexing costs O(number of columns of M) per call).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.sparse import csr_matrix
+    >>> from theory.condition import submatrix
+    >>> M = csr_matrix(np.arange(16).reshape(4, 4))
+    >>> submatrix(M, np.array([1, 3]), np.array([0, 2])).toarray()
+    array([[ 4,  6],
+           [12, 14]])
+    """
+    from scipy.sparse import csr_matrix
+
+    R = M[rows]
+    pos = np.full(M.shape[1], -1, dtype=np.int64)
+    pos[cols] = np.arange(len(cols))
+    new_cols = pos[R.indices]
+    keep = new_cols >= 0
+    row_of_entry = np.repeat(np.arange(len(rows)), np.diff(R.indptr))
+    counts = np.bincount(row_of_entry[keep], minlength=len(rows))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return csr_matrix((R.data[keep], new_cols[keep], indptr), shape=(len(rows), len(cols)))
+
+
 def _period_and_classes(graph: InteractionGraph, members: np.ndarray) -> tuple[int, tuple[tuple[int, ...], ...]]:
     """Period and cyclic classes of an SCC, from BFS levels: p = gcd(level[u] + 1 - level[v])
     over the component's internal edges u -> v."""
@@ -166,7 +193,7 @@ def _period_and_classes(graph: InteractionGraph, members: np.ndarray) -> tuple[i
         i = int(members[0])
         has_loop = adj[i, i] != 0
         return (1, ((i,),)) if has_loop else (0, ((i,),))
-    sub = adj[members][:, members]
+    sub = submatrix(adj, members, members)
     order, pred = csgraph.breadth_first_order(sub, 0, directed=True, return_predecessors=True)
     level = np.zeros(len(members), dtype=np.int64)
     for v in order[1:]:  # BFS order: predecessors come first
@@ -268,28 +295,39 @@ def collapse_condition(graph: InteractionGraph) -> CollapseCondition:
 
     adj = graph.adjacency
     components: list[SourceComponent] = []
-    feeding_lists: list[list[int]] = [[] for _ in range(K)]
+    reaches: list[np.ndarray] = []
     for pos, (_, members, cond) in enumerate(comps):
-        reach = csgraph.breadth_first_order(adj, int(members[0]), directed=True, return_predecessors=False)
-        reach = np.sort(reach)
-        for k in reach.tolist():
-            feeding_lists[k].append(pos)
+        reach = np.sort(csgraph.breadth_first_order(adj, int(members[0]), directed=True,
+                                                    return_predecessors=False))
+        reaches.append(reach)
         period, classes = _period_and_classes(graph, members)
         components.append(SourceComponent(
-            members=tuple(int(i) for i in np.sort(members)),
+            members=tuple(np.sort(members).tolist()),
             period=period,
             cyclic_classes=classes,
             offending=cond,
             affects=tuple(reach.tolist()),
             graph=graph,
         ))
+    # feeding[k]: the components reaching k, from one sort of all (learner, component) pairs
+    if reaches:
+        learners = np.concatenate(reaches)
+        comp_ids = np.concatenate([np.full(len(r), i, dtype=np.int64) for i, r in enumerate(reaches)])
+        order_k = np.argsort(learners, kind="stable")
+        learners, comp_ids = learners[order_k], comp_ids[order_k]
+        splits = np.searchsorted(learners, np.arange(K + 1))
+        feeding = tuple(tuple(comp_ids[splits[k]:splits[k + 1]].tolist()) for k in range(K))
+        fed = np.diff(splits) > 0
+    else:
+        feeding = ((),) * K
+        fed = np.zeros(K, dtype=bool)
 
     collapses: list[Any] = []
-    for k in range(K):
-        feeds = feeding_lists[k]
-        if numeric_real:
-            collapses.append(bool(feeds))
-        else:
+    if numeric_real:
+        collapses = fed.tolist()
+    else:
+        for k in range(K):
+            feeds = feeding[k]
             v = sp.Or(*[components[c].offending for c in feeds]) if feeds else sp.false
             v = sp.simplify_logic(v) if isinstance(v, sp.Basic) and v not in (sp.true, sp.false) else v
             collapses.append(True if v in (True, sp.true) else False if v in (False, sp.false) else v)
@@ -297,7 +335,7 @@ def collapse_condition(graph: InteractionGraph) -> CollapseCondition:
         graph=graph,
         collapses=tuple(collapses),
         components=tuple(components),
-        feeding=tuple(tuple(f) for f in feeding_lists),
+        feeding=feeding,
         labels=labels,
     )
 

@@ -411,10 +411,10 @@ class InteractionGraph:
 
         self._require_numeric("mixing_matrix_float")
         K = self.num_learners
-        tot = np.array([float(v) for v in self.total_samples])
+        tot = np.array(self.total_samples, dtype=float)
         src = np.asarray(self.edge_sources, dtype=np.int64)
         tgt = np.asarray(self.edge_targets, dtype=np.int64)
-        vals = np.array([float(v) for v in self.edge_samples]) / tot[tgt]
+        vals = np.array(self.edge_samples, dtype=float) / tot[tgt]
         return csr_matrix((vals, (tgt, src)), shape=(K, K))
 
     @cached_property

@@ -50,6 +50,7 @@ __all__ = [
     "phase_probabilities",
     "growth_rates_float",
     "stationary_risks_float",
+    "large_sample_noise_variance_float",
 ]
 
 
@@ -272,16 +273,49 @@ def stationary_risks_float(graph: InteractionGraph, condition: CollapseCondition
     condition = collapse_condition(graph) if condition is None else condition
     B = _bounded_indices(condition)
     W = graph.mixing_matrix_float()[B][:, B]
-    Dv = np.array([float(x) for x in large_sample_noise_variance(graph)])[B]
+    Dv = large_sample_noise_variance_float(graph)[B]
     C, residual = solve_lyapunov_float(W, np.diag(Dv))
     return B, np.diag(C).copy(), residual
+
+
+def large_sample_noise_variance_float(graph: InteractionGraph) -> np.ndarray:
+    r"""The large-sample :math:`D_k` as a float array, vectorised (for large graphs).
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> large_sample_noise_variance_float(self_training(real_samples=10, samples=30, dimension=2))
+    array([0.05])
+    """
+    graph._require_numeric("large_sample_noise_variance_float")
+    s2 = float(graph.noise_variance)
+    snv = np.array([s2 if v is None else float(v) for v in graph._synthetic_noise_variance])
+    m = np.array(graph.real_samples, dtype=float)
+    N = np.array(graph.total_samples, dtype=float)
+    src = np.asarray(graph.edge_sources, dtype=np.int64)
+    tgt = np.asarray(graph.edge_targets, dtype=np.int64)
+    n = np.array(graph.edge_samples, dtype=float)
+    num = m * s2 + np.bincount(tgt, weights=n * snv[src], minlength=graph.num_learners)
+    return float(graph.dimension) * num / N**2
+
+
+def _stationary_distribution_float(W_SS: Any) -> np.ndarray:
+    """Float left Perron vector of a small stochastic irreducible block."""
+    A = W_SS.toarray().T - np.eye(W_SS.shape[0])
+    A[0, :] = 1.0
+    b = np.zeros(W_SS.shape[0])
+    b[0] = 1.0
+    return np.linalg.solve(A, b)
 
 
 def growth_rates_float(graph: InteractionGraph, condition: CollapseCondition | None = None) -> dict[int, float]:
     r"""Floating-point growth rates for large graphs (sparse LU per offending component).
 
-    Accuracy: each phase system is solved by sparse LU (relative error near machine
-    precision times its condition number); stationary distributions are exact rationals.
+    The work per component is linear in the size of the part of the graph it reaches.
+    Accuracy: the stationary distribution comes from a dense solve on the component and
+    each phase system from a sparse LU; both have relative error about machine
+    precision times a condition number bounded by :math:`1/(1-ho(W_{TT}))`
+    (property-tested against the exact rates to 1e-10 on small graphs).
 
     Examples
     --------
@@ -292,27 +326,30 @@ def growth_rates_float(graph: InteractionGraph, condition: CollapseCondition | N
     from scipy.sparse import csr_matrix, identity, kron
     from scipy.sparse.linalg import spsolve
 
+    from .condition import submatrix
+
     condition = collapse_condition(graph) if condition is None else condition
     condition.require_decided()
     Wf = graph.mixing_matrix_float()
-    Dv = np.array([float(x) for x in large_sample_noise_variance(graph)])
+    Dv = large_sample_noise_variance_float(graph)
     rates = np.zeros(graph.num_learners)
+    member_mask = np.zeros(graph.num_learners, dtype=bool)
     for comp in condition.components:
         members = np.array(comp.members)
-        pi = np.array([float(x) for x in stationary_distribution(graph, comp.members)])
+        pi = _stationary_distribution_float(submatrix(Wf, members, members))
         Q = float(np.sum(Dv[members] * pi**2))
         p = comp.period
         cls = comp.cyclic_class_of()
         affects = np.array(comp.affects)
-        member_mask = np.zeros(graph.num_learners, dtype=bool)
         member_mask[members] = True
         others = affects[~member_mask[affects]]
+        member_mask[members] = False
         rates[members] += p * Q  # members: f is an indicator, sum of squares 1
         if len(others) == 0:
             continue
-        W_TT = Wf[others][:, others]
-        W_TS = Wf[others][:, members]
-        # boundary f_S[:, u] = [u == class]; shifted by one step: column u uses class u - 1
+        W_TT = submatrix(Wf, others, others)
+        W_TS = submatrix(Wf, others, members)
+        # boundary f_S[:, u] = [u == class]; one step later it sits in column class + 1
         F_S = np.zeros((len(members), p))
         for i, j in enumerate(members):
             F_S[i, (cls[int(j)] + 1) % p] = 1.0
@@ -320,6 +357,7 @@ def growth_rates_float(graph: InteractionGraph, condition: CollapseCondition | N
         # unknown vec(F_T) column-major: F_T[:, u] = W_TT F_T[:, u-1] + (W_TS F_S)[:, u]
         A = identity(len(others) * p, format="csc") - kron(shift, W_TT, format="csc")
         b = (W_TS @ F_S).reshape(-1, order="F")
-        x = spsolve(A, b).reshape(len(others), p, order="F")
+        x = np.asarray(spsolve(A, b)).reshape(len(others), p, order="F")
         rates[others] += p * Q * np.sum(x**2, axis=1)
-    return {int(k): float(rates[k]) for k in range(graph.num_learners) if condition.collapses[k]}
+    collapsing = np.flatnonzero(np.asarray(condition.collapses, dtype=bool))
+    return dict(zip(collapsing.tolist(), rates[collapsing].tolist()))
