@@ -383,6 +383,11 @@ def minimal_fix(graph: InteractionGraph, fix_samples: int | None = None,
     fix_samples : int, optional
         Real samples per generation given to each chosen learner (default: the median
         positive ``real_samples`` of the graph, the lower one for an even count; else 1).
+    condition : CollapseCondition, optional
+        The graph's collapse condition, if already computed.
+    risk : callable, optional
+        Maps a graph in which nothing collapses to the number to minimise (default: its
+        largest large-sample stationary risk, in floating point).
 
     Examples
     --------

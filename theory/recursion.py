@@ -314,7 +314,7 @@ def growth_rates_float(graph: InteractionGraph, condition: CollapseCondition | N
     The work per component is linear in the size of the part of the graph it reaches.
     Accuracy: the stationary distribution comes from a dense solve on the component and
     each phase system from a sparse LU; both have relative error about machine
-    precision times a condition number bounded by :math:`1/(1-ho(W_{TT}))`
+    precision times a condition number bounded by :math:`1/(1-\rho(W_{TT}))`
     (property-tested against the exact rates to 1e-10 on small graphs).
 
     Examples
