@@ -372,11 +372,14 @@ class InteractionGraph:
         from scipy.sparse import csr_matrix
 
         K = self.num_learners
-        data = np.ones(len(self.edge_sources), dtype=np.int8)
-        return csr_matrix(
+        # float64 in canonical form: what scipy.sparse.csgraph works on without copying
+        data = np.ones(len(self.edge_sources), dtype=np.float64)
+        A = csr_matrix(
             (data, (np.asarray(self.edge_sources, dtype=np.int64), np.asarray(self.edge_targets, dtype=np.int64))),
             shape=(K, K),
         )
+        A.sum_duplicates()
+        return A
 
     @cached_property
     def mixing_matrix(self) -> sp.Matrix:
