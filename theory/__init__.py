@@ -14,6 +14,7 @@ from .errors import (
 )
 from .graph import InteractionGraph, load_graph
 from .condition import CollapseCondition, SourceComponent, collapse_condition, verdicts_from_mixing_matrix
+from .analysis import Analysis, Prediction, analyze, predict
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,10 @@ __all__ = [
     "SourceComponent",
     "collapse_condition",
     "verdicts_from_mixing_matrix",
+    "Analysis",
+    "Prediction",
+    "analyze",
+    "predict",
     "GraphCollapseError",
     "GraphValueError",
     "GraphTypeError",
