@@ -53,9 +53,10 @@ def test_predict_json(demo_file, capsys):
 
 @pytest.mark.parametrize("argv,message", [
     pytest.param(["analyze", "/no/such/file.json"], "does not exist", id="missing-file"),
-    pytest.param(["predict", "GRAPH", "--generations", "-1"], "--generations: expected a nonnegative", id="negative-T"),
+    pytest.param(["predict", "GRAPH", "--generations", "-1"], "--generations: expected an integer >= 0", id="negative-T"),
     pytest.param(["predict", "GRAPH"], "--generations", id="missing-T"),
     pytest.param(["analyze", "GRAPH", "--fix-samples", "x"], "--fix-samples: expected an integer", id="bad-fix"),
+    pytest.param(["analyze", "GRAPH", "--fix-samples", "0"], "--fix-samples: expected an integer >= 1", id="zero-fix"),
     pytest.param(["frobnicate"], "invalid choice", id="unknown-command"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(argv, message, demo_file, capsys):

@@ -37,8 +37,8 @@ def _documented_parameters(doc: str) -> list[str] | None:
         return None
     names: list[str] = []
     for line in match.group(1).splitlines():
-        m = re.match(r"^\s{0,8}(\*{0,2}[A-Za-z_][\w, *]*?)\s*:", line)
-        if m and not line.startswith(" " * 9):
+        m = re.match(r"^(\*{0,2}[A-Za-z_][\w, *]*?)\s*:", line)  # getdoc dedents: names at column 0
+        if m:
             names += [n.strip().lstrip("*") for n in m.group(1).split(",")]
     return names
 

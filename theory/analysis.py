@@ -354,9 +354,14 @@ def spectral_radius(graph: InteractionGraph, condition: CollapseCondition | None
     return min(best, 1.0)
 
 
-def _default_fix_samples(graph: InteractionGraph) -> int:
-    positive = [int(m) for m in graph.real_samples if not isinstance(m, sp.Basic) and m > 0]
-    return int(statistics.median_low(positive)) if positive else 1
+def _check_fix_samples(graph: InteractionGraph, fix_samples: Any) -> int:
+    """The validated fix size; default the lower median of the positive real_samples, else 1."""
+    if fix_samples is None:
+        positive = [int(m) for m in graph.real_samples if not isinstance(m, sp.Basic) and m > 0]
+        return int(statistics.median_low(positive)) if positive else 1
+    if isinstance(fix_samples, bool) or not isinstance(fix_samples, (int, np.integer)) or fix_samples < 1:
+        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
+    return int(fix_samples)
 
 
 def _max_stationary_risk_float(graph: InteractionGraph) -> float:
@@ -400,12 +405,15 @@ def minimal_fix(graph: InteractionGraph, fix_samples: int | None = None,
     condition.require_decided()
     if not condition.components:
         return None
-    if fix_samples is None:
-        fix_samples = _default_fix_samples(graph)
-    if isinstance(fix_samples, bool) or not isinstance(fix_samples, (int, np.integer)) or fix_samples < 1:
-        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
-    fix_samples = int(fix_samples)
+    fix_samples = _check_fix_samples(graph, fix_samples)
     risk = _max_stationary_risk_float if risk is None else risk
+    return _minimal_fix_search(graph, fix_samples, condition, risk, BRUTE_FORCE_LIMIT)
+
+
+def _minimal_fix_search(graph: InteractionGraph, fix_samples: int, condition: CollapseCondition,
+                        risk: Callable[[InteractionGraph], float], limit: int) -> MinimalFix:
+    """Exhaustive search over one learner per offending component (up to ``limit``
+    combinations), else coordinate descent; ties go to graph order."""
     choices = [comp.members for comp in condition.components]
     total = int(np.prod([len(c) for c in choices], dtype=object))
     cache: dict[tuple[int, ...], float] = {}
@@ -419,7 +427,7 @@ def minimal_fix(graph: InteractionGraph, fix_samples: int | None = None,
     def better(a: float, b: float) -> bool:  # strictly better beyond float noise
         return a < b * (1 - 1e-12) - 1e-300
 
-    if total <= BRUTE_FORCE_LIMIT:
+    if total <= limit:
         best = None
         for combo in itertools.product(*choices):
             if best is None or better(value(combo), value(best)):
@@ -540,8 +548,84 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
     )
 
 
+#: In exact mode each candidate fix costs an exact analysis: compare all combinations
+#: only up to this many, else coordinate descent.
+EXACT_BRUTE_FORCE_LIMIT = 64
+
+
+def _exact_max_risk(graph: InteractionGraph) -> float:
+    """Largest exact stationary risk, or infinity when something still collapses."""
+    from .exact import exact_analysis
+
+    result = exact_analysis(graph)
+    if result.collapse:
+        return float("inf")
+    return max(to_float(r.stationary_risk) for r in result.learners.values())
+
+
 def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysis:
-    raise GraphValueError("theory: the exact finite-sample theory is not wired yet; use --large-sample")
+    """The exact finite-sample analysis in the shape of :class:`Analysis`."""
+    from .exact import exact_analysis, float_value
+
+    result = exact_analysis(graph)
+    condition = collapse_condition(graph)
+    fix_samples = _check_fix_samples(graph, fix_samples)
+    learners = []
+    differ = []
+    for k, name in enumerate(graph.names):
+        r = result.learners[name]
+        extra: dict[str, Any] = {
+            "map_spectral_radius": float_value(r.map_spectral_radius),
+            "map_spectral_radius_exact": to_exact_string(r.map_spectral_radius),
+            "large_sample_collapses": bool(condition.collapses[k]),
+        }
+        if r.risk_bounds is not None:
+            lower, upper = r.risk_bounds
+            extra["stationary_risk_bounds"] = [to_float(lower), to_float(upper)]
+        if r.collapses != condition.collapses[k]:
+            differ.append(name)
+        learners.append(LearnerResult(
+            name, r.collapses, r.growth, r.growth_degree,
+            growth_rate=r.growth_rate, growth_factor=r.growth_factor, stationary_risk=r.stationary_risk,
+            components=condition.feeding[k], extra=extra))
+    expanding = [
+        {"members": list(e.members), "map_spectral_radius": float_value(e.map_spectral_radius),
+         "map_spectral_radius_exact": to_exact_string(e.map_spectral_radius), "fix": dict(e.fix)}
+        for e in result.expanding
+    ]
+    fix = None
+    if condition.components:
+        # fix the expanding components first (their smallest increases), then choose one
+        # learner per offending component by the exact stationary risk
+        base = graph.with_real_samples({n: v for e in result.expanding for n, v in e.fix.items() if v})
+        fix = _minimal_fix_search(base, fix_samples, collapse_condition(base), _exact_max_risk,
+                                  EXACT_BRUTE_FORCE_LIMIT)
+    notes = []
+    if differ:
+        notes.append("the exact and large-sample verdicts differ for " + ", ".join(differ)
+                     + " (the design noise makes the second-moment map expand; see docs/exact.md)")
+    if result.expanding:
+        for e in result.expanding:
+            adds = ", ".join(f"{n}: +{v}" for n, v in e.fix.items() if v)
+            notes.append(f"expanding component {{{', '.join(e.members)}}} (exact map radius "
+                         f"{float_value(e.map_spectral_radius):.6g}): smallest added real samples {adds}")
+    extra_top: dict[str, Any] = {"expanding": expanding}
+    if fix is not None:
+        extra_top["minimal_fix_expanding"] = [
+            {"expanding": i, "learner": n, "add_real_samples": v}
+            for i, e in enumerate(result.expanding) for n, v in e.fix.items() if v
+        ]
+    return Analysis(
+        graph=graph,
+        theory="exact",
+        learners=tuple(learners),
+        components=_components(graph, condition),
+        spectral_radius=spectral_radius(graph, condition),
+        minimal_fix=fix,
+        condition=condition,
+        extra=extra_top,
+        notes=tuple(notes),
+    )
 
 
 def predict(graph: InteractionGraph, generations: int, theory: str = "default") -> Prediction:

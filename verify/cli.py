@@ -61,14 +61,15 @@ def _theory_name(args: argparse.Namespace) -> str:
     return "large-sample" if getattr(args, "large_sample", False) else "default"
 
 
-def _positive_int(name: str) -> Callable[[str], int]:
+def _int_at_least(name: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= minimum, with a one-line message naming the option."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name}: expected an integer, found {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name}: expected a nonnegative integer, found {value}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{name}: expected an integer >= {minimum}, found {value}")
         return value
 
     return parse
@@ -159,14 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="verdicts, growth rates, stationary risks, minimal fix")
     _add_graph_args(p)
-    p.add_argument("--fix-samples", type=_positive_int("--fix-samples"), default=None, metavar="M",
+    p.add_argument("--fix-samples", type=_int_at_least("--fix-samples", 1), default=None, metavar="M",
                    help="real samples per generation given to each fixed learner "
                         "(default: the median positive real_samples of the graph, else 1)")
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("predict", help="the risk of every learner for generations 0..T")
     _add_graph_args(p)
-    p.add_argument("--generations", "-T", type=_positive_int("--generations"), required=True, metavar="T",
+    p.add_argument("--generations", "-T", type=_int_at_least("--generations", 0), required=True, metavar="T",
                    help="last generation to predict")
     p.set_defaults(func=_cmd_predict)
 
