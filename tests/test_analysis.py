@@ -119,3 +119,15 @@ def test_float_analysis_matches_exact_analysis(G):
             assert (va is None) == (vb is None)
             if va is not None:
                 assert vb == pytest.approx(float(va), rel=1e-9)
+
+
+def test_symbolic_stationary_risk_and_growth_rate():
+    """With symbolic counts, stationary risks and growth rates are rational functions:
+    a self-training learner with m real and n own samples settles at
+    D / (1 - w^2) = 2 (m + n) / (m (m + 2 n)) for d = 2, sigma^2 = 1; a 3-ring of learners
+    without real data grows by sigma^2 d / n per generation."""
+    n, m = sp.symbols("n m", positive=True)
+    a = analyze(self_training(real_samples=m, samples=n, dimension=2), theory="large-sample")
+    assert sp.simplify(a.learners[0].stationary_risk - 2 * (m + n) / (m * (m + 2 * n))) == 0
+    b = analyze(cycle(3, real_samples=0, samples=n, dimension=5), theory="large-sample")
+    assert all(sp.simplify(r.growth_rate - 5 / n) == 0 for r in b.learners)

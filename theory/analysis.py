@@ -354,6 +354,14 @@ def spectral_radius(graph: InteractionGraph, condition: CollapseCondition | None
     return min(best, 1.0)
 
 
+def _symbolic_aware_radius(graph: InteractionGraph, condition: CollapseCondition) -> float:
+    """rho(W) as a float; for a symbolic graph 1.0 when something collapses, else NaN
+    (JSON null: a numeric radius needs numbers)."""
+    if graph.is_symbolic:
+        return 1.0 if any(c is True for c in condition.collapses) else float("nan")
+    return spectral_radius(graph, condition)
+
+
 def _check_fix_samples(graph: InteractionGraph, fix_samples: Any) -> int:
     """The validated fix size; default the lower median of the positive real_samples, else 1."""
     if fix_samples is None:
@@ -540,7 +548,7 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
         theory="large-sample",
         learners=tuple(learners),
         components=_components(graph, condition),
-        spectral_radius=spectral_radius(graph, condition),
+        spectral_radius=_symbolic_aware_radius(graph, condition),
         minimal_fix=None if graph.is_symbolic else minimal_fix(graph, fix_samples, condition),
         condition=condition,
         extra=extra,
