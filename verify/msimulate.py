@@ -47,6 +47,22 @@ class MEstimatorConvergenceWarning(GraphCollapseWarning):
 
 
 # --------------------------------------------------------------------------- fitters
+def _matvec(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(R, N, d) x (R, d) -> (R, N) through batched BLAS."""
+    return np.matmul(X, t[:, :, None])[:, :, 0]
+
+
+def _tmatvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """X^T v per batch: (R, N, d), (R, N) -> (R, d)."""
+    return np.matmul(v[:, None, :], X)[:, 0, :]
+
+
+def _gram(X: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """X^T diag(w) X per batch: (R, N, d) -> (R, d, d)."""
+    Xw = X if w is None else X * w[:, :, None]
+    return np.matmul(Xw.transpose(0, 2, 1), X)
+
+
 def _solve(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Batched solve H x = g; rows with a singular H get x = 0 and ok = False."""
     ok = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
@@ -79,15 +95,15 @@ def _damped_newton(X: np.ndarray, y: np.ndarray, theta0: np.ndarray,
         if idx.size == 0:
             break
         Xa, ya, ta = X[idx], y[idx], theta[idx]
-        eta = np.einsum("rnd,rd->rn", Xa, ta)
+        eta = _matvec(Xa, ta)
         f, g1, g2 = parts(eta, ya, None)
-        grad = np.einsum("rnd,rn->rd", Xa, g1)
-        H = np.einsum("rnd,rn,rne->rde", Xa, g2, Xa)
+        grad = _tmatvec(Xa, g1)
+        H = _gram(Xa, g2)
         step, ok = _solve(H, grad)
         t_new = ta - step
         # step halving until the loss does not increase (at most 20 times)
         for _h in range(20):
-            f_new = parts(np.einsum("rnd,rd->rn", Xa, t_new), ya, None)[0]
+            f_new = parts(_matvec(Xa, t_new), ya, None)[0]
             bad = ~(f_new <= f + 1e-12 * np.abs(f)) & ok
             if not bad.any():
                 break
@@ -193,8 +209,7 @@ def fit_huber_batch(X: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray,
     >>> bool(ok.all()), bool(np.abs(theta - [1.0, -0.5]).max() < 0.1)
     (True, True)
     """
-    XtX = np.einsum("rnd,rne->rde", X, X)
-    theta, ok = _solve(XtX, np.einsum("rnd,rn->rd", X, y))
+    theta, ok = _solve(_gram(X), _tmatvec(X, y))
     converged = np.zeros(X.shape[0], dtype=bool)
     active = ok.copy()
     for _ in range(MAX_IRLS):
@@ -202,9 +217,9 @@ def fit_huber_batch(X: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray,
         if idx.size == 0:
             break
         Xa, ya = X[idx], y[idx]
-        r = ya - np.einsum("rnd,rd->rn", Xa, theta[idx])
+        r = ya - _matvec(Xa, theta[idx])
         w = np.minimum(1.0, c / np.maximum(np.abs(r), 1e-300))
-        t_new, ok2 = _solve(np.einsum("rnd,rn,rne->rde", Xa, w, Xa), np.einsum("rnd,rn->rd", Xa, w * ya))
+        t_new, ok2 = _solve(_gram(Xa, w), _tmatvec(Xa, w * ya))
         change = np.max(np.abs(t_new - theta[idx]), axis=1)
         theta[idx] = np.where(ok2[:, None], t_new, theta[idx])
         done = ok2 & (change <= TOL * (1.0 + np.max(np.abs(t_new), axis=1)))
@@ -342,7 +357,7 @@ def _fit(st: _Setup, X: np.ndarray | None, y: np.ndarray, custom: _CustomFitter 
         v = ((y - mu[:, None]) ** 2).mean(axis=1)
         return np.stack([mu, v], axis=1), v > 0
     if fam.name == "gaussian":
-        theta, ok = _solve(np.einsum("rnd,rne->rde", X, X), np.einsum("rnd,rn->rd", X, y))
+        theta, ok = _solve(_gram(X), _tmatvec(X, y))
         return theta, ok
     if fam.name == "logistic":
         return fit_logistic_batch(X, y)
