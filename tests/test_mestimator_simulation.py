@@ -1,0 +1,141 @@
+"""Monte Carlo checks of the M-estimator asymptotic theory (verify/msimulate.py,
+verify/mcompare.py).
+
+Claim 6 / issue 5: at large n the simulated n-scaled risk s * R_k(t) of every learner and
+generation agrees with the asymptotic theory (|z| < 4), and the test has the power to
+reject a theory perturbed by 5% in either direction (pooled statistic: the per-replication
+sum of the n-scaled risks over learners and generations, whose se accounts for their
+correlation). Fixed seeds; tolerances are z-bounds from the standard error.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from theory.builders import random_digraph, self_training
+from theory.errors import GraphValueError
+from theory.mestimators import FAMILIES, asymptotic_prediction
+from verify.blocks import BLOCK_SIZE
+from verify.mcompare import parse_scales, verify_mestimator
+from verify.msimulate import MEstimatorConvergenceWarning, simulate_block
+
+# random small graph: L1 trains on itself only (collapses), L2 has real data, L0 mixes both
+GRAPH = random_digraph(3, 0.5, seed=7, real_samples=(5, 10), samples=(5, 10), initial_samples=20, dimension=2)
+REPLICATIONS = 16 * BLOCK_SIZE
+SCALE = 100
+GENERATIONS = 2
+
+# (family, theta*, replications): location-scale risks are heavy-tailed ((v - s^2)^2),
+# so it needs more replications for the same power; it is cheap.
+CASES = [
+    pytest.param("gaussian", None, REPLICATIONS, id="gaussian"),
+    pytest.param("location-scale", None, 4 * REPLICATIONS, id="location-scale"),
+    pytest.param("huber", None, REPLICATIONS, id="huber", marks=pytest.mark.slow),
+    pytest.param("poisson", "0.5,-0.25", REPLICATIONS, id="poisson", marks=pytest.mark.slow),
+    pytest.param("logistic", "0.25,-0.125", REPLICATIONS, id="logistic", marks=pytest.mark.slow),
+]
+
+
+def _simulate(family: str, theta, replications: int):
+    risks, failed = [], []
+    for b in range(replications // BLOCK_SIZE):
+        r, f, _ = simulate_block(GRAPH, FAMILIES[family], GENERATIONS, 20261126, b, BLOCK_SIZE,
+                                 theta=theta, scale=SCALE)
+        risks.append(r)
+        failed.append(f)
+    risk = np.concatenate(risks)
+    bad = np.concatenate(failed)
+    assert not bad.any(), "no fit should fail at this sample size"
+    return risk * SCALE
+
+
+@pytest.mark.parametrize("family,theta,replications", CASES)
+def test_simulation_agrees_with_theory_and_rejects_perturbed_theory(family, theta, replications):
+    """At scale 100 every learner/generation has |z| < 4 against the asymptotic theory;
+    the pooled statistic accepts the theory and rejects it scaled by 1.05 and by 0.95."""
+    assert GRAPH.real_samples[1] == 0 and GRAPH.real_samples[2] > 0
+    risk = _simulate(family, theta, replications)
+    pred = asymptotic_prediction(GRAPH, family, GENERATIONS, theta)
+    theory = np.array([[float(pred.risk[n][t]) for n in GRAPH.names] for t in range(GENERATIONS + 1)])
+    z = (risk.mean(axis=0) - theory) / (risk.std(axis=0, ddof=1) / math.sqrt(len(risk)))
+    assert np.abs(z).max() < 4
+    pooled = risk.sum(axis=(1, 2))
+    se = pooled.std(ddof=1) / math.sqrt(len(pooled))
+    assert abs(pooled.mean() - theory.sum()) / se < 4
+    for factor in (1.05, 0.95):
+        assert abs(pooled.mean() - factor * theory.sum()) / se > 4
+
+
+def test_relative_error_shrinks_like_one_over_scale():
+    """Gaussian regression, d = 4, on a self-training learner with real data: the finite-n
+    relative error of the n-scaled risk (about (d+1)/N) at scale 1 is about 4 times that
+    at scale 4 (ratio within [2.5, 6.5]); at scale 64 the theory agrees (|z| < 4)."""
+    G = self_training(real_samples=10, samples=10, initial_samples=20, dimension=4)
+    res = verify_mestimator(G, "gaussian", generations=2, replications=16 * BLOCK_SIZE,
+                            scales="1,4,64", seed=4)
+    rel = res.relative_error_by_scale()
+    assert 2.5 < rel[1] / rel[4] < 6.5
+    assert res.agrees
+
+
+def test_verify_result_json_and_csv(tmp_path):
+    """verify_mestimator returns the OLS verify JSON shape with the scale on every row."""
+    G = self_training(real_samples=100, samples=100, initial_samples=200, dimension=2)
+    res = verify_mestimator(G, "gaussian", generations=1, replications=300, scales=[2, 1], seed=3)
+    out = res.to_json()
+    assert {"version", "seed", "replications", "completed", "interrupted", "estimator", "theory", "agrees",
+            "rows"} <= set(out)
+    assert out["completed"] == 300 and out["interrupted"] is False and out["theory"] == "asymptotic"
+    assert {"model", "generation", "scale", "theory", "mean", "se", "z", "se_reliable"} <= set(out["rows"][0])
+    assert sorted({r["scale"] for r in out["rows"]}) == [1, 2]
+    res.to_csv(tmp_path / "rows.csv")
+    assert (tmp_path / "rows.csv").read_text().startswith("model,generation,scale")
+    assert "agreement" in res.report()
+
+
+def test_results_do_not_depend_on_workers():
+    """Blocks are independent: 1 and 2 workers give bit-identical rows."""
+    G = self_training(real_samples=20, samples=20, initial_samples=40, dimension=2)
+    kw = dict(generations=1, replications=2 * BLOCK_SIZE, scales="1", seed=9)
+    a = verify_mestimator(G, "huber", **kw).rows
+    b = verify_mestimator(G, "huber", workers=2, **kw).rows
+    assert a == b
+
+
+def test_separation_is_counted_and_warned():
+    """Tiny logistic data sets separate: the failures are counted, warned about with our
+    warning class, and excluded (no NaN in the result)."""
+    G = self_training(real_samples=4, samples=2, initial_samples=4, dimension=2)
+    with pytest.warns(MEstimatorConvergenceWarning):
+        res = verify_mestimator(G, "logistic", generations=1, replications=BLOCK_SIZE, scales="1", seed=1)
+    assert res.failed[1] > 0
+    assert all(math.isfinite(r["mean"]) for r in res.rows)
+
+
+BAD = [
+    pytest.param(dict(scales="1,x"), "--scales", id="scales-not-int"),
+    pytest.param(dict(scales="0"), "--scales", id="scales-zero"),
+    pytest.param(dict(theta="1"), "--theta", id="theta-length"),
+    pytest.param(dict(estimator="probit"), "unknown family", id="unknown-family"),
+    pytest.param(dict(replications=1), "--replications", id="replications"),
+]
+
+
+@pytest.mark.parametrize("kwargs,match", BAD)
+def test_verify_bad_input(kwargs, match):
+    """Bad --scales/--theta/--estimator raise GraphValueError with a one-line message."""
+    args = dict(estimator="logistic", generations=1, replications=10)
+    args.update(kwargs)
+    est = args.pop("estimator")
+    with pytest.raises(GraphValueError, match=match) as info:
+        verify_mestimator(self_training(dimension=2), est, **args)
+    assert "\n" not in str(info.value)
+
+
+def test_parse_scales_default():
+    """No --scales means 1, 4, 16."""
+    assert parse_scales(None) == (1, 4, 16)
