@@ -29,36 +29,37 @@ REPLICATIONS = 16 * BLOCK_SIZE
 SCALE = 100
 GENERATIONS = 2
 
-# (family, theta*, replications): location-scale risks are heavy-tailed ((v - s^2)^2),
-# so it needs more replications for the same power; it is cheap.
+# (family, theta*, replications, scale): location-scale risks are heavy-tailed
+# ((v - s^2)^2), so it needs more replications for the same power (it is cheap); logistic
+# has the largest O(1/n) term (about +2% at scale 100), so it runs at scale 200.
 CASES = [
-    pytest.param("gaussian", None, REPLICATIONS, id="gaussian"),
-    pytest.param("location-scale", None, 4 * REPLICATIONS, id="location-scale"),
-    pytest.param("huber", None, REPLICATIONS, id="huber", marks=pytest.mark.slow),
-    pytest.param("poisson", "0.5,-0.25", REPLICATIONS, id="poisson", marks=pytest.mark.slow),
-    pytest.param("logistic", "0.25,-0.125", REPLICATIONS, id="logistic", marks=pytest.mark.slow),
+    pytest.param("gaussian", None, REPLICATIONS, SCALE, id="gaussian"),
+    pytest.param("location-scale", None, 4 * REPLICATIONS, SCALE, id="location-scale"),
+    pytest.param("huber", None, REPLICATIONS, SCALE, id="huber", marks=pytest.mark.slow),
+    pytest.param("poisson", "0.5,-0.25", REPLICATIONS, SCALE, id="poisson", marks=pytest.mark.slow),
+    pytest.param("logistic", "0.25,-0.125", 2 * REPLICATIONS, 2 * SCALE, id="logistic", marks=pytest.mark.slow),
 ]
 
 
-def _simulate(family: str, theta, replications: int):
+def _simulate(family: str, theta, replications: int, scale: int):
     risks, failed = [], []
     for b in range(replications // BLOCK_SIZE):
         r, f, _ = simulate_block(GRAPH, FAMILIES[family], GENERATIONS, 20261126, b, BLOCK_SIZE,
-                                 theta=theta, scale=SCALE)
+                                 theta=theta, scale=scale)
         risks.append(r)
         failed.append(f)
     risk = np.concatenate(risks)
     bad = np.concatenate(failed)
     assert not bad.any(), "no fit should fail at this sample size"
-    return risk * SCALE
+    return risk * scale
 
 
-@pytest.mark.parametrize("family,theta,replications", CASES)
-def test_simulation_agrees_with_theory_and_rejects_perturbed_theory(family, theta, replications):
-    """At scale 100 every learner/generation has |z| < 4 against the asymptotic theory;
+@pytest.mark.parametrize("family,theta,replications,scale", CASES)
+def test_simulation_agrees_with_theory_and_rejects_perturbed_theory(family, theta, replications, scale):
+    """At scale 100 (200 for logistic) every learner/generation has |z| < 4 against the asymptotic theory;
     the pooled statistic accepts the theory and rejects it scaled by 1.05 and by 0.95."""
     assert GRAPH.real_samples[1] == 0 and GRAPH.real_samples[2] > 0
-    risk = _simulate(family, theta, replications)
+    risk = _simulate(family, theta, replications, scale)
     pred = asymptotic_prediction(GRAPH, family, GENERATIONS, theta)
     theory = np.array([[float(pred.risk[n][t]) for n in GRAPH.names] for t in range(GENERATIONS + 1)])
     z = (risk.mean(axis=0) - theory) / (risk.std(axis=0, ddof=1) / math.sqrt(len(risk)))
@@ -73,12 +74,13 @@ def test_simulation_agrees_with_theory_and_rejects_perturbed_theory(family, thet
 def test_relative_error_shrinks_like_one_over_scale():
     """Gaussian regression, d = 4, on a self-training learner with real data: the finite-n
     relative error of the n-scaled risk (about (d+1)/N) at scale 1 is about 4 times that
-    at scale 4 (ratio within [2.5, 6.5]); at scale 64 the theory agrees (|z| < 4)."""
+    at scale 4 (ratio within [3, 8]: at N = 20 the second-order term still adds to it;
+    measured 5.4); at scale 64 the theory agrees (|z| < 4)."""
     G = self_training(real_samples=10, samples=10, initial_samples=20, dimension=4)
     res = verify_mestimator(G, "gaussian", generations=2, replications=16 * BLOCK_SIZE,
                             scales="1,4,64", seed=4)
     rel = res.relative_error_by_scale()
-    assert 2.5 < rel[1] / rel[4] < 6.5
+    assert 3 < rel[1] / rel[4] < 8
     assert res.agrees
 
 

@@ -417,7 +417,7 @@ def _fit(st: _Setup, X: np.ndarray | None, y: np.ndarray, custom: _CustomFitter 
     if fam.name == "location-scale":
         mu = y.mean(axis=1)
         v = ((y - mu[:, None]) ** 2).mean(axis=1)
-        return np.stack([mu, v], axis=1), v > 0
+        return np.stack([mu, v], axis=1), np.isfinite(v)  # v = 0 (underflow after collapse) is a valid MLE
     if fam.name == "gaussian":
         theta, ok = _solve(_gram(X), _tmatvec(X, y))
         return theta, ok
