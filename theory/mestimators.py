@@ -716,7 +716,10 @@ class MAnalysis:
             + ("" if s.exact else f", {s.method}, relative accuracy {s.relative_accuracy:.1e}"),
             "risks below are n-scaled (lim n R, expressed at the graph's own sample counts)",
         ]
-        return "\n".join(head) + "\n\n" + self.analysis.report()
+        body = self.analysis.report()
+        if not self.family.is_regression:  # location-scale ignores the graph's dimension
+            body = re.sub(r"d = [^,]+, sigma\^2 = ", "dimension ignored, s^2 = ", body, count=1)
+        return "\n".join(head) + "\n\n" + body
 
 
 def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: Any = None) -> MAnalysis:

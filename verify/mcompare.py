@@ -27,7 +27,7 @@ from theory.mestimators import asymptotic_prediction, get_family, parse_theta
 from .blocks import draw_seed, replication_blocks
 from .msimulate import simulate_block, warn_failures
 
-__all__ = ["MVerification", "parse_scales", "verify_mestimator", "DEFAULT_SCALES", "Z_BOUND"]
+__all__ = ["MVerification", "parse_scales", "verify_mestimator", "plot_mverification", "DEFAULT_SCALES", "Z_BOUND"]
 
 DEFAULT_SCALES = (1, 4, 16)
 Z_BOUND = 4.0
@@ -269,3 +269,53 @@ def verify_mestimator(graph: InteractionGraph, estimator: str, *, generations: i
                 })
     return MVerification(seed, int(replications), completed, interrupted, family.name, sc, int(generations),
                          tuple(float(v) for v in th), rows, failed, pred.sandwich.to_json())
+
+
+def plot_mverification(result: MVerification, path: str | Path | None = None) -> Any:
+    r"""Plot the n-scaled risks of a verification: one panel per learner, the asymptotic
+    theory as a line, the simulated means (± 2 se) per scale as points.
+
+    Parameters
+    ----------
+    result : MVerification
+    path : str or Path, optional
+        Save the figure there (format from the suffix); otherwise only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from theory.builders import self_training
+    >>> res = verify_mestimator(self_training(real_samples=50, samples=50, initial_samples=100, dimension=1),
+    ...                         "gaussian", generations=2, replications=64, scales="1,4", seed=1)
+    >>> len(plot_mverification(res).axes)
+    1
+    """
+    import matplotlib.pyplot as plt  # lazy: plotting is optional
+
+    models = list(dict.fromkeys(r["model"] for r in result.rows))
+    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], models):
+        rows = [r for r in result.rows if r["model"] == name]
+        ts = sorted({r["generation"] for r in rows})
+        theory = {r["generation"]: r["theory"] for r in rows}
+        ax.plot(ts, [theory[t] for t in ts], "k-", label="asymptotic theory")
+        for i, s in enumerate(result.scales):
+            pts = sorted((r["generation"], r["mean"], r["se"]) for r in rows if r["scale"] == s)
+            if pts:
+                t, m, e = zip(*pts)
+                ax.errorbar(np.array(t) + 0.08 * (i - (len(result.scales) - 1) / 2), m, yerr=2 * np.array(e),
+                            fmt="o", ms=3, capsize=2, label=f"simulated, scale {s}")
+        ax.set_title(name)
+        ax.set_xlabel("generation t")
+        ax.set_ylabel("n-scaled risk  s R")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{result.estimator}: simulation vs asymptotic theory", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path)
+    return fig
