@@ -245,7 +245,7 @@ def test_parser_never_evaluates_text():
     """The parser builds numbers exactly and refuses anything outside the whitelist."""
     y = sp.Symbol("y")
     assert parse_expression("1.345*y", {"y": y}) == sp.Rational(269, 200) * y
-    for text in ("lambda: 1", "[y]", "y if y else y", "'a'", "y < 1", "exp(y, y)", "exp(x=y)"):
+    for text in ("lambda: 1", "[y]", "y if y else y", "'a'", "y < 1", "exp(y, y)", "exp(x=y)", "0**-1"):
         with pytest.raises(GraphValueError):
             parse_expression(text, {"y": y})
 
@@ -266,3 +266,41 @@ def test_json_shape_matches_analyze_contract():
     pj = asymptotic_prediction(G, "huber", 2).to_json()
     assert pj["generations"] == [0, 1, 2] and set(pj["risk"]) == set(G.names)
     assert "asymptotic" in asymptotic_analysis(G, "huber").report()
+
+
+def test_symbolic_counts_with_a_numerical_sandwich():
+    """Logistic on symbolic counts: the risk is a float per-sample risk times the exact
+    rational function of the counts."""
+    m = sp.Symbol("m", positive=True)
+    G = self_training(real_samples=m, samples=10, dimension=2)
+    risk = asymptotic_analysis(G, "logistic").analysis.learner("L0").stationary_risk
+    a = float(sandwich(G, FAMILIES["logistic"]).a)
+    unit = analyze(G, theory="large-sample").learner("L0").stationary_risk / 2  # d sigma^2 = 2
+    assert float((risk - a * unit).subs(m, 7)) == pytest.approx(0, abs=1e-12)
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.text(max_size=60))
+def test_parser_fuzz_only_raises_our_error(text):
+    """Arbitrary text either parses to a sympy expression or raises GraphValueError
+    (never another exception, never evaluation)."""
+    y, eta = sp.symbols("y eta")
+    try:
+        out = parse_expression(text, {"y": y, "eta": eta})
+    except GraphValueError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert isinstance(out, sp.Expr)
+
+
+@given(st.lists(st.sampled_from(["y", "eta", "1", "2.5", "+", "-", "*", "/", "**", "(", ")", "exp", "log",
+                                 "abs", "pi", ","]), max_size=12))
+def test_parser_fuzz_token_soup(tokens):
+    """Token soups of allowed pieces parse or raise GraphValueError only."""
+    y, eta = sp.symbols("y eta")
+    try:
+        parse_expression(" ".join(tokens), {"y": y, "eta": eta})
+    except GraphValueError:
+        pass

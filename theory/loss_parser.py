@@ -167,7 +167,12 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Expr], *, field: str = 
             return func(*[build(a) for a in node.args])
         raise GraphValueError(f"{field}: {type(node).__name__} is not allowed in an expression")
 
-    expr = build(tree)
+    try:
+        expr = build(tree)
+    except RecursionError:  # pragma: no cover - bounded by MAX_NODES
+        raise GraphValueError(f"{field}: expression nested too deeply") from None
     if not isinstance(expr, sp.Expr):  # pragma: no cover - every branch builds an Expr
         raise GraphValueError(f"{field}: not an expression")
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise GraphValueError(f"{field}: the expression is not finite (division by zero or similar)")
     return expr

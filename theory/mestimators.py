@@ -676,6 +676,8 @@ def unit_noise_variance(graph: InteractionGraph, family: Family) -> tuple[sp.Exp
 def _scale(a: Any, x: Any, exact: bool) -> Any:
     if exact:
         return sp.factor(a * x) if isinstance(a * x, sp.Expr) and (a * x).free_symbols else a * x
+    if isinstance(x, sp.Expr) and x.free_symbols:  # symbolic counts, numerical sandwich
+        return sp.factor(sp.Float(float(a), 15) * x)
     return float(a) * float(x)
 
 
