@@ -268,6 +268,19 @@ def test_json_shape_matches_analyze_contract():
     assert "asymptotic" in asymptotic_analysis(G, "huber").report()
 
 
+def test_symbolic_dimension_gaussian_equals_ols():
+    """Gaussian regression with a symbolic dimension needs no theta and equals the
+    large-sample OLS theory exactly; a theta is refused with a one-line error."""
+    d = sp.Symbol("d", positive=True, integer=True)
+    G = self_training(real_samples=10, samples=30, dimension=d)
+    mine = asymptotic_analysis(G, "gaussian").analysis.learner("L0").stationary_risk
+    assert sp.simplify(mine - analyze(G, theory="large-sample").learner("L0").stationary_risk) == 0
+    with pytest.raises(GraphValueError, match="--theta: the dimension is symbolic"):
+        asymptotic_analysis(G, "gaussian", "1")
+    with pytest.raises(GraphValueError, match="needs a numeric dimension"):
+        asymptotic_analysis(G, "logistic")
+
+
 def test_symbolic_counts_with_a_numerical_sandwich():
     """Logistic on symbolic counts: the risk is a float per-sample risk times the exact
     rational function of the counts."""

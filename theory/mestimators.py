@@ -340,10 +340,17 @@ def default_theta(family: Family, graph: InteractionGraph) -> tuple[sp.Rational,
     """
     if not family.is_regression:
         return (sp.Integer(0),)
+    if family.name == "gaussian" and family.builtin and _symbolic_dimension(graph):
+        return ()  # the Gaussian theory does not depend on theta*; no vector of symbolic length
     d = _int_dimension(graph, family)
     if d == 1:
         return (sp.Integer(1),)
     return tuple(1 - sp.Rational(3, 2) * sp.Rational(i, d - 1) for i in range(d))
+
+
+def _symbolic_dimension(graph: InteractionGraph) -> bool:
+    d = graph.dimension
+    return isinstance(d, sp.Basic) and not d.is_Integer
 
 
 def _int_dimension(graph: InteractionGraph, family: Family) -> int:
@@ -383,6 +390,10 @@ def parse_theta(theta: Any, family: Family, graph: InteractionGraph) -> tuple[sp
     ...
     theory.errors.GraphValueError: --theta: expected 2 numbers (the dimension), found 1
     """
+    if family.name == "gaussian" and family.builtin and _symbolic_dimension(graph):
+        if theta is None or (isinstance(theta, tuple) and not theta):
+            return ()
+        raise GraphValueError("--theta: the dimension is symbolic; Gaussian theory needs no theta (omit --theta)")
     if theta is None:
         return default_theta(family, graph)
     items: list[Any]
@@ -435,11 +446,17 @@ class Sandwich:
 
     def to_json(self) -> dict[str, Any]:
         """JSON of the sandwich (floats; exact ``a`` as a string when exact)."""
-        def mat(M: Any) -> list[list[float]]:
-            return [[to_float(x) for x in row] for row in (M.tolist() if hasattr(M, "tolist") else M)]
+        def num(x: Any) -> float | None:
+            try:
+                return to_float(x)
+            except TypeError:  # symbolic (e.g. a symbolic noise variance or dimension)
+                return None
+
+        def mat(M: Any) -> list[list[float | None]]:
+            return [[num(x) for x in row] for row in (M.tolist() if hasattr(M, "tolist") else M)]
 
         return {"H": mat(self.H), "V": mat(self.V), "A": mat(self.A),
-                "per_sample_risk": to_float(self.a),
+                "per_sample_risk": num(self.a),
                 "per_sample_risk_exact": to_exact_string(self.a) if self.exact else None,
                 "method": self.method, "relative_accuracy": self.relative_accuracy}
 
@@ -502,9 +519,9 @@ def sandwich(graph: InteractionGraph, family: Family, theta: Any = None) -> Sand
         H = sp.diag(1 / s2, 1 / (2 * s2**2))
         A = H.inv()
         return Sandwich(H, H, A, sp.factor(A.trace()), True, "closed form", 0.0, ratio, sp.zeros(2, 1))
-    d = _int_dimension(graph, family) if family.name != "gaussian" or theta is not None else graph.dimension
+    d = graph.dimension if family.name == "gaussian" and _symbolic_dimension(graph) else _int_dimension(graph, family)
     if family.name == "gaussian":
-        if isinstance(d, sp.Basic) and not d.is_Integer:  # symbolic dimension: only a is needed
+        if _symbolic_dimension(graph):  # symbolic dimension: only a is needed
             a = sp.factor(d * s2)
             return Sandwich(sp.Matrix([[1]]), sp.Matrix([[s2]]), sp.Matrix([[s2]]), a, True,
                             "closed form (symbolic dimension: H, V shown per coordinate of whitened x)", 0.0, ratio)
@@ -713,8 +730,9 @@ class MAnalysis:
             f"estimator: {self.family.name} ({self.family.description}); data model {self.family.model}: "
             f"{MODELS[self.family.model]}",
             f"theta* = ({', '.join(str(v) for v in self.theta)})",
-            f"per-sample risk a = tr(G H^-1 V H^-1) = {to_float(s.a):.6g}"
-            + (f" (= {s.a})" if s.exact and len(str(s.a)) < 60 else "")
+            ("per-sample risk a = tr(G H^-1 V H^-1) = "
+             + (str(s.a) if getattr(s.a, "free_symbols", None) else f"{to_float(s.a):.6g}"))
+            + (f" (= {s.a})" if s.exact and len(str(s.a)) < 60 and not getattr(s.a, "free_symbols", None) else "")
             + ("" if s.exact else f", {s.method}, relative accuracy {s.relative_accuracy:.1e}"),
             "risks below are n-scaled (lim n R, expressed at the graph's own sample counts)",
         ]
