@@ -1,0 +1,793 @@
+r"""Exact finite-sample theory of Gaussian-design OLS on an interaction graph (issue 3).
+
+Statement
+---------
+Let :math:`e_k = \theta_k - \theta^*` (whitened, :math:`\Sigma = I`) and
+:math:`C_{kl} = E\langle e_k, e_l\rangle`. Learner :math:`k` pools :math:`N_k` rows:
+:math:`m_k` real ones and :math:`n_{jk}` synthetic ones per in-edge :math:`j \to k`.
+With :math:`W_{kj} = n_{jk}/N_k` and the *design correction*
+
+.. math:: \gamma(N, d) = \frac{2}{N+2} + \frac{N(N+1)(d-1)}{(N-d-1)(N-1)(N+2)}
+          = \frac{(d+1)N^2 - (d+5)N + 2(d+1)}{(N-d-1)(N-1)(N+2)},
+
+the exact second-moment recursion (valid when every :math:`N_k > d+1`,
+:math:`n^0_k > d+1`) is :math:`C' = \mathcal L(C) + \operatorname{diag}(D)` with
+
+.. math::
+   \mathcal L(C)_{kl} = (W C W^\top)_{kl} \ (k \ne l), \qquad
+   \mathcal L(C)_{kk} = (W C W^\top)_{kk}
+       + \gamma_k \Big(\sum_j W_{kj} C_{jj} - (W C W^\top)_{kk}\Big),
+
+:math:`D_k = d\,(m_k\sigma^2 + \sum_j n_{jk}\sigma_j^2) / (N_k (N_k-d-1))` and
+:math:`C^{(0)} = \operatorname{diag}(\sigma^2 d/(n^0_k - d - 1))`.
+
+Verdict. :math:`\mathcal L` maps the positive semidefinite cone into itself, so its
+spectral radius is an eigenvalue (Krein-Rutman). Ordered by pairs of strongly connected
+components (SCCs) it is block-triangular; a pair of different SCCs sees
+:math:`W_{AA} \otimes W_{BB}` and a single SCC the map :math:`\mathcal L_A` above restricted
+to :math:`A`, with :math:`\rho(\mathcal L_A) \ge \rho(W_{AA})^2`. Learner :math:`k`
+collapses iff :math:`\max_{A \subseteq \operatorname{anc}(k)} \rho(\mathcal L_A) \ge 1`,
+decided exactly by real-root counting of the characteristic polynomials over
+:math:`\mathbb Q`. When every :math:`N_k \ge 2d+1` (equivalently :math:`\gamma_k < 1`) the
+verdict is the topological one.
+
+Bounds (bounded learner :math:`k`, ancestor set :math:`A`): the Lyapunov solution of
+:math:`C = W C W^\top + \operatorname{diag}(D)` is a lower bound of the stationary risk;
+:math:`((I - W_{AA})^{-1} D_A)_k` is an upper bound when every :math:`N_j \ge 2d+1` on
+:math:`A`.
+
+Proofs and counterexamples: ``docs/exact.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+from sympy.polys.matrices import DomainMatrix
+
+from .errors import ExactRegimeError, GraphValueError, UndecidableError
+from .graph import InteractionGraph, _as_sympy
+from .linalg import common_field
+from .lyapunov import scc_order, solve_lyapunov_exact
+
+__all__ = [
+    "design_correction",
+    "exact_noise_variance",
+    "exact_initial_covariance",
+    "check_exact_regime",
+    "second_moment_map",
+    "second_moment_map_matrix",
+    "exact_step",
+    "exact_covariance_trajectory",
+    "exact_risk_trajectory",
+    "component_map_radius",
+    "exact_stationary_covariance",
+    "exact_risk_bounds",
+    "expanding_fix",
+    "exact_analysis",
+    "ExactAnalysis",
+    "ExactLearner",
+    "ExpandingComponent",
+    "float_value",
+    "berlekamp_massey",
+]
+
+_LAMBDA = sp.Symbol("lambda")
+_Z = sp.Symbol("z")
+
+
+# --------------------------------------------------------------------------- scalars
+def design_correction(N: Any, d: Any) -> sp.Expr:
+    r"""The design correction :math:`\gamma(N, d)` of a learner pooling :math:`N` rows in
+    dimension :math:`d`.
+
+    With :math:`G = X^\top X` a Wishart(:math:`N`, :math:`I_d`) Gram matrix split into row
+    blocks :math:`G = \sum_b G_b` of sizes :math:`n_b` (:math:`w_b = n_b/N`),
+    :math:`E[G_a G^{-2} G_b] = c_{ab} I` with :math:`c_{ab} = w_a w_b (1-\gamma)` for
+    :math:`a \ne b` and :math:`c_{aa} = w_a^2 + w_a(1-w_a)\gamma`.
+
+    Parameters
+    ----------
+    N, d : int or sympy expression
+        Rows and dimension; numeric values need :math:`N > d + 1`.
+
+    Returns
+    -------
+    sympy.Expr
+        :math:`((d+1)N^2 - (d+5)N + 2(d+1)) / ((N-d-1)(N-1)(N+2))`.
+
+    Raises
+    ------
+    ExactRegimeError
+        If numeric and :math:`N \le d + 1`.
+
+    Examples
+    --------
+    >>> design_correction(34, 23)
+    61/27
+    >>> design_correction(10, 1)
+    1/6
+    >>> import sympy as sp
+    >>> N, d = sp.symbols("N d", positive=True)
+    >>> sp.limit(design_correction(N, d), N, sp.oo)
+    0
+    """
+    Ns, ds = _as_sympy(N), _as_sympy(d)
+    if Ns.is_number and ds.is_number and not Ns > ds + 1:
+        raise ExactRegimeError(
+            f"N: the exact theory needs N > d + 1 = {ds + 1}, found N = {Ns}; add samples or use --large-sample"
+        )
+    return sp.cancel(((ds + 1) * Ns**2 - (ds + 5) * Ns + 2 * (ds + 1)) / ((Ns - ds - 1) * (Ns - 1) * (Ns + 2)))
+
+
+def check_exact_regime(graph: InteractionGraph) -> None:
+    r"""Raise :class:`ExactRegimeError` unless every :math:`N_k > d+1` and
+    :math:`n^0_k > d+1` (symbolic counts pass unless they can never satisfy it).
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> check_exact_regime(self_training(real_samples=2, samples=3, dimension=5))
+    Traceback (most recent call last):
+    ...
+    theory.errors.ExactRegimeError: models[L0]: the exact theory needs N_k > d + 1 = 6 samples per generation, found N_k = 5; add samples or use --large-sample
+    """
+    d = _as_sympy(graph.dimension)
+    for what, field_name, values in (("N_k", "samples per generation", graph.total_samples),
+                                     ("n0_k", "initial_samples", graph.initial_samples)):
+        for name, v in zip(graph.names, values):
+            gap = sp.simplify(_as_sympy(v) - d - 1)
+            bad = (gap <= 0) if gap.is_number else (gap.is_positive is False)
+            if bad:
+                raise ExactRegimeError(
+                    f"models[{name}]: the exact theory needs {what} > d + 1 = {d + 1} {field_name}, "
+                    f"found {what} = {v}; add samples or use --large-sample"
+                )
+
+
+def exact_noise_variance(graph: InteractionGraph) -> tuple[sp.Expr, ...]:
+    r"""The exact one-generation variances
+    :math:`D_k = d\,(m_k\sigma^2 + \sum_j n_{jk}\sigma_j^2) / (N_k (N_k - d - 1))`.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> exact_noise_variance(self_training(real_samples=10, samples=30, dimension=2))
+    (2/37,)
+    """
+    check_exact_regime(graph)
+    d = _as_sympy(graph.dimension)
+    snv = graph.synthetic_noise_variance
+    num: list[sp.Expr] = [_as_sympy(m) * _as_sympy(graph.noise_variance) for m in graph.real_samples]
+    for s, t, n in zip(graph.edge_sources, graph.edge_targets, graph.edge_samples):
+        num[t] = num[t] + _as_sympy(n) * _as_sympy(snv[s])
+    out = []
+    for k in range(graph.num_learners):
+        N = _as_sympy(graph.total_samples[k])
+        out.append(sp.cancel(d * num[k] / (N * (N - d - 1))))
+    return tuple(out)
+
+
+def exact_initial_covariance(graph: InteractionGraph) -> sp.Matrix:
+    r"""The exact :math:`C^{(0)} = \operatorname{diag}(\sigma^2 d / (n^0_k - d - 1))`.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> exact_initial_covariance(self_training(initial_samples=20, dimension=5))
+    Matrix([[5/14]])
+    """
+    check_exact_regime(graph)
+    d = _as_sympy(graph.dimension)
+    s2 = _as_sympy(graph.noise_variance)
+    return sp.diag(*[sp.cancel(s2 * d / (_as_sympy(n0) - d - 1)) for n0 in graph.initial_samples])
+
+
+def _gammas(graph: InteractionGraph) -> tuple[sp.Expr, ...]:
+    return tuple(design_correction(N, graph.dimension) for N in graph.total_samples)
+
+
+# --------------------------------------------------------------------------- the map
+def second_moment_map(graph: InteractionGraph, C: sp.Matrix) -> sp.Matrix:
+    r"""The exact second-moment map :math:`\mathcal L(C)` (one generation without noise).
+
+    Examples
+    --------
+    A lone self-training learner with own fraction :math:`w = 27/34` in :math:`d = 23`:
+    the map multiplies the risk by exactly 1.
+
+    >>> import sympy as sp
+    >>> from theory.builders import self_training
+    >>> G = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
+    >>> second_moment_map(G, sp.Matrix([[1]]))
+    Matrix([[1]])
+    """
+    check_exact_regime(graph)
+    W = graph.mixing_matrix
+    M = W * C * W.T
+    g = _gammas(graph)
+    for k in range(graph.num_learners):
+        s = sum((W[k, j] * C[j, j] for j in range(graph.num_learners) if W[k, j] != 0), sp.Integer(0))
+        M[k, k] = M[k, k] + g[k] * (s - M[k, k])
+    return M.applyfunc(sp.cancel) if graph.is_symbolic else M
+
+
+def exact_step(graph: InteractionGraph, C: sp.Matrix) -> sp.Matrix:
+    r"""One generation of the exact recursion :math:`C \mapsto \mathcal L(C) + \operatorname{diag}(D)`.
+
+    Examples
+    --------
+    One self-training learner without real data: the risk grows by
+    :math:`\sigma^2 d/(N-d-1)` per generation.
+
+    >>> import sympy as sp
+    >>> from theory.builders import self_training
+    >>> G = self_training(real_samples=0, samples=12, initial_samples=12, dimension=3)
+    >>> exact_step(G, sp.Matrix([[sp.Rational(3, 8)]]))
+    Matrix([[3/4]])
+    """
+    M = second_moment_map(graph, C)
+    D = exact_noise_variance(graph)
+    for k in range(graph.num_learners):
+        M[k, k] = M[k, k] + D[k]
+    return M.applyfunc(sp.cancel) if graph.is_symbolic else M
+
+
+def _pairs(idx: Sequence[int]) -> list[tuple[int, int]]:
+    return [(idx[a], idx[b]) for a in range(len(idx)) for b in range(a, len(idx))]
+
+
+def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | None = None,
+                             *, W: Any = None, gammas: Sequence[Any] | None = None,
+                             domain: Any = None) -> tuple[list[tuple[int, int]], DomainMatrix]:
+    r"""The matrix of :math:`\mathcal L` restricted to ``learners`` in the basis
+    :math:`(C_{ij})_{i \le j}` of symmetric matrices (entries outside are set to zero).
+
+    Returns the list of index pairs (the basis order) and a DomainMatrix.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> G = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
+    >>> pairs, M = second_moment_map_matrix(G)
+    >>> pairs, M.to_Matrix()
+    ([(0, 0)], Matrix([[1]]))
+    """
+    W = graph.mixing_matrix if W is None else W
+    g = _gammas(graph) if gammas is None else tuple(gammas)
+    idx = list(range(graph.num_learners)) if learners is None else sorted(learners)
+    pairs = _pairs(idx)
+    col = {p: c for c, p in enumerate(pairs)}
+    inset = set(idx)
+    if domain is None:
+        domain = common_field([W[k, j] for k in idx for j in idx] + [g[k] for k in idx] + [0])
+    conv = domain.from_sympy
+    Wd = {k: [(j, conv(sp.sympify(W[k, j]))) for j in idx if W[k, j] != 0] for k in idx}
+    gd = {k: conv(sp.sympify(g[k])) for k in idx}
+    one = domain.one
+    rows: dict[int, dict[int, Any]] = {}
+    for r, (k, l) in enumerate(pairs):
+        row: dict[int, Any] = {}
+        factor = one - gd[k] if k == l else one
+        for j, wkj in Wd[k]:
+            for i, wli in Wd[l]:
+                c = col[(j, i) if j <= i else (i, j)]
+                row[c] = row.get(c, domain.zero) + factor * wkj * wli
+        if k == l:
+            for j, wkj in Wd[k]:
+                c = col[(j, j)]
+                row[c] = row.get(c, domain.zero) + gd[k] * wkj
+        rows[r] = {c: v for c, v in row.items() if v}
+    del inset
+    n = len(pairs)
+    return pairs, DomainMatrix(rows, (n, n), domain)
+
+
+# --------------------------------------------------------------------------- trajectories
+def _domain_setup(graph: InteractionGraph):
+    check_exact_regime(graph)
+    K = graph.num_learners
+    W = graph.mixing_matrix
+    D = exact_noise_variance(graph)
+    C0 = exact_initial_covariance(graph)
+    g = _gammas(graph)
+    domain = common_field(list(W) + list(D) + list(C0) + list(g))
+    conv = lambda x: domain.from_sympy(sp.sympify(x))  # noqa: E731
+    Wd = DomainMatrix.from_list_sympy(K, K, W.tolist()).convert_to(domain).to_sparse()
+    rows = [[(j, conv(W[k, j])) for j in range(K) if W[k, j] != 0] for k in range(K)]
+    C = DomainMatrix.from_list_sympy(K, K, C0.tolist()).convert_to(domain).to_dense()
+    return domain, Wd, Wd.transpose(), rows, [conv(x) for x in g], [conv(x) for x in D], C
+
+
+def _iterate(graph: InteractionGraph, T: int):
+    """Yield C(0), ..., C(T) as dense DomainMatrix plus the domain."""
+    domain, Wd, WdT, rows, g, D, C = _domain_setup(graph)
+    K = graph.num_learners
+    yield domain, C
+    for _ in range(T):
+        diag = C.rep.to_ddm()
+        cdiag = [diag[j][j] for j in range(K)]
+        M = (Wd * C * WdT).to_dense()
+        ddm = M.rep.to_ddm()
+        for k in range(K):
+            s = domain.zero
+            for j, w in rows[k]:
+                s += w * cdiag[j]
+            ddm[k][k] = ddm[k][k] + g[k] * (s - ddm[k][k]) + D[k]
+        C = DomainMatrix([list(r) for r in ddm], (K, K), domain)
+        yield domain, C
+
+
+def _check_T(T: Any) -> int:
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
+        raise GraphValueError(f"generations: expected a nonnegative integer, found {T!r}")
+    return int(T)
+
+
+def exact_covariance_trajectory(graph: InteractionGraph, T: int) -> list[sp.Matrix]:
+    r"""Exact :math:`C^{(0)}, \dots, C^{(T)}` of the finite-sample recursion.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> [C[0, 0] for C in exact_covariance_trajectory(self_training(real_samples=0, samples=12,
+    ...                                               initial_samples=12, dimension=3), 2)]
+    [3/8, 3/4, 9/8]
+    """
+    T = _check_T(T)
+    return [C.to_Matrix() for _, C in _iterate(graph, T)]
+
+
+def exact_risk_trajectory(graph: InteractionGraph, T: int) -> list[tuple[sp.Expr, ...]]:
+    r"""Exact risks :math:`(R^{(t)}_k)_k = (C^{(t)}_{kk})_k` for :math:`t = 0, \dots, T`.
+
+    Uses ``DomainMatrix`` over :math:`\mathbb Q` (or the rational-function field of the
+    graph's symbols).
+
+    Raises
+    ------
+    ExactRegimeError
+        If some :math:`N_k \le d+1` or :math:`n^0_k \le d+1`.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> exact_risk_trajectory(self_training(real_samples=7, samples=27, initial_samples=40,
+    ...                                     dimension=23), 2)
+    [(23/16,), (299/80,), (483/80,)]
+    """
+    T = _check_T(T)
+    K = graph.num_learners
+    out = []
+    for domain, C in _iterate(graph, T):
+        rows = C.rep.to_ddm()
+        out.append(tuple(domain.to_sympy(rows[k][k]) for k in range(K)))
+    return out
+
+
+def _risk_sequences(graph: InteractionGraph, T: int) -> tuple[Any, list[list[Any]]]:
+    """Raw domain elements R_k(t), t = 0..T, per learner."""
+    K = graph.num_learners
+    seqs: list[list[Any]] = [[] for _ in range(K)]
+    domain = None
+    for domain, C in _iterate(graph, T):
+        rows = C.rep.to_ddm()
+        for k in range(K):
+            seqs[k].append(rows[k][k])
+    return domain, seqs
+
+
+# --------------------------------------------------------------------------- spectra
+def _charpoly(M: DomainMatrix) -> sp.Poly:
+    if M.shape[0] == 0:
+        return sp.Poly(1, _LAMBDA, domain=sp.QQ)
+    coeffs = M.to_dense().charpoly()
+    return sp.Poly([M.domain.to_sympy(c) for c in coeffs], _LAMBDA, domain=sp.QQ)
+
+
+def _largest_real_root(P: sp.Poly) -> sp.Expr:
+    """The largest real root of P (exact: a Rational or a CRootOf)."""
+    sqf = sp.Poly(P.sqf_part(), _LAMBDA, domain=sp.QQ)
+    n = sqf.count_roots()
+    if n == 0:
+        return sp.Integer(0)
+    return sp.CRootOf(sqf, n - 1)
+
+
+def _radical_or_root(r: sp.Expr) -> sp.Expr:
+    """Express an algebraic real root in radicals when its minimal polynomial has degree <= 4."""
+    if not isinstance(r, sp.CRootOf):
+        return r
+    f = r.poly
+    if f.degree() > 4:
+        return r
+    target = sp.N(r, 40)
+    best = None
+    for cand in sp.roots(f, multiple=True):
+        if abs(sp.N(cand, 40) - target) < sp.Float("1e-30"):
+            best = cand
+    return r if best is None else best
+
+
+def _minimal_poly_of(r: sp.Expr) -> sp.Poly:
+    if isinstance(r, sp.CRootOf):
+        return sp.Poly(r.poly.as_expr().subs(r.poly.gen, _LAMBDA), _LAMBDA, domain=sp.QQ)
+    return sp.Poly(_LAMBDA - r, _LAMBDA, domain=sp.QQ)
+
+
+def component_map_radius(graph: InteractionGraph, members: Sequence[int]) -> tuple[sp.Expr, sp.Poly]:
+    r"""The exact spectral radius of :math:`\mathcal L_A` (the map restricted to the
+    learners ``members``, usually one SCC) and its characteristic polynomial in
+    :math:`\lambda`.
+
+    The radius is the largest real root of the characteristic polynomial (Krein-Rutman),
+    returned as a Rational or a ``CRootOf``.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> component_map_radius(self_training(real_samples=4, samples=24, initial_samples=40,
+    ...                                    dimension=20), [0])[0]
+    7118/6615
+    """
+    _, M = second_moment_map_matrix(graph, members)
+    P = _charpoly(M)
+    return _largest_real_root(P), P
+
+
+def _count_ge_one(P: sp.Poly) -> tuple[int, bool]:
+    """(number of distinct real roots > 1, whether 1 is a root)."""
+    sqf = sp.Poly(P.sqf_part(), _LAMBDA, domain=sp.QQ)
+    at_one = sqf.eval(1) == 0
+    return sqf.count_roots(1, None) - int(at_one), bool(at_one)
+
+
+def float_value(expr: Any) -> float:
+    r"""A float within 1e-12 (relative) of an exact real expression (Rational, radicals,
+    ``CRootOf``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> round(float_value(sp.CRootOf(x**5 - x - 1, 0)), 12)
+    1.167303978261
+    """
+    v = sp.N(sp.sympify(expr), 30)
+    return float(sp.re(v))
+
+
+# --------------------------------------------------------------------------- Berlekamp-Massey
+def berlekamp_massey(seq: Sequence[Any], domain: Any = sp.QQ) -> list[Any]:
+    r"""The connection polynomial :math:`c(z) = 1 + c_1 z + \dots + c_L z^L` of the
+    shortest linear recurrence :math:`\sum_i c_i s_{n-i} = 0` (:math:`n \ge L`) generating
+    ``seq`` (exact, over a field). ``2 L`` terms determine it.
+
+    Examples
+    --------
+    >>> from sympy import QQ
+    >>> berlekamp_massey([QQ(1), QQ(1), QQ(2), QQ(3), QQ(5), QQ(8)])
+    [mpq(1,1), mpq(-1,1), mpq(-1,1)]
+    """
+    zero, one = domain.zero, domain.one
+    Cp: list[Any] = [one]
+    Bp: list[Any] = [one]
+    L, m, b = 0, 1, one
+    for n in range(len(seq)):
+        d = seq[n]
+        for i in range(1, L + 1):
+            if i < len(Cp):
+                d = d + Cp[i] * seq[n - i]
+        if d == zero:
+            m += 1
+            continue
+        coef = d / b
+        T = list(Cp)
+        need = len(Bp) + m
+        if len(Cp) < need:
+            Cp = Cp + [zero] * (need - len(Cp))
+        for i, bi in enumerate(Bp):
+            Cp[i + m] = Cp[i + m] - coef * bi
+        if 2 * L <= n:
+            L = n + 1 - L
+            Bp, b, m = T, d, 1
+        else:
+            m += 1
+    Cp = Cp[: L + 1] + [zero] * max(0, L + 1 - len(Cp))
+    return Cp
+
+
+def _growth_from_sequence(seq: list[Any], domain: Any, rho: sp.Expr) -> tuple[int, sp.Expr | None]:
+    """Multiplicity-based growth degree q and (for rho = 1) lim R/t^q from the exact
+    generating function N(z)/c(z) of the sequence."""
+    c = berlekamp_massey(seq, domain)
+    L = len(c) - 1
+    to = domain.to_sympy
+    cpoly = sp.Poly([to(x) for x in reversed(c)], _Z, domain=sp.QQ)
+    S = sp.Poly([to(x) for x in reversed(seq[:L])] or [0], _Z, domain=sp.QQ)
+    Npoly = sp.Poly((cpoly * S).as_expr(), _Z, domain=sp.QQ)
+    Npoly = sp.Poly(sum(Npoly.coeff_monomial(_Z**i) * _Z**i for i in range(L)), _Z, domain=sp.QQ) if L else sp.Poly(0, _Z, domain=sp.QQ)
+    f = _minimal_poly_of(rho)
+    g = sp.Poly(list(reversed(f.all_coeffs())), _Z, domain=sp.QQ)  # roots 1/rho
+    m = 0
+    rest = cpoly
+    while True:
+        q, r = sp.div(rest, g)
+        if not r.is_zero:
+            break
+        rest, m = q, m + 1
+    if m == 0:
+        raise GraphValueError("exact: the dominant root does not appear in the risk sequence (internal error)")
+    rate = None
+    if rho == 1:
+        # c = g^m * rest with g = 1 - z (up to sign); F ~ N(1) / (rest(1) * g'(...)) t^(m-1)/(m-1)!
+        gsign = g.eval(0)  # g(z) = gsign * (1 - z)
+        rate = Npoly.eval(1) / (rest.eval(1) * gsign**m * sp.factorial(m - 1))
+    return m - 1, rate
+
+
+# --------------------------------------------------------------------------- stationary & bounds
+def exact_stationary_covariance(graph: InteractionGraph, learners: Sequence[int]) -> sp.Matrix:
+    r"""The exact stationary covariance on an ancestor-closed set of bounded learners:
+    the solution of :math:`C = \mathcal L(C) + \operatorname{diag}(D)` restricted to them.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> exact_stationary_covariance(self_training(real_samples=10, samples=30, dimension=2), [0])
+    Matrix([[2184/17111]])
+    """
+    idx = sorted(learners)
+    if not idx:
+        return sp.zeros(0, 0)
+    D = exact_noise_variance(graph)
+    pairs, M = second_moment_map_matrix(graph, idx)
+    dom = M.domain
+    n = len(pairs)
+    A = DomainMatrix.eye(n, dom).to_sparse() - M.to_sparse()
+    rhs = {r: {0: dom.from_sympy(sp.sympify(D[k]))} for r, (k, l) in enumerate(pairs) if k == l and D[k] != 0}
+    try:
+        x = A.lu_solve(DomainMatrix(rhs, (n, 1), dom)).to_dense().rep.to_ddm()
+    except Exception as exc:  # noqa: BLE001 - singular: a learner is not bounded
+        raise GraphValueError("exact: the stationary equation is singular; some of these learners collapse") from exc
+    pos = {l: i for i, l in enumerate(idx)}
+    out = sp.zeros(len(idx), len(idx))
+    for r, (k, l) in enumerate(pairs):
+        out[pos[k], pos[l]] = out[pos[l], pos[k]] = dom.to_sympy(x[r][0])
+    return out
+
+
+def exact_risk_bounds(graph: InteractionGraph, learners: Sequence[int]) -> dict[int, tuple[sp.Expr, sp.Expr | None]]:
+    r"""Two-sided bounds on the exact stationary risks of an ancestor-closed set of
+    bounded learners, from :math:`W` and the exact :math:`D` only.
+
+    Lower: :math:`C_{kk}` of :math:`C = W C W^\top + \operatorname{diag}(D)`. Upper:
+    :math:`((I - W_{AA})^{-1} D_A)_k` on the ancestor set :math:`A` of :math:`k`, given
+    only when every :math:`N_j \ge 2d+1` on :math:`A` (else ``None``).
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> exact_risk_bounds(self_training(real_samples=10, samples=30, dimension=2), [0])
+    {0: (32/259, 8/37)}
+    """
+    idx = sorted(learners)
+    if not idx:
+        return {}
+    D = exact_noise_variance(graph)
+    W = graph.mixing_matrix.extract(idx, idx)
+    Dm = sp.diag(*[D[k] for k in idx])
+    low = solve_lyapunov_exact(W, Dm)
+    up = (sp.eye(len(idx)) - W).LUsolve(sp.Matrix([D[k] for k in idx]))
+    d = _as_sympy(graph.dimension)
+    big = [bool(_as_sympy(graph.total_samples[k]) >= 2 * d + 1) for k in range(graph.num_learners)]
+    anc = _ancestor_sets(graph)
+    out = {}
+    for i, k in enumerate(idx):
+        ok = all(big[j] for j in anc[k])
+        out[k] = (sp.nsimplify(low[i, i]), sp.nsimplify(up[i]) if ok else None)
+    return out
+
+
+def _ancestor_sets(graph: InteractionGraph) -> list[set[int]]:
+    G = nx.DiGraph()
+    G.add_nodes_from(range(graph.num_learners))
+    G.add_edges_from(zip(graph.edge_sources, graph.edge_targets))
+    return [nx.ancestors(G, k) | {k} for k in range(graph.num_learners)]
+
+
+# --------------------------------------------------------------------------- fix
+def expanding_fix(graph: InteractionGraph, members: Sequence[int]) -> dict[str, int]:
+    r"""The smallest water-filling top-up that makes the exact map of a (non-offending)
+    component contract.
+
+    Definition: for a level :math:`\ell`, member :math:`k` gets
+    :math:`\Delta_k = \max(0, \ell - N_k)` added real samples per generation; the result is
+    the :math:`\Delta` of the smallest integer :math:`\ell` for which
+    :math:`\rho(\mathcal L_A) < 1` (decided exactly). The search stops at
+    :math:`\ell = 2d + 1`, which always works for a component that is not a source
+    component without real data (Theorem 3 of ``docs/exact.md``).
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> expanding_fix(self_training(real_samples=4, samples=24, initial_samples=40, dimension=20), [0])
+    {'L0': 2}
+    """
+    idx = sorted(members)
+    d = int(graph.dimension)
+    names = graph.names
+    Ns = [int(graph.total_samples[k]) for k in idx]
+    for level in range(min(Ns) + 1, max(2 * d + 1, min(Ns) + 1) + 1):
+        extra = {names[k]: max(0, level - N) for k, N in zip(idx, Ns)}
+        fixed = graph.with_real_samples({n: v for n, v in extra.items() if v})
+        _, M = second_moment_map_matrix(fixed, idx)
+        gt, at = _count_ge_one(_charpoly(M))
+        if gt == 0 and not at:
+            return extra
+    raise GraphValueError("exact: no water-filling level up to 2d + 1 makes this component contract; "
+                          "it is a source component without real data")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class ExpandingComponent:
+    """An SCC whose exact map has radius >= 1 although it is not topologically offending.
+
+    ``fix`` maps member names to the added real samples of :func:`expanding_fix`.
+    """
+
+    members: tuple[str, ...]
+    map_spectral_radius: sp.Expr
+    fix: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ExactLearner:
+    """What the exact theory says about one learner (see ``theory.analysis.LearnerResult``)."""
+
+    name: str
+    collapses: bool
+    growth: str
+    growth_degree: int | None
+    growth_rate: sp.Expr | None
+    growth_factor: sp.Expr | None
+    stationary_risk: sp.Expr | None
+    map_spectral_radius: sp.Expr
+    risk_bounds: tuple[sp.Expr, sp.Expr | None] | None
+    expanding: list[ExpandingComponent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExactAnalysis:
+    """The result of :func:`exact_analysis`.
+
+    ``expanding`` lists every expanding component once; each learner's ``expanding`` lists
+    those among its ancestors. ``design_corrections`` and ``noise_variance`` are the exact
+    :math:`\\gamma_k` and :math:`D_k`; ``component_radii`` maps each SCC (member names) to
+    :math:`\\rho(\\mathcal L_A)`.
+    """
+
+    graph: InteractionGraph = field(repr=False)
+    learners: dict[str, ExactLearner]
+    expanding: list[ExpandingComponent]
+    design_corrections: tuple[sp.Expr, ...]
+    noise_variance: tuple[sp.Expr, ...]
+    component_radii: dict[tuple[str, ...], sp.Expr]
+
+    @property
+    def collapse(self) -> bool:
+        """Whether some learner collapses."""
+        return any(r.collapses for r in self.learners.values())
+
+
+def _max_root(candidates: list[tuple[sp.Expr, sp.Poly]]) -> sp.Expr:
+    P = sp.Poly(1, _LAMBDA, domain=sp.QQ)
+    for _, p in candidates:
+        P = P * p
+    return _largest_real_root(P)
+
+
+def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> ExactAnalysis:
+    r"""Exact verdicts, growth, stationary risks, bounds and expanding components.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+        Numeric graph with every :math:`N_k > d+1` and :math:`n^0_k > d+1`.
+    fix_samples : int, optional
+        Accepted for signature compatibility with :func:`theory.analysis.analyze`; the
+        fix of expanding components (:func:`expanding_fix`) does not depend on it.
+
+    Raises
+    ------
+    ExactRegimeError
+        Sample sizes outside the exact regime.
+    UndecidableError
+        Symbolic graphs (the verdict needs numbers).
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> a = exact_analysis(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23))
+    >>> r = a.learners["L0"]
+    >>> r.collapses, r.growth, r.growth_degree, r.growth_rate, r.map_spectral_radius
+    (True, 'linear', 1, 23/10, 1)
+    >>> a.expanding[0].members, a.expanding[0].fix
+    (('L0',), {'L0': 1})
+    """
+    check_exact_regime(graph)
+    if graph.is_symbolic:
+        raise UndecidableError("exact_analysis: the exact verdict needs numeric parameters; substitute the symbols first")
+    K = graph.num_learners
+    names = graph.names
+    W = graph.mixing_matrix
+    comps = scc_order(W)
+    comp_of = {k: i for i, A in enumerate(comps) for k in A}
+    radius: list[tuple[sp.Expr, sp.Poly]] = [component_map_radius(graph, A) for A in comps]
+    status = [_count_ge_one(P) for _, P in radius]
+    # topologically offending: source SCC (no edge entering from outside) without real data
+    offending = []
+    for A in comps:
+        Aset = set(A)
+        entering = any(W[k, j] != 0 for k in A for j in range(K) if j not in Aset)
+        offending.append(not entering and all(graph.real_samples[k] == 0 for k in A))
+    expanding: dict[int, ExpandingComponent] = {}
+    for i, A in enumerate(comps):
+        gt, at = status[i]
+        if (gt or at) and not offending[i]:
+            expanding[i] = ExpandingComponent(
+                members=tuple(names[k] for k in A),
+                map_spectral_radius=_radical_or_root(radius[i][0]),
+                fix=expanding_fix(graph, A),
+            )
+    anc = _ancestor_sets(graph)
+    anc_comps = [sorted({comp_of[j] for j in anc[k]}) for k in range(K)]
+    collapses = [any(status[i][0] or status[i][1] for i in anc_comps[k]) for k in range(K)]
+    bounded = [k for k in range(K) if not collapses[k]]
+    stat = exact_stationary_covariance(graph, bounded) if bounded else sp.zeros(0, 0)
+    bounds = exact_risk_bounds(graph, bounded)
+    # growth of collapsing learners from the exact generating function of R_k
+    need = [len(anc[k]) * (len(anc[k]) + 1) + 4 for k in range(K) if collapses[k]]
+    seqs: list[list[Any]] = []
+    domain = sp.QQ
+    if need:
+        domain, seqs = _risk_sequences(graph, max(need))
+    learners: dict[str, ExactLearner] = {}
+    for k in range(K):
+        rho = _max_root([radius[i] for i in anc_comps[k]])
+        rho_out = _radical_or_root(rho)
+        mine = [expanding[i] for i in anc_comps[k] if i in expanding]
+        if not collapses[k]:
+            pos = bounded.index(k)
+            learners[names[k]] = ExactLearner(
+                name=names[k], collapses=False, growth="none", growth_degree=None, growth_rate=None,
+                growth_factor=None, stationary_risk=stat[pos, pos], map_spectral_radius=rho_out,
+                risk_bounds=bounds[k], expanding=mine)
+            continue
+        n_terms = len(anc[k]) * (len(anc[k]) + 1) + 4
+        q, rate = _growth_from_sequence(seqs[k][:n_terms], domain, rho)
+        if rho == 1:
+            growth = "linear" if q == 1 else "polynomial"
+            learners[names[k]] = ExactLearner(
+                name=names[k], collapses=True, growth=growth, growth_degree=q, growth_rate=rate,
+                growth_factor=None, stationary_risk=None, map_spectral_radius=rho_out,
+                risk_bounds=None, expanding=mine)
+        else:
+            learners[names[k]] = ExactLearner(
+                name=names[k], collapses=True, growth="geometric", growth_degree=q, growth_rate=None,
+                growth_factor=rho_out, stationary_risk=None, map_spectral_radius=rho_out,
+                risk_bounds=None, expanding=mine)
+    return ExactAnalysis(
+        graph=graph,
+        learners=learners,
+        expanding=[expanding[i] for i in sorted(expanding)],
+        design_corrections=_gammas(graph),
+        noise_variance=exact_noise_variance(graph),
+        component_radii={tuple(names[k] for k in A): _radical_or_root(radius[i][0]) for i, A in enumerate(comps)},
+    )
