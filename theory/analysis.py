@@ -72,11 +72,15 @@ def to_float(value: Any) -> float | None:
     >>> from theory.analysis import to_float
     >>> to_float(sp.Rational(1, 4))
     0.25
+    >>> to_float(sp.Symbol("n")) is None
+    True
     """
     if value is None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
+    if getattr(value, "free_symbols", None):
+        return None  # symbolic: only the exact sibling key carries it
     return float(sp.N(value, 20))
 
 
@@ -667,6 +671,8 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     f = to_float(value)
+    if f is None:
+        return str(value)
     exact = to_exact_string(value)
     if exact is not None and len(exact) <= 24 and exact != repr(f):
         return f"{f:.6g} (= {exact})"
@@ -679,7 +685,7 @@ def _report(a: Analysis) -> str:
         f"graphcollapse analysis ({a.theory} theory)",
         f"graph: {g.num_learners} learners, {len(g.edge_sources)} edges, d = {g.dimension}, "
         f"sigma^2 = {g.noise_variance}",
-        f"spectral radius of W: {a.spectral_radius:.6g}"
+        f"spectral radius of W: {'symbolic' if a.spectral_radius != a.spectral_radius else f'{a.spectral_radius:.6g}'}"
         + (" (some learner collapses)" if a.collapse else " (nothing collapses)"),
         "",
     ]

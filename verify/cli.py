@@ -83,20 +83,53 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
                    help="use the large-sample (first-order) theory instead of the exact one")
 
 
-def _cmd_analyze(args: argparse.Namespace) -> int:
-    from theory.analysis import analyze
+def _add_estimator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--estimator", default="ols", metavar="NAME",
+                   help="ols (default: the exact finite-sample theory), or an M-estimator family for "
+                        "its asymptotic theory: gaussian, logistic, poisson, huber, location-scale, "
+                        "or custom with --loss FILE (docs/mestimators.md)")
+    p.add_argument("--loss", metavar="FILE", default=None, help="custom loss file (with --estimator custom)")
+    p.add_argument("--theta", metavar="V1,V2,...", default=None,
+                   help="true parameter theta* of an M-estimator (default documented per family)")
 
+
+def _family(args: argparse.Namespace):
+    """None for OLS, else the M-estimator family (one-line error for an unknown name)."""
+    if args.estimator == "ols":
+        if args.loss is not None or args.theta is not None:
+            raise CommandError("--loss and --theta apply to M-estimators; add --estimator NAME")
+        return None
+    from theory.mestimators import get_family
+
+    return get_family(args.estimator, args.loss)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    family = _family(args)
     graph = _load(args.graph)
-    result = analyze(graph, theory=_theory_name(args), fix_samples=args.fix_samples)
+    if family is not None:
+        from theory.mestimators import asymptotic_analysis
+
+        result = asymptotic_analysis(graph, family, theta=args.theta)
+    else:
+        from theory.analysis import analyze
+
+        result = analyze(graph, theory=_theory_name(args), fix_samples=args.fix_samples)
     print(strict_json(result.to_json()) if args.json else result.report())
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from theory.analysis import predict
-
+    family = _family(args)
     graph = _load(args.graph)
-    result = predict(graph, args.generations, theory=_theory_name(args))
+    if family is not None:
+        from theory.mestimators import asymptotic_prediction
+
+        result = asymptotic_prediction(graph, family, args.generations, theta=args.theta)
+    else:
+        from theory.analysis import predict
+
+        result = predict(graph, args.generations, theory=_theory_name(args))
     print(strict_json(result.to_json()) if args.json else result.report())
     return 0
 
@@ -163,12 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix-samples", type=_int_at_least("--fix-samples", 1), default=None, metavar="M",
                    help="real samples per generation given to each fixed learner "
                         "(default: the median positive real_samples of the graph, else 1)")
+    _add_estimator_args(p)
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("predict", help="the risk of every learner for generations 0..T")
     _add_graph_args(p)
     p.add_argument("--generations", "-T", type=_int_at_least("--generations", 0), required=True, metavar="T",
                    help="last generation to predict")
+    _add_estimator_args(p)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("verify", help="Monte Carlo simulation against the theory")
