@@ -88,3 +88,25 @@ def test_bad_graph_file_from_a_real_process(tmp_path, content, message):
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_analyze_with_an_m_estimator(demo_file, capsys):
+    """`analyze --estimator huber --json`: the asymptotic theory in the analyze JSON shape."""
+    assert main(["analyze", str(demo_file), "--estimator", "huber", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["theory"] == "asymptotic" and out["estimator"] == "huber"
+    assert out["models"]["E"]["collapses"] is True and out["models"]["A"]["collapses"] is False
+
+
+@pytest.mark.parametrize("argv,message", [
+    pytest.param(["analyze", "GRAPH", "--estimator", "nope"], "unknown family 'nope'", id="unknown-family"),
+    pytest.param(["analyze", "GRAPH", "--theta", "1,2"], "add --estimator NAME", id="theta-without-estimator"),
+    pytest.param(["predict", "GRAPH", "-T", "2", "--estimator", "logistic", "--theta", "1,2"], "theta",
+                 id="theta-wrong-length"),
+])
+def test_bad_estimator_options(argv, message, demo_file, capsys):
+    """M-estimator options: one-line errors, exit 2."""
+    argv = [str(demo_file) if a == "GRAPH" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
