@@ -1,0 +1,332 @@
+r"""Monte Carlo verification of the OLS risk theory: simulation against the exact
+(default) or large-sample recursion, per learner and generation.
+
+For every learner :math:`k` and generation :math:`t` the result row holds the theory
+:math:`R_k^{(t)}`, the Monte Carlo mean :math:`\bar R` of the excess risk over the
+completed replications, its standard error :math:`s/\sqrt{n}` and
+:math:`z = (\bar R - R)/\mathrm{se}`.
+
+*Multiple-comparison rule.* The rows are dependent, so the verdict uses Bonferroni
+(valid under any dependence): ``agrees`` is true iff every reliable row has
+:math:`|z| < z_c`, :math:`z_c = \Phi^{-1}(1 - \alpha/(2m))`, :math:`m` the number of
+reliable rows and family-wise level :math:`\alpha = 10^{-3}` (:math:`z_c \approx 4.1` for
+20 rows, 4.6 for 200). A row is *reliable* when the learner and all its ancestors have
+:math:`N_k \ge d + 8` and :math:`n^0_k \ge d + 8`: below that the risk has few finite
+moments (its variance needs :math:`N > d + 3`) and the standard error and the normal
+approximation of :math:`z` are not trustworthy.
+
+Memory is bounded: each replication block returns only its per-row mean and centred sum
+of squares, merged in block order (Chan et al.) so the result does not depend on workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from theory.errors import GraphValueError
+from theory.graph import InteractionGraph
+
+from .blocks import draw_seed, replication_blocks, block_generator
+from .simulate import OLSSetup, ols_setup, simulate_ols_block
+
+__all__ = ["OLSVerification", "verify_ols", "theory_risks", "reliable_learners", "bonferroni_bound",
+           "ESTIMATORS", "FAMILY_WISE_LEVEL", "RELIABLE_MARGIN", "write_atomic"]
+
+#: Estimators ``graphcollapse verify`` knows (``ols`` here, the rest in :mod:`verify.mcompare`).
+ESTIMATORS = ("ols", "gaussian", "logistic", "poisson", "huber", "location-scale", "custom")
+FAMILY_WISE_LEVEL = 1e-3
+RELIABLE_MARGIN = 8
+ROW_KEYS = ("model", "generation", "theory", "mean", "se", "z", "se_reliable")
+
+
+def _version() -> str:
+    from theory import __version__
+
+    return __version__
+
+
+def bonferroni_bound(rows: int, level: float = FAMILY_WISE_LEVEL) -> float:
+    r"""The two-sided Bonferroni critical value :math:`\Phi^{-1}(1 - \alpha / (2m))`.
+
+    Examples
+    --------
+    >>> round(bonferroni_bound(20), 2)
+    4.06
+    """
+    from scipy.stats import norm
+
+    return float(norm.isf(level / (2 * max(rows, 1))))
+
+
+def theory_risks(graph: InteractionGraph, generations: int, theory: str = "exact") -> np.ndarray:
+    """The theoretical risks as floats, shape (T + 1, K).
+
+    Parameters
+    ----------
+    theory : {"exact", "large-sample"}
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> G = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
+    >>> theory_risks(G, 1).tolist()
+    [[1.4375], [3.7375]]
+    """
+    from theory.analysis import to_float
+
+    if theory == "exact":
+        from theory.exact import exact_risk_trajectory as trajectory
+    elif theory == "large-sample":
+        from theory.recursion import risk_trajectory as trajectory
+    else:
+        raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
+    return np.array([[to_float(v) for v in row] for row in trajectory(graph, generations)], dtype=float)
+
+
+def reliable_learners(graph: InteractionGraph) -> np.ndarray:
+    """Boolean per learner: it and all its ancestors have N_k and n0_k >= d + 8.
+
+    Examples
+    --------
+    >>> from theory.builders import chain
+    >>> reliable_learners(chain(3, real_samples=20, samples=10, initial_samples=30, dimension=2)).tolist()
+    [True, True, True]
+    >>> reliable_learners(chain(3, real_samples=5, samples=10, initial_samples=30, dimension=2)).tolist()
+    [False, False, False]
+    """
+    d = int(graph.dimension)
+    small = {k for k in range(graph.num_learners)
+             if int(graph.total_samples[k]) < d + RELIABLE_MARGIN or int(graph.initial_samples[k]) < d + RELIABLE_MARGIN}
+    import networkx as nx
+
+    D = nx.DiGraph()
+    D.add_nodes_from(range(graph.num_learners))
+    D.add_edges_from(zip(map(int, graph.edge_sources), map(int, graph.edge_targets)))
+    return np.array([not (({k} | nx.ancestors(D, k)) & small) for k in range(graph.num_learners)])
+
+
+@dataclass(frozen=True)
+class OLSVerification:
+    """The result of :func:`verify_ols` (``mean``/``se``/``theory`` have shape (T + 1, K))."""
+
+    names: tuple[str, ...]
+    seed: int
+    replications: int
+    completed: int
+    interrupted: bool
+    theory_name: str
+    theory: np.ndarray
+    mean: np.ndarray
+    se: np.ndarray
+    reliable: np.ndarray
+
+    @property
+    def z(self) -> np.ndarray:
+        """(mean - theory) / se (0 where both differences and se vanish)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (self.mean - self.theory) / self.se
+        return np.where(np.isnan(z), 0.0, z)
+
+    @property
+    def critical_z(self) -> float:
+        """The Bonferroni bound over the reliable rows (module docstring)."""
+        return bonferroni_bound(int(self.reliable.sum()) * self.theory.shape[0])
+
+    @property
+    def agrees(self) -> bool:
+        """Every reliable row has |z| below :attr:`critical_z` (needs >= 2 completed)."""
+        if self.completed < 2:
+            return False
+        zz = np.abs(self.z[:, self.reliable])
+        return bool(np.all(zz < self.critical_z))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per (learner, generation) with the keys of ``ROW_KEYS``."""
+        z = self.z
+        return [{"model": name, "generation": t, "theory": float(self.theory[t, k]), "mean": float(self.mean[t, k]),
+                 "se": float(self.se[t, k]), "z": float(z[t, k]), "se_reliable": bool(self.reliable[k])}
+                for k, name in enumerate(self.names) for t in range(self.theory.shape[0])]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``graphcollapse verify --json`` object (keys of issue 4)."""
+        return {"version": _version(), "seed": self.seed, "replications": self.replications,
+                "completed": self.completed, "interrupted": self.interrupted, "estimator": "ols",
+                "theory": self.theory_name, "agrees": self.agrees, "rows": self.rows()}
+
+    def report(self) -> str:
+        """A readable table and the verdict with its rule."""
+        lines = [f"graphcollapse verify: OLS excess risk, Monte Carlo vs {self.theory_name} theory "
+                 f"(seed {self.seed}, {self.completed}/{self.replications} replications"
+                 + (", INTERRUPTED" if self.interrupted else "") + ")",
+                 f"{'model':>10} {'t':>4} {'theory':>12} {'mean':>12} {'se':>10} {'z':>7}"]
+        for r in self.rows():
+            lines.append(f"{r['model']:>10} {r['generation']:>4} {r['theory']:12.6g} {r['mean']:12.6g} "
+                         f"{r['se']:10.3g} {r['z']:7.2f}" + ("" if r["se_reliable"] else "  (se unreliable)"))
+        m = int(self.reliable.sum()) * self.theory.shape[0]
+        lines.append(f"rule: Bonferroni over {m} reliable rows at family-wise level {FAMILY_WISE_LEVEL:g}: "
+                     f"|z| < {self.critical_z:.2f}; unreliable rows (N_k or n0_k < d + {RELIABLE_MARGIN} "
+                     f"upstream) are not counted")
+        lines.append(f"agreement: {'yes' if self.agrees else 'NO'}")
+        return "\n".join(lines)
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write the rows as CSV (columns ``ROW_KEYS``), atomically."""
+        def write(f: Any) -> None:
+            w = csv.DictWriter(f, fieldnames=list(ROW_KEYS))
+            w.writeheader()
+            w.writerows(self.rows())
+
+        write_atomic(path, write)
+
+
+def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
+    """Write a text file through a temporary file in the same directory and ``os.replace``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
+    >>> write_atomic(p, lambda f: f.write("ok"))
+    >>> open(p).read()
+    'ok'
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _run_block(task: tuple[OLSSetup, int, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
+    """Simulate one replication block; return (n, mean, centred sum of squares)."""
+    setup, T, seed, b, size = task
+    risk, _ = simulate_ols_block(setup, T, block_generator(seed, b), size)
+    mean = risk.mean(axis=0)
+    return size, mean, ((risk - mean) ** 2).sum(axis=0)
+
+
+def _merge(acc: tuple[int, np.ndarray, np.ndarray] | None, part: tuple[int, np.ndarray, np.ndarray]):
+    if acc is None:
+        return part
+    n_a, m_a, s_a = acc
+    n_b, m_b, s_b = part
+    n = n_a + n_b
+    delta = m_b - m_a
+    return n, m_a + delta * (n_b / n), s_a + s_b + delta ** 2 * (n_a * n_b / n)
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise GraphValueError(f"{name}: expected an integer >= {minimum}, found {value!r}")
+    return int(value)
+
+
+def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, seed: int | None = None,
+               theory: str = "exact", workers: int = 1, chunk: int = 4,
+               progress: Callable[[int, int], None] | None = None) -> OLSVerification:
+    r"""Simulate interactive OLS on ``graph`` (fast path) and compare with the theory.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+        Numeric; its ``covariance`` (if any) is :math:`\Sigma`.
+    generations : int
+        Last generation :math:`T \ge 0`.
+    replications : int
+        At least 2.
+    seed : int, optional
+        Drawn with :func:`verify.blocks.draw_seed` (and recorded) when omitted.
+    theory : {"exact", "large-sample"}
+    workers : int
+        Processes; the result does not depend on it.
+    chunk : int
+        Replication blocks per task; the result does not depend on it.
+    progress : callable, optional
+        ``progress(done, total)`` in replications after every chunk.
+
+    Returns
+    -------
+    OLSVerification
+        On Ctrl-C (KeyboardInterrupt) the finished chunks, with ``interrupted=True``.
+
+    Raises
+    ------
+    GraphValueError
+        Bad counts, a symbolic graph, fewer than 2 replications, negative generations.
+
+    Examples
+    --------
+    >>> from theory.builders import cycle
+    >>> G = cycle(2, real_samples=20, samples=10, initial_samples=40, dimension=3)
+    >>> res = verify_ols(G, generations=3, replications=2000, seed=1)
+    >>> res.agrees, res.completed, res.mean.shape
+    (True, 2000, (4, 2))
+    """
+    T = _check_int(generations, "--generations", 0)
+    R = _check_int(replications, "--replications", 2)
+    workers = _check_int(workers, "--workers", 1)
+    chunk = _check_int(chunk, "chunk", 1)
+    if theory not in ("exact", "large-sample"):
+        raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
+    setup = ols_setup(graph)
+    th = theory_risks(graph, T, theory)
+    seed = draw_seed(seed)
+    blocks = list(replication_blocks(R))
+    chunks = [blocks[i:i + chunk] for i in range(0, len(blocks), chunk)]
+    acc = None
+    interrupted = False
+    done = 0
+
+    def absorb(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
+        nonlocal acc, done
+        for part in parts:
+            acc = _merge(acc, part)
+            done += part[0]
+        if progress:
+            progress(done, R)
+
+    try:
+        if workers == 1:
+            for ch in chunks:
+                absorb(_run_chunk((setup, T, seed, ch)))
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_run_chunk, (setup, T, seed, ch)) for ch in chunks]
+                try:
+                    for fut in futures:  # in order, so the merge is deterministic
+                        absorb(fut.result())
+                except KeyboardInterrupt:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+    except KeyboardInterrupt:
+        interrupted = True
+    shape = th.shape
+    if acc is None or acc[0] < 2:
+        mean = np.full(shape, np.nan) if acc is None else acc[1]
+        se = np.full(shape, np.inf)
+    else:
+        n, mean, ss = acc
+        se = np.sqrt(ss / (n - 1) / n)
+    return OLSVerification(tuple(graph.names), seed, R, done, interrupted,
+                           "exact" if theory == "exact" else "large-sample", th, mean, se, reliable_learners(graph))
+
+
+def _run_chunk(task: tuple[OLSSetup, int, int, list[tuple[int, int, int]]]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    setup, T, seed, ch = task
+    return [_run_block((setup, T, seed, b, stop - start)) for b, start, stop in ch]
