@@ -69,6 +69,8 @@ class OLSSetup:
     max_blocks: int
     sigma: np.ndarray            # Sigma (d x d)
     sigma_chol: np.ndarray       # L, Sigma = L L^T
+    layout0: "_Layout"           # generation 0
+    layout: "_Layout"            # generations >= 1
 
 
 def ols_setup(graph: InteractionGraph) -> OLSSetup:
@@ -109,27 +111,74 @@ def ols_setup(graph: InteractionGraph) -> OLSSetup:
         slot[i] = counts[k]
         counts[k] += 1
     sigma = np.eye(d) if graph.covariance is None else np.array([[float(x) for x in r] for r in graph.covariance])
-    return OLSSetup(K, d, np.array([int(v) for v in graph.initial_samples]), float(graph.noise_variance), tgt,
+    noise = float(graph.noise_variance)
+    initial = np.array([int(v) for v in graph.initial_samples])
+    layout0 = _layout(K, d, [[(-1, int(n), noise)] for n in initial])
+    layout = _layout(K, d, [[(r[1], r[2], r[3]) for r in rows if r[0] == k] for k in range(K)])
+    return OLSSetup(K, d, initial, noise, tgt,
                     np.array([r[1] for r in rows], dtype=np.intp), np.array([r[2] for r in rows], dtype=np.intp),
-                    np.array([r[3] for r in rows]), slot, int(counts.max()), sigma, np.linalg.cholesky(sigma))
+                    np.array([r[3] for r in rows]), slot, int(counts.max()), sigma, np.linalg.cholesky(sigma),
+                    layout0, layout)
 
 
-def _factors(rng: np.random.Generator, R: int, sizes: np.ndarray, d: int, df_shift: int) -> np.ndarray:
-    """Factors F (R, B, d, d) with F F^T ~ Wishart_d(n_b, I) per block (see module doc)."""
-    B = sizes.shape[0]
-    F = np.zeros((R, B, d, d))
-    bart = sizes >= d
-    if bart.any():
-        nb = int(bart.sum())
-        il = np.tril_indices(d, -1)
-        sub = F[:, bart]
-        sub[:, :, il[0], il[1]] = rng.standard_normal((R, nb, il[0].size))
-        df = sizes[bart][:, None] - np.arange(d)[None, :] + df_shift
-        sub[:, :, np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(np.broadcast_to(df, (R, nb, d))))
-        F[:, bart] = sub
-    for b in np.flatnonzero(~bart):  # fewer samples than d: the design itself, F = Z^T
-        F[:, b, :, : sizes[b]] = rng.standard_normal((R, d, int(sizes[b])))
-    return F
+@dataclass(frozen=True)
+class _Layout:
+    """Where the random entries of the padded factors go, for one kind of generation.
+
+    The factors of learner k's blocks are stored side by side as M_k (d x Bm*d), entry
+    (i, b, j) = (F_b)_{ij}, so that G_k = M_k M_k^T. ``normal``/``chi`` are flat indices
+    into (K, d, Bm, d); ``chi_df`` the chi-square degrees of freedom of the Bartlett
+    diagonal; ``producer`` (K, Bm) indexes the previous errors (K = zero: real or padding)
+    and ``scale`` (K, Bm) is the label-noise standard deviation (0 for padding).
+    """
+
+    K: int
+    d: int
+    Bm: int
+    normal: np.ndarray
+    chi: np.ndarray
+    chi_df: np.ndarray
+    producer: np.ndarray
+    scale: np.ndarray
+
+
+def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]]) -> _Layout:
+    Bm = max(len(b) for b in blocks)
+    normal, chi, df = [], [], []
+    producer = np.full((K, Bm), K, dtype=np.intp)
+    scale = np.zeros((K, Bm))
+    for k, kb in enumerate(blocks):
+        for b, (p, n, s2) in enumerate(kb):
+            producer[k, b] = K if p < 0 else p
+            scale[k, b] = np.sqrt(s2)
+            for i in range(d):
+                for j in range(d):
+                    flat = ((k * d + i) * Bm + b) * d + j
+                    if n >= d and i == j:
+                        chi.append(flat)
+                        df.append(n - i)
+                    elif (n >= d and i > j) or (n < d and j < n):
+                        normal.append(flat)
+    return _Layout(K, d, Bm, np.array(normal, dtype=np.intp), np.array(chi, dtype=np.intp),
+                   np.array(df, dtype=float), producer, scale)
+
+
+def _fit_generation(lay: _Layout, rng: np.random.Generator, prev: np.ndarray, R: int, df_shift: int) -> np.ndarray:
+    """One generation for R replications: prev (R, K + 1, d) errors (last row 0) -> (R, K, d)."""
+    K, d, Bm = lay.K, lay.d, lay.Bm
+    F = np.zeros((R, K * d * Bm * d))
+    F[:, lay.normal] = rng.standard_normal((R, lay.normal.size))
+    if lay.chi.size:
+        F[:, lay.chi] = np.sqrt(rng.chisquare(np.broadcast_to(lay.chi_df + df_shift, (R, lay.chi.size))))
+    z = rng.standard_normal((R, K, Bm, d))
+    F = F.reshape(R, K, d, Bm, d)
+    p = prev[:, lay.producer]                                               # (R, K, Bm, d)
+    # v_b = F_b^T delta_p + s_b z_b, so that F_b v_b = G_b delta_p + u_b
+    v = np.einsum("rkibj,rkbi->rkbj", F, p) + lay.scale[None, :, :, None] * z
+    M = F.reshape(R, K, d, Bm * d)
+    G = M @ M.transpose(0, 1, 3, 2)
+    rhs = (M @ v.reshape(R, K, Bm * d, 1))[..., 0]
+    return _solve(G, rhs)
 
 
 def _solve(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -171,32 +220,13 @@ def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generat
     """
     K, d, R = setup.K, setup.d, int(size)
     risk = np.empty((R, generations + 1, K))
-    # generation 0: one real block of n0_k samples per learner
-    F = _factors(rng, R, setup.initial, d, _df_shift)                      # (R, K, d, d)
-    z = rng.standard_normal((R, K, d))
-    G = F @ F.transpose(0, 1, 3, 2)
-    u = np.sqrt(setup.noise) * (F @ z[..., None])[..., 0]
-    delta = _solve(G, u)
-    risk[:, 0] = np.einsum("rki,rki->rk", delta, delta)
-    scale = np.sqrt(setup.block_noise)[None, :, None]
-    Bm = setup.max_blocks
+    prev = np.zeros((R, K + 1, d))
+    prev[:, :K] = _fit_generation(setup.layout0, rng, prev, R, _df_shift)
+    risk[:, 0] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
     for t in range(1, generations + 1):
-        F = _factors(rng, R, setup.block_size, d, _df_shift)               # (R, B, d, d)
-        z = rng.standard_normal((R, setup.block_size.shape[0], d))
-        prev = np.where((setup.block_producer >= 0)[None, :, None], delta[:, setup.block_producer], 0.0)
-        # v_b = F_b^T delta_p + s_b z_b; block contribution F_b v_b = G_b delta_p + u_b
-        v = (F.transpose(0, 1, 3, 2) @ prev[..., None])[..., 0] + scale * z
-        # pad blocks into (R, K, Bm*d) columns so that G = M M^T and rhs = M vec(v)
-        M = np.zeros((R, K, Bm, d, d))
-        M[:, setup.block_target, setup.slot] = F
-        V = np.zeros((R, K, Bm, d))
-        V[:, setup.block_target, setup.slot] = v
-        M = M.transpose(0, 1, 3, 2, 4).reshape(R, K, d, Bm * d)
-        G = M @ M.transpose(0, 1, 3, 2)
-        rhs = (M @ V.reshape(R, K, Bm * d, 1))[..., 0]
-        delta = _solve(G, rhs)
-        risk[:, t] = np.einsum("rki,rki->rk", delta, delta)
-    proj = None if projection is None else delta @ np.asarray(projection, dtype=float)
+        prev[:, :K] = _fit_generation(setup.layout, rng, prev, R, _df_shift)
+        risk[:, t] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
+    proj = None if projection is None else prev[:, :K] @ np.asarray(projection, dtype=float)
     return risk, proj
 
 
