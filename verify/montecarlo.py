@@ -37,7 +37,7 @@ from theory.graph import InteractionGraph
 from .blocks import draw_seed, replication_blocks, block_generator
 from .simulate import OLSSetup, ols_setup, simulate_ols_block
 
-__all__ = ["OLSVerification", "verify_ols", "theory_risks", "reliable_learners", "bonferroni_bound",
+__all__ = ["OLSVerification", "verify_ols", "with_covariance_file", "ProgressBar", "theory_risks", "reliable_learners", "bonferroni_bound",
            "ESTIMATORS", "FAMILY_WISE_LEVEL", "RELIABLE_MARGIN", "write_atomic"]
 
 #: Estimators ``graphcollapse verify`` knows (``ols`` here, the rest in :mod:`verify.mcompare`).
@@ -330,3 +330,80 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
 def _run_chunk(task: tuple[OLSSetup, int, int, list[tuple[int, int, int]]]) -> list[tuple[int, np.ndarray, np.ndarray]]:
     setup, T, seed, ch = task
     return [_run_block((setup, T, seed, b, stop - start)) for b, start, stop in ch]
+
+
+def with_covariance_file(graph: InteractionGraph, path: str | Path) -> InteractionGraph:
+    """``graph`` with the covariance read from a JSON file holding a d x d list (decimals
+    kept exact); validated symmetric positive definite by :class:`InteractionGraph`.
+
+    Raises
+    ------
+    GraphValueError
+        Unreadable file, bad JSON, wrong shape, non-symmetric or singular matrix.
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> from theory.builders import self_training
+    >>> p = os.path.join(tempfile.mkdtemp(), "cov.json")
+    >>> _ = open(p, "w").write(json.dumps([[2, 0.5], [0.5, 1]]))
+    >>> with_covariance_file(self_training(dimension=2), p).covariance
+    ((2, 1/2), (1/2, 1))
+    """
+    from theory.graph import parse_json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphValueError(f"--covariance: cannot read {str(path)!r} ({exc.__class__.__name__})") from None
+    data = parse_json(text)
+    if isinstance(data, dict) and "covariance" in data:
+        data = data["covariance"]
+    if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
+        raise GraphValueError("--covariance: expected a JSON list of d lists of d numbers")
+    return graph.replace(covariance=data)
+
+
+class ProgressBar:
+    """A plain ``\\r`` progress bar on a stream (stderr), shown only when the stream is a
+    TTY or ``force`` is set, and only once ``delay`` seconds have passed.
+
+    Examples
+    --------
+    >>> import io
+    >>> s = io.StringIO()
+    >>> bar = ProgressBar(stream=s, force=True, delay=0)
+    >>> bar(50, 100); bar.close()
+    >>> "50/100" in s.getvalue()
+    True
+    """
+
+    def __init__(self, stream: Any = None, *, force: bool = False, delay: float = 2.0) -> None:
+        import sys
+        import time
+
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self.delay = delay
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        elapsed = time.monotonic() - self.start
+        if not self.enabled or elapsed < self.delay:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        eta = elapsed * (total - done) / done if done else float("nan")
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} replications, "
+                          f"{elapsed:.0f}s elapsed, ~{eta:.0f}s left ")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        """End the line if anything was shown."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
