@@ -150,11 +150,76 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # ============================================================================ verify (issue 4/5)
 # BEGIN verify section (owned by the simulator work)
 def _add_verify_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("graph", help="interaction graph JSON file")
+    p.add_argument("graph", help="interaction graph JSON file (see docs/format.md)")
+    p.add_argument("--generations", "-T", type=_int_at_least("--generations", 0), required=True, metavar="T",
+                   help="last generation to simulate")
+    p.add_argument("--replications", "-R", type=_int_at_least("--replications", 2), required=True, metavar="R",
+                   help="Monte Carlo replications (at least 2)")
+    p.add_argument("--estimator", default="ols", metavar="NAME",
+                   help="ols (default) or an M-estimator family (see docs/mestimators.md)")
+    p.add_argument("--theta", default=None, metavar="V1,V2,...", help="theta* of an M-estimator")
+    p.add_argument("--scales", default=None, metavar="S1,S2,...", help="sample-size scales of an M-estimator run")
+    p.add_argument("--loss", default=None, metavar="FILE", help="custom loss file (with --estimator custom)")
+    p.add_argument("--json", action="store_true", help="print one strict JSON object instead of a table")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the rows as CSV")
+    p.add_argument("--plot", default=None, metavar="FILE", help="theory vs Monte Carlo figure (.png or .pdf)")
+    p.add_argument("--graph-plot", default=None, metavar="FILE", help="the interaction graph coloured by verdict")
+    p.add_argument("--seed", type=_int_at_least("--seed", 0), default=None, metavar="S",
+                   help="random seed (drawn and recorded when omitted)")
+    p.add_argument("--workers", type=_int_at_least("--workers", 1), default=1, metavar="W",
+                   help="worker processes (results do not depend on it)")
+    p.add_argument("--covariance", default=None, metavar="FILE", help="covariate covariance: a d x d JSON list")
+    p.add_argument("--large-sample", action="store_true", help="compare with the large-sample theory")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    raise CommandError("verify: not available yet in this version")
+    from verify.montecarlo import ESTIMATORS, ProgressBar, verify_ols, with_covariance_file
+
+    if args.estimator not in ESTIMATORS:
+        raise CommandError(f"--estimator: unknown estimator {args.estimator!r}; expected one of {', '.join(ESTIMATORS)}")
+    if args.estimator == "ols" and (args.theta or args.scales or args.loss):
+        raise CommandError("--theta, --scales and --loss apply to M-estimators; add --estimator NAME")
+    graph = _load(args.graph)
+    if args.covariance is not None:
+        graph = with_covariance_file(graph, args.covariance)
+    bar = ProgressBar(force=args.progress)
+    try:
+        if args.estimator == "ols":
+            result = verify_ols(graph, generations=args.generations, replications=args.replications, seed=args.seed,
+                                theory="large-sample" if args.large_sample else "exact", workers=args.workers,
+                                progress=bar)
+        else:
+            try:
+                from verify.mcompare import verify_mestimator
+            except ImportError:
+                raise CommandError(f"estimator {args.estimator} is not available") from None
+            result = verify_mestimator(graph, args.estimator, generations=args.generations,
+                                       replications=args.replications, theta=args.theta, scales=args.scales,
+                                       loss_file=args.loss, seed=args.seed, workers=args.workers, progress=bar)
+    finally:
+        bar.close()
+    if args.csv:
+        result.to_csv(args.csv)
+    if args.plot:
+        if args.estimator == "ols":
+            from verify.plots import plot_verification
+
+            plot_verification(result, args.plot)
+        else:
+            from verify.mcompare import plot_mverification
+
+            plot_mverification(result, args.plot)
+    if args.graph_plot:
+        from verify.plots import plot_interaction_graph
+
+        plot_interaction_graph(graph, args.graph_plot)
+    print(strict_json(result.to_json()) if args.json else result.report())
+    if result.interrupted:
+        print(f"graphcollapse: interrupted after {result.completed} of {result.replications} replications",
+              file=sys.stderr)
+        return 130
+    return 0
 # END verify section
 
 
