@@ -71,6 +71,8 @@ def theory_risks(graph: InteractionGraph, generations: int, theory: str = "exact
 
     Parameters
     ----------
+    graph : InteractionGraph
+    generations : int
     theory : {"exact", "large-sample"}
 
     Examples

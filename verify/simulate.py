@@ -292,6 +292,8 @@ def sample_ols(graph: InteractionGraph, generations: int, replications: int, see
     generations, replications, seed : int
     method : {"fast", "reference"}
     projection : ndarray (d,), optional
+    _df_shift : int
+        Testing only (see :func:`simulate_ols_block`).
 
     Returns
     -------
