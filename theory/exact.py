@@ -391,12 +391,17 @@ def _charpoly(M: DomainMatrix) -> sp.Poly:
 
 
 def _largest_real_root(P: sp.Poly) -> sp.Expr:
-    """The largest real root of P (exact: a Rational or a CRootOf)."""
-    sqf = sp.Poly(P.sqf_part(), _LAMBDA, domain=sp.QQ)
-    n = sqf.count_roots()
-    if n == 0:
-        return sp.Integer(0)
-    return sp.CRootOf(sqf, n - 1)
+    """The largest real root of P (exact: a Rational or a CRootOf), or 0 if P has none.
+
+    P is factored over QQ once; each irreducible factor's largest real root is a
+    ``CRootOf`` and the maximum is taken by :func:`_max_root`."""
+    cands: list[tuple[sp.Expr, sp.Poly]] = []
+    for f, _ in sp.Poly(P, _LAMBDA, domain=sp.QQ).factor_list()[1]:
+        n = len(f.intervals())
+        if n:
+            root = -f.nth(0) / f.nth(1) if f.degree() == 1 else sp.CRootOf(f, n - 1)
+            cands.append((sp.nsimplify(root) if f.degree() == 1 else root, f))
+    return _max_root(cands) if cands else sp.Integer(0)
 
 
 def _radical_or_root(r: sp.Expr) -> sp.Expr:
@@ -440,11 +445,25 @@ def component_map_radius(graph: InteractionGraph, members: Sequence[int]) -> tup
     return _largest_real_root(P), P
 
 
-def _count_ge_one(P: sp.Poly) -> tuple[int, bool]:
-    """(number of distinct real roots > 1, whether 1 is a root)."""
-    sqf = sp.Poly(P.sqf_part(), _LAMBDA, domain=sp.QQ)
-    at_one = sqf.eval(1) == 0
-    return sqf.count_roots(1, None) - int(at_one), bool(at_one)
+def _count_ge_one(P: sp.Poly, radius: sp.Expr | None = None) -> tuple[int, bool]:
+    """(1 if the largest real root is > 1 else 0, whether it equals 1), decided exactly on
+    the radius's minimal polynomial (small) when the radius is given."""
+    if radius is None:
+        radius = _largest_real_root(P)
+    if not isinstance(radius, sp.CRootOf):
+        return int(bool(radius > 1)), bool(radius == 1)
+    f = radius.poly  # irreducible of degree >= 2: radius is irrational, never 1
+    return int(_has_root_above_one(f)), False
+
+
+def _has_root_above_one(f: sp.Poly) -> bool:
+    """Whether f (with f(1) != 0) has a real root > 1: Descartes' rule on f(1 + x) decides
+    0 or 1 sign changes, else exact continued-fraction isolation on (1, oo)."""
+    shifted = [c for c in f.shift(1).all_coeffs() if c != 0]
+    changes = sum(1 for a, b in zip(shifted, shifted[1:]) if (a > 0) != (b > 0))
+    if changes <= 1:
+        return changes == 1
+    return len(f.intervals(inf=1)) > 0
 
 
 def float_value(expr: Any) -> float:
@@ -687,10 +706,22 @@ class ExactAnalysis:
 
 
 def _max_root(candidates: list[tuple[sp.Expr, sp.Poly]]) -> sp.Expr:
-    P = sp.Poly(1, _LAMBDA, domain=sp.QQ)
-    for _, p in candidates:
-        P = P * p
-    return _largest_real_root(P)
+    """The largest of exact real algebraic numbers (each with a polynomial it is the largest
+    real root of). Distinct values are ordered by sympy's certified interval evaluation of
+    ``CRootOf`` at 60 digits; values closer than 1e-50 with different minimal polynomials
+    fall back to the largest real root of the product polynomial (exact)."""
+    best, best_poly = candidates[0]
+    for r, p in candidates[1:]:
+        if r == best:
+            continue
+        diff = sp.N(r, 60) - sp.N(best, 60)
+        if abs(diff) > sp.Float("1e-50", 60):
+            if diff > 0:
+                best, best_poly = r, p
+        elif _minimal_poly_of(r) != _minimal_poly_of(best):  # pragma: no cover - near-tie
+            best_poly = best_poly * p
+            best = _largest_real_root(best_poly)
+    return best
 
 
 def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> ExactAnalysis:
@@ -730,7 +761,7 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
     comps = scc_order(W)
     comp_of = {k: i for i, A in enumerate(comps) for k in A}
     radius: list[tuple[sp.Expr, sp.Poly]] = [component_map_radius(graph, A) for A in comps]
-    status = [_count_ge_one(P) for _, P in radius]
+    status = [_count_ge_one(P, r) for r, P in radius]
     # topologically offending: source SCC (no edge entering from outside) without real data
     offending = []
     for A in comps:
