@@ -35,7 +35,7 @@ from theory.errors import GraphValueError
 from theory.graph import InteractionGraph
 
 from .blocks import draw_seed, replication_blocks, block_generator
-from .simulate import OLSSetup, ols_setup, simulate_ols_block
+from .simulate import OLSSetup, ols_setup, simulate_ols_blocks
 
 __all__ = ["OLSVerification", "verify_ols", "with_covariance_file", "ProgressBar", "theory_risks", "reliable_learners", "bonferroni_bound",
            "ESTIMATORS", "FAMILY_WISE_LEVEL", "RELIABLE_MARGIN", "write_atomic"]
@@ -212,14 +212,6 @@ def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
         raise
 
 
-def _run_block(task: tuple[OLSSetup, int, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
-    """Simulate one replication block; return (n, mean, centred sum of squares)."""
-    setup, T, seed, b, size = task
-    risk, _ = simulate_ols_block(setup, T, block_generator(seed, b), size)
-    mean = risk.mean(axis=0)
-    return size, mean, ((risk - mean) ** 2).sum(axis=0)
-
-
 def _merge(acc: tuple[int, np.ndarray, np.ndarray] | None, part: tuple[int, np.ndarray, np.ndarray]):
     if acc is None:
         return part
@@ -330,8 +322,17 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
 
 
 def _run_chunk(task: tuple[OLSSetup, int, int, list[tuple[int, int, int]]]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Simulate a chunk of replication blocks in one batch; per block (n, mean, centred
+    sum of squares)."""
     setup, T, seed, ch = task
-    return [_run_block((setup, T, seed, b, stop - start)) for b, start, stop in ch]
+    risk, _ = simulate_ols_blocks(setup, T, [(block_generator(seed, b), stop - start) for b, start, stop in ch])
+    out, row = [], 0
+    for _, start, stop in ch:
+        part = risk[row:row + stop - start]
+        row += stop - start
+        mean = part.mean(axis=0)
+        out.append((stop - start, mean, ((part - mean) ** 2).sum(axis=0)))
+    return out
 
 
 def with_covariance_file(graph: InteractionGraph, path: str | Path) -> InteractionGraph:

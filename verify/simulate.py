@@ -45,7 +45,7 @@ from theory.graph import InteractionGraph
 
 from .blocks import BLOCK_SIZE, block_generator
 
-__all__ = ["OLSSetup", "ols_setup", "simulate_ols_block", "simulate_ols_reference", "sample_ols"]
+__all__ = ["OLSSetup", "ols_setup", "simulate_ols_block", "simulate_ols_blocks", "simulate_ols_reference", "sample_ols"]
 
 
 @dataclass(frozen=True)
@@ -163,14 +163,26 @@ def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]]) -> _Layo
                    np.array(df, dtype=float), producer, scale)
 
 
-def _fit_generation(lay: _Layout, rng: np.random.Generator, prev: np.ndarray, R: int, df_shift: int) -> np.ndarray:
-    """One generation for R replications: prev (R, K + 1, d) errors (last row 0) -> (R, K, d)."""
+def _fit_generation(lay: _Layout, streams: list[tuple[np.random.Generator, int, int]], prev: np.ndarray,
+                    R: int, df_shift: int, F: np.ndarray | None = None) -> np.ndarray:
+    """One generation for R replications: prev (R, K + 1, d) errors (last row 0) -> (R, K, d).
+
+    ``streams`` lists (generator, start, stop): rows start:stop draw from that generator
+    only, in a fixed order, so each replication block's numbers do not depend on how
+    blocks are batched together. ``F`` is a reusable buffer (R, K*d*Bm*d) whose entries
+    outside ``lay.normal``/``lay.chi`` are zero (they are never written), which avoids
+    page-faulting a fresh array every generation.
+    """
     K, d, Bm = lay.K, lay.d, lay.Bm
-    F = np.zeros((R, K * d * Bm * d))
-    F[:, lay.normal] = rng.standard_normal((R, lay.normal.size))
-    if lay.chi.size:
-        F[:, lay.chi] = np.sqrt(rng.chisquare(np.broadcast_to(lay.chi_df + df_shift, (R, lay.chi.size))))
-    z = rng.standard_normal((R, K, Bm, d))
+    if F is None:
+        F = np.zeros((R, K * d * Bm * d))
+    z = np.empty((R, K, Bm, d))
+    df = lay.chi_df + df_shift
+    for rng, a, b in streams:
+        F[a:b, lay.normal] = rng.standard_normal((b - a, lay.normal.size))
+        if lay.chi.size:
+            F[a:b, lay.chi] = np.sqrt(rng.chisquare(np.broadcast_to(df, (b - a, lay.chi.size))))
+        z[a:b] = rng.standard_normal((b - a, K, Bm, d))
     F = F.reshape(R, K, d, Bm, d)
     p = prev[:, lay.producer]                                               # (R, K, Bm, d)
     # v_b = F_b^T delta_p + s_b z_b, so that F_b v_b = G_b delta_p + u_b
@@ -218,13 +230,53 @@ def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generat
     >>> risk.shape
     (4, 3, 1)
     """
-    K, d, R = setup.K, setup.d, int(size)
+    return simulate_ols_blocks(setup, generations, [(rng, int(size))], projection=projection, _df_shift=_df_shift)
+
+
+def simulate_ols_blocks(setup: OLSSetup, generations: int, streams: list[tuple[np.random.Generator, int]], *,
+                        projection: np.ndarray | None = None,
+                        _df_shift: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fast path for several replication blocks at once (one generator and size each),
+    batched for speed; block ``i`` gets rows ``sum(sizes[:i]) ... `` and the same numbers
+    as :func:`simulate_ols_block` with its generator alone.
+
+    Parameters
+    ----------
+    setup : OLSSetup
+    generations : int
+    streams : list of (numpy.random.Generator, int)
+    projection : ndarray (d,), optional
+    _df_shift : int
+        Testing only.
+
+    Returns
+    -------
+    risk : ndarray (sum of sizes, T + 1, K)
+    proj : ndarray (sum of sizes, K) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.builders import cycle
+    >>> from verify.blocks import block_generator
+    >>> st = ols_setup(cycle(2, real_samples=20, initial_samples=30, dimension=3))
+    >>> both, _ = simulate_ols_blocks(st, 2, [(block_generator(0, 0), 5), (block_generator(0, 1), 3)])
+    >>> alone, _ = simulate_ols_block(st, 2, block_generator(0, 1), 3)
+    >>> np.array_equal(both[5:], alone)
+    True
+    """
+    K, d = setup.K, setup.d
+    bounds = np.cumsum([0] + [int(n) for _, n in streams])
+    spans = [(rng, int(a), int(b)) for (rng, _), a, b in zip(streams, bounds[:-1], bounds[1:])]
+    R = int(bounds[-1])
     risk = np.empty((R, generations + 1, K))
     prev = np.zeros((R, K + 1, d))
-    prev[:, :K] = _fit_generation(setup.layout0, rng, prev, R, _df_shift)
+    prev[:, :K] = _fit_generation(setup.layout0, spans, prev, R, _df_shift)
     risk[:, 0] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
+    lay = setup.layout
+    F = np.zeros((R, K * d * lay.Bm * d))
     for t in range(1, generations + 1):
-        prev[:, :K] = _fit_generation(setup.layout, rng, prev, R, _df_shift)
+        prev[:, :K] = _fit_generation(lay, spans, prev, R, _df_shift, F)
         risk[:, t] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
     proj = None if projection is None else prev[:, :K] @ np.asarray(projection, dtype=float)
     return risk, proj
