@@ -227,10 +227,31 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 # BEGIN latex section (owned by the symbolic/LaTeX work)
 def _add_latex_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="interaction graph JSON file")
+    p.add_argument("--symbol", action="append", default=[], metavar="NAME=FIELD[,FIELD]",
+                   help="bind a symbol to fields: A.real_samples, A.initial_samples, B->A.samples, "
+                        "dimension, noise_variance (repeatable)")
+    p.add_argument("--large-sample", action="store_true",
+                   help="use the large-sample (first-order) theory instead of the exact one")
+    p.add_argument("--document", action="store_true", help="write a standalone LaTeX document")
+    p.add_argument("--output", "-o", metavar="FILE", default=None, help="write to FILE instead of stdout")
 
 
 def _cmd_latex(args: argparse.Namespace) -> int:
-    raise CommandError("latex: not available yet in this version")
+    from theory.latex import derive_theorem
+    from theory.symbols import apply_symbols
+
+    graph = apply_symbols(_load(args.graph), args.symbol)
+    theorem = derive_theorem(graph, "large-sample" if args.large_sample else "exact")
+    text = theorem.to_latex(document=args.document)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            raise CommandError(f"--output: cannot write {args.output!r} ({exc.strerror})") from None
+    else:
+        print(text)
+    return 0
 # END latex section
 
 

@@ -1,0 +1,142 @@
+"""Exact stationary covariance with symbolic parameters: our SCC-blocked solver
+(theory.lyapunov.solve_lyapunov_exact) against the naive baseline
+(../shared/baselines/naive_lyapunov.py: sympy.solve on the K^2 equations), timed in the
+same run.
+
+Families
+--------
+(a) the baseline's cycle family: W[k,k] = b, W[k,k-1] = 1-b, W[0,K-1] = 1-a-b, D = I.
+(b) a ring of K learners plus one extra out-edge per learner to a random other learner
+    (numpy seed 1); rational weights n_jk/N_k from random counts; learner 0's row scaled
+    by (1 - a); two random edges carry the symbols b and c; D = diag(1/N_k).
+
+For each route and family, K grows from 2 until one solve takes longer than the budget
+(default 60 s; each solve runs in a child process killed at the budget). Prints one line
+per solve and a summary: largest K done by each route and the speed-up at the largest K
+the baseline finishes.
+
+Usage: python benchmarks/bench_lyapunov.py [--budget 60] [--kmax 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent / "shared" / "baselines"))
+
+a, b, c = sp.symbols("a b c", positive=True)
+
+
+def cycle_family(K: int) -> tuple[sp.Matrix, sp.Matrix]:
+    """The baseline's own cycle family with two symbols a, b."""
+    W = sp.zeros(K, K)
+    for k in range(K):
+        W[k, k] = b
+        W[k, (k - 1) % K] = 1 - b
+    W[0, K - 1] = 1 - a - b
+    return W, sp.eye(K)
+
+
+def ring_plus_family(K: int, seed: int = 1) -> tuple[sp.Matrix, sp.Matrix]:
+    """Ring plus one random extra out-edge per learner; symbols a (row 0), b, c (two edges)."""
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((K, K), dtype=int)  # counts[k, j] = n_jk
+    for k in range(K):
+        counts[(k + 1) % K, k] = rng.integers(1, 10)
+        others = [j for j in range(K) if j != k and j != (k + 1) % K] or [j for j in range(K) if j != k]
+        t = int(rng.choice(others))
+        counts[t, k] += rng.integers(1, 10)
+    m = rng.integers(1, 10, size=K)
+    N = counts.sum(axis=1) + m
+    W = sp.Matrix(K, K, lambda k, j: sp.Rational(int(counts[k, j]), int(N[k])))
+    W[0, :] = W[0, :] * (1 - a)
+    nz = [(k, j) for k in range(K) for j in range(K) if counts[k, j] and k != 0]
+    picks = rng.choice(len(nz), size=2, replace=False)
+    (k1, j1), (k2, j2) = nz[int(picks[0])], nz[int(picks[1])]
+    W[k1, j1] = W[k1, j1] * b
+    W[k2, j2] = W[k2, j2] * c
+    D = sp.diag(*[sp.Rational(1, int(n)) for n in N])
+    return W, D
+
+
+FAMILIES = {"a-cycle": cycle_family, "b-ring-plus": ring_plus_family}
+
+
+def _ours(W, D):
+    from theory.lyapunov import solve_lyapunov_exact
+
+    return solve_lyapunov_exact(W, D)
+
+
+def _baseline(W, D):
+    import naive_lyapunov
+
+    return naive_lyapunov.stationary(W, D)
+
+
+ROUTES = {"ours": _ours, "baseline": _baseline}
+
+
+def _child(route: str, family: str, K: int, q) -> None:
+    W, D = FAMILIES[family](K)
+    start = time.perf_counter()
+    C = ROUTES[route](W, D)
+    elapsed = time.perf_counter() - start
+    ok = True
+    if route == "ours" and K <= 6:  # residual check on small instances
+        from theory.linalg import common_field, domain_matrix
+
+        F = common_field(list(W) + list(D) + list(C))
+        Wd, Cd, Dd = (domain_matrix(M, F) for M in (W, C, D))
+        ok = (Cd - Wd * Cd * Wd.transpose() - Dd).is_zero_matrix
+    q.put((elapsed, ok))
+
+
+def timed(route: str, family: str, K: int, budget: float) -> tuple[float | None, bool]:
+    """Seconds for one solve in a child process, or None past the budget."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(route, family, K, q))
+    p.start()
+    p.join(budget)
+    if p.is_alive():
+        p.terminate()
+        p.join()
+        return None, True
+    return q.get() if not q.empty() else (None, False)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=float, default=60.0)
+    ap.add_argument("--kmax", type=int, default=40)
+    ap.add_argument("--families", nargs="*", default=list(FAMILIES))
+    args = ap.parse_args(argv)
+    for family in args.families:
+        times: dict[str, dict[int, float]] = {r: {} for r in ROUTES}
+        for route in ROUTES:
+            for K in range(3 if family == "b-ring-plus" else 2, args.kmax + 1):
+                t, ok = timed(route, family, K, args.budget)
+                print(f"{family:12s} {route:8s} K={K:3d} "
+                      f"{'> budget' if t is None else f'{t:8.2f} s'}{'' if ok else '  RESIDUAL FAILED'}", flush=True)
+                if t is None or not ok:
+                    break
+                times[route][K] = t
+        kb = max(times["baseline"], default=None)
+        ko = max(times["ours"], default=None)
+        speed = times["baseline"][kb] / times["ours"][kb] if kb and kb in times["ours"] else float("nan")
+        print(f"SUMMARY {family}: largest K in {args.budget:.0f} s: ours {ko}, baseline {kb}; "
+              f"speed-up at K={kb}: {speed:.0f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

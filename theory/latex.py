@@ -1,0 +1,430 @@
+r"""LaTeX for the derived objects of an interaction graph, and theorem-style statements.
+
+Statement
+---------
+For a graph with exact (rational or symbolic) parameters, :func:`derive_theorem` collects
+
+* the mixing matrix :math:`W` (:math:`W_{kj} = n_{jk}/N_k`),
+* the recursion: large sample :math:`C^{(t)} = W C^{(t-1)} W^\top + D`,
+  :math:`D_k = d(m_k\sigma^2 + \sum_j n_{jk}\sigma_j^2)/N_k^2`,
+  :math:`C^{(0)} = \operatorname{diag}(\sigma^2 d/n^0_k)`; exact (default)
+  :math:`C^{(t)} = W C W^\top + \operatorname{diag}(\gamma_k(\sum_j W_{kj}C_{jj} - (WCW^\top)_{kk})) + D`
+  with the design corrections :math:`\gamma_k = \gamma(N_k, d)` and
+  :math:`D_k = d(\dots)/(N_k(N_k-d-1))` of :mod:`theory.exact`,
+* the collapse condition per learner (a sympy Boolean in the symbolic real-data counts;
+  in the exact theory, also the contraction inequality of every self-training learner),
+* the stationary risks of the bounded learners (rational functions, factored),
+* the large-sample growth rates of the collapsing learners,
+
+and renders each with ``sympy.latex`` (so the LaTeX says what the sympy object says; the
+tests parse every scalar back). Symbolic real-data counts are assumed positive for the
+stationary risks and rates, an assumption the theorem states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+from .condition import collapse_condition
+from .errors import GraphValueError, NoClosedFormError
+from .graph import InteractionGraph, _as_sympy
+from .linalg import common_field
+from .lyapunov import solve_lyapunov_exact
+from .recursion import (
+    growth_rates,
+    large_sample_initial_covariance,
+    large_sample_noise_variance,
+)
+
+__all__ = [
+    "Theorem",
+    "derive_theorem",
+    "tex",
+    "derive_risk_closed_form",
+    "theorem_latex",
+    "document_latex",
+    "family_latex",
+    "learner_latex",
+]
+
+THEORIES = ("exact", "large-sample")
+
+
+def tex(obj: Any) -> str:
+    r"""``sympy.latex`` with explicit ``\cdot`` products, so that a product with a
+    parenthesised factor (``m \cdot \left(m + 2 n\right)``) cannot be read as a function
+    application ``m(m + 2n)``, by readers or by LaTeX parsers.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> m, n = sp.symbols("m n")
+    >>> tex(2 / (m * (m + n)))
+    '\\frac{2}{m \\cdot \\left(m + n\\right)}'
+    """
+    return sp.latex(obj, mul_symbol="dot")
+
+
+def learner_latex(name: str) -> str:
+    r"""The LaTeX label of a learner: ``\mathrm{name}`` with underscores escaped.
+
+    Examples
+    --------
+    >>> learner_latex("L_0")
+    '\\mathrm{L\\_0}'
+    """
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def _positive_counts(graph: InteractionGraph) -> tuple[InteractionGraph, list[sp.Symbol]]:
+    """Replace nonnegative real-count symbols by positive ones of the same name."""
+    mapping: dict[sp.Symbol, sp.Symbol] = {}
+    for m in graph.real_samples:
+        if isinstance(m, sp.Basic):
+            for s in m.free_symbols:
+                if not s.is_positive:
+                    mapping[s] = sp.Symbol(s.name, positive=True, integer=bool(s.is_integer))
+    return (graph.subs(mapping) if mapping else graph), sorted(mapping.values(), key=str)
+
+
+@dataclass(frozen=True)
+class Theorem:
+    r"""The derived objects of a graph under one theory, renderable as LaTeX.
+
+    Attributes
+    ----------
+    graph : InteractionGraph
+    theory : str
+        ``"exact"`` or ``"large-sample"``.
+    W : sympy.Matrix
+    noise_variance : tuple
+        :math:`D_k`.
+    initial_covariance : sympy.Matrix
+    design_corrections : tuple or None
+        :math:`\gamma_k` (exact theory only).
+    collapses : tuple
+        Per learner: ``True``/``False`` or a sympy Boolean (topological condition).
+    contraction : dict
+        Exact theory: learner name -> the inequality its self-training map must satisfy.
+    stationary_risks : dict
+        Bounded learner name -> stationary risk (symbolic counts assumed positive).
+    growth_rates : dict
+        Collapsing learner name -> large-sample growth rate :math:`\lim R_k^{(t)}/t`.
+    assumptions : list of str
+        LaTeX assumptions the statement makes.
+    """
+
+    graph: InteractionGraph = field(repr=False)
+    theory: str
+    W: sp.Matrix
+    noise_variance: tuple[sp.Expr, ...]
+    initial_covariance: sp.Matrix
+    design_corrections: tuple[sp.Expr, ...] | None
+    collapses: tuple[Any, ...]
+    contraction: dict[str, sp.Basic]
+    stationary_risks: dict[str, sp.Expr]
+    growth_rates: dict[str, sp.Expr]
+    assumptions: list[str]
+
+    def scalars(self) -> dict[str, sp.Expr]:
+        """Every scalar formula by a readable key (for round-trip tests and JSON)."""
+        out: dict[str, sp.Expr] = {}
+        for k, name in enumerate(self.graph.names):
+            out[f"D[{name}]"] = self.noise_variance[k]
+            out[f"C0[{name}]"] = self.initial_covariance[k, k]
+            if self.design_corrections is not None:
+                out[f"gamma[{name}]"] = self.design_corrections[k]
+        out.update({f"R[{n}]": v for n, v in self.stationary_risks.items()})
+        out.update({f"r[{n}]": v for n, v in self.growth_rates.items()})
+        return out
+
+    def to_latex(self, document: bool = False) -> str:
+        """The theorem statement (a LaTeX snippet, or a standalone document)."""
+        body = theorem_latex(self)
+        return document_latex(body, title=f"Model collapse on a {self.graph.num_learners}-learner graph") if document else body
+
+    def _repr_latex_(self) -> str:
+        return "$\\displaystyle W = " + tex(self.W) + "$"
+
+
+def _exact_parts(graph: InteractionGraph):
+    from . import exact
+
+    gam = tuple(sp.factor(exact.design_correction(N, graph.dimension)) for N in graph.total_samples)
+    return gam, exact.exact_noise_variance(graph), exact.exact_initial_covariance(graph)
+
+
+def _exact_stationary(graph: InteractionGraph, B: list[int], gam, Dv) -> sp.Matrix:
+    """Solve C = L(C) + D on the ancestor-closed set B (exact second-moment map)."""
+    W = graph.mixing_matrix.extract(B, B)
+    n = len(B)
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    idx = {p: r for r, p in enumerate(pairs)}
+    key = lambda p, q: idx[(p, q) if p <= q else (q, p)]  # noqa: E731
+    M = sp.zeros(len(pairs), len(pairs))
+    rhs = sp.zeros(len(pairs), 1)
+    for r, (i, j) in enumerate(pairs):
+        M[r, r] += 1
+        for p in range(n):
+            for q in range(n):
+                if W[i, p] != 0 and W[j, q] != 0:
+                    coeff = W[i, p] * W[j, q]
+                    if i == j:
+                        coeff = coeff * (1 - gam[B[i]])
+                    M[r, key(p, q)] -= coeff
+        if i == j:
+            for p in range(n):
+                if W[i, p] != 0:
+                    M[r, key(p, p)] -= gam[B[i]] * W[i, p]
+            rhs[r] = Dv[B[i]]
+    from sympy.polys.matrices import DomainMatrix
+
+    F = common_field(list(M) + list(rhs))
+    Md = DomainMatrix([[F.from_sympy(x) for x in M.row(i)] for i in range(M.rows)], M.shape, F)
+    bd = DomainMatrix([[F.from_sympy(x)] for x in rhs], rhs.shape, F)
+    try:
+        x = Md.lu_solve(bd).to_Matrix()
+    except Exception as exc:
+        raise GraphValueError("exact: the second-moment map has eigenvalue 1 on the bounded learners; "
+                              "no stationary risk exists") from exc
+    C = sp.zeros(n, n)
+    for r, (i, j) in enumerate(pairs):
+        C[i, j] = C[j, i] = x[r]
+    return C
+
+
+def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
+    r"""Derive every object of the theorem for ``graph``.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+        Exact parameters (rationals or sympy symbols, e.g. from :func:`theory.symbols.apply_symbols`).
+    theory : {"exact", "large-sample"}
+
+    Returns
+    -------
+    Theorem
+
+    Raises
+    ------
+    GraphValueError
+        On an unknown theory.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from theory.builders import self_training
+    >>> from theory.symbols import apply_symbols
+    >>> G = apply_symbols(self_training(real_samples=10, samples=30, dimension=2),
+    ...                   ["m=L0.real_samples", "n=L0->L0.samples"])
+    >>> th = derive_theorem(G, "large-sample")
+    >>> th.collapses
+    (Eq(m, 0),)
+    >>> th.stationary_risks["L0"]
+    2*(m + n)/(m*(m + 2*n))
+    """
+    if theory not in THEORIES:
+        raise GraphValueError(f"theory: expected one of {', '.join(THEORIES)}, found {theory!r}")
+    cond = collapse_condition(graph)
+    collapses = tuple(sp.simplify(c) if isinstance(c, sp.Basic) else c for c in cond.collapses)
+    pos_graph, made_positive = _positive_counts(graph)
+    assumptions: list[str] = []
+    if made_positive:
+        assumptions.append(", ".join(tex(s) for s in made_positive) + r" > 0 \text{ (for the risks and rates)}")
+    pcond = collapse_condition(pos_graph)
+    pcond.require_decided()
+    B = [k for k, c in enumerate(pcond.collapses) if not c]
+    if theory == "exact" and not graph.is_symbolic:
+        from .exact import exact_analysis
+
+        ea = exact_analysis(graph)
+        collapses = tuple(ea.learners[n].collapses for n in graph.names)
+        B = [k for k, c in enumerate(collapses) if not c]
+    W = graph.mixing_matrix
+    simplify = sp.factor if graph.is_symbolic else (lambda e: e)
+    contraction: dict[str, sp.Basic] = {}
+    if theory == "large-sample":
+        Dv = large_sample_noise_variance(graph)
+        C0 = large_sample_initial_covariance(graph)
+        gam = None
+        Dp = large_sample_noise_variance(pos_graph)
+        Cb = solve_lyapunov_exact(pos_graph.mixing_matrix.extract(B, B), sp.diag(*[Dp[k] for k in B])) if B else sp.zeros(0, 0)
+    else:
+        gam, Dv, C0 = _exact_parts(graph)
+        gam_p, Dp, _ = _exact_parts(pos_graph)
+        Wp = pos_graph.mixing_matrix
+        for k, name in enumerate(graph.names):
+            w = W[k, k]
+            if w != 0 and sum(1 for j in range(graph.num_learners) if W[k, j] != 0 and W[j, k] != 0) == 1:
+                rho = sp.factor(w**2 + gam[k] * (w - w**2))
+                rel = sp.Lt(rho, 1)
+                if rel in (sp.true, sp.false):
+                    contraction[name] = rel
+                else:
+                    contraction[name] = rel
+        Cb = _exact_stationary(pos_graph, B, gam_p, Dp) if B else sp.zeros(0, 0)
+        assumptions.append(r"N_k > d + 1 \text{ and } n^0_k > d + 1 \text{ for every learner } k")
+        assumptions.append(r"\rho(\mathcal{L}_A) < 1 \text{ on every strongly connected component } A "
+                           r"\text{ with real data (the exact map contracts)}")
+    risks = {graph.names[k]: simplify(Cb[i, i]) for i, k in enumerate(B)}
+    rates: dict[str, sp.Expr] = {}
+    if theory == "large-sample" and len(B) < graph.num_learners:
+        rates = {pos_graph.names[k]: v for k, v in growth_rates(pos_graph, pcond).items()}
+    return Theorem(graph, theory, W, tuple(Dv), C0, gam, collapses, contraction, risks, rates, assumptions)
+
+
+def theorem_latex(th: Theorem) -> str:
+    r"""A theorem-style LaTeX statement (``\begin{theorem} ... \end{theorem}``) with its
+    assumptions, the recursion, :math:`W`, :math:`D`, the condition, risks and rates.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> tex = theorem_latex(derive_theorem(self_training(real_samples=10, samples=30, dimension=2), "large-sample"))
+    >>> tex.splitlines()[0]
+    '\\begin{theorem}[Large-sample model collapse on a 1-learner graph]'
+    """
+    g = th.graph
+    lines = [rf"\begin{{theorem}}[{'Exact' if th.theory == 'exact' else 'Large-sample'} model collapse "
+             rf"on a {g.num_learners}-learner graph]"]
+    edges = ", ".join(rf"{learner_latex(s)} \to {learner_latex(t)}" for s, t, _ in g.edges) or r"\text{none}"
+    lines.append(rf"Learners ${', '.join(learner_latex(n) for n in g.names)}$; edges (data flow) ${edges}$; "
+                 rf"dimension $d = {tex(_as_sympy(g.dimension))}$, noise variance "
+                 rf"$\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
+    if th.assumptions:
+        lines.append("Assume " + "; ".join(f"${a}$" for a in th.assumptions) + ".")
+    lines.append(r"With the mixing matrix")
+    lines.append(r"\[ W = " + tex(th.W) + r" \]")
+    if th.theory == "large-sample":
+        lines.append(r"the risks $R_k^{(t)} = C^{(t)}_{kk}$ follow, up to $o(1/n)$,")
+        lines.append(r"\[ C^{(t)} = W C^{(t-1)} W^\top + D, \qquad C^{(0)} = " + tex(th.initial_covariance) + r", \]")
+    else:
+        lines.append(r"the risks $R_k^{(t)} = C^{(t)}_{kk}$ follow exactly")
+        lines.append(r"\[ C^{(t)} = W C^{(t-1)} W^\top + \operatorname{diag}_k\Big(\gamma_k \big(\textstyle\sum_j W_{kj} "
+                     r"C^{(t-1)}_{jj} - (W C^{(t-1)} W^\top)_{kk}\big)\Big) + D, \qquad C^{(0)} = "
+                     + tex(th.initial_covariance) + r", \]")
+        lines.append(r"\[ \gamma = \left(" + r",\ ".join(tex(x) for x in th.design_corrections or ()) + r"\right), \]")
+    lines.append(r"\[ D = \operatorname{diag}\left(" + r",\ ".join(tex(x) for x in th.noise_variance) + r"\right). \]")
+    lines.append(r"\begin{enumerate}")
+    verdicts = []
+    for name, c in zip(g.names, th.collapses):
+        if c is True or c == sp.true:
+            verdicts.append(rf"${learner_latex(name)}$ collapses ($\sup_t R^{{(t)}} = \infty$)")
+        elif c is False or c == sp.false:
+            verdicts.append(rf"${learner_latex(name)}$ stays bounded (topologically)")
+        else:
+            verdicts.append(rf"${learner_latex(name)}$ collapses if and only if ${tex(c)}$")
+    lines.append(r"\item " + "; ".join(verdicts) + ".")
+    for name, rel in th.contraction.items():
+        lines.append(rf"\item In the exact theory the self-training learner ${learner_latex(name)}$ "
+                     rf"contracts if and only if ${tex(rel)}$.")
+    if th.stationary_risks:
+        lines.append(r"\item The bounded learners converge to the stationary risks "
+                     + ", ".join(rf"$R_{{{learner_latex(n)}}}^{{(\infty)}} = {tex(v)}$" for n, v in th.stationary_risks.items()) + ".")
+    if th.growth_rates:
+        lines.append(r"\item The collapsing learners grow linearly (large sample), "
+                     + ", ".join(rf"$\lim_{{t\to\infty}} R_{{{learner_latex(n)}}}^{{(t)}}/t = {tex(v)}$" for n, v in th.growth_rates.items()) + ".")
+    lines.append(r"\end{enumerate}")
+    lines.append(r"\end{theorem}")
+    return "\n".join(lines)
+
+
+def document_latex(body: str, title: str = "Model collapse") -> str:
+    r"""A standalone LaTeX document (``amsmath``, ``amsthm``) around ``body``.
+
+    Examples
+    --------
+    >>> document_latex("x").splitlines()[0]
+    '\\documentclass{article}'
+    """
+    return "\n".join([
+        r"\documentclass{article}",
+        r"\usepackage{amsmath,amssymb,amsthm}",
+        r"\newtheorem{theorem}{Theorem}",
+        rf"\title{{{title}}}",
+        r"\date{}",
+        r"\begin{document}",
+        r"\maketitle",
+        body,
+        r"\end{document}",
+        "",
+    ])
+
+
+def family_latex(cf: Any) -> str:
+    r"""LaTeX of a family's closed forms (:class:`theory.families.FamilyClosedForm`).
+
+    Examples
+    --------
+    >>> from theory.families import derive_family
+    >>> family_latex(derive_family("cycle")).startswith("C_{kk}")
+    True
+    """
+    labels = {"diagonal": "C_{kk}", "off_diagonal": r"C_{kl}\ (k \ne l)", "hub": "C_{00}",
+              "hub_spoke": "C_{0s}", "spoke": "C_{ss}", "spoke_spoke": r"C_{ss'}\ (s \ne s')", "x_k": "C_{kk}"}
+    return r",\quad ".join(f"{labels.get(k, k)} = {tex(v)}" for k, v in cf.unknowns.items())
+
+
+def derive_risk_closed_form(graph: InteractionGraph, t: sp.Symbol | None = None) -> tuple[sp.Expr, ...]:
+    r"""Closed forms in :math:`t` of the large-sample risks :math:`R_k^{(t)}` when :math:`W`
+    is diagonalisable with explicit eigenvalues.
+
+    With :math:`W = P\Lambda P^{-1}`, :math:`\hat C = P^{-1} C^{(0)} P^{-\top}` and
+    :math:`\hat D = P^{-1} D P^{-\top}`,
+    :math:`C^{(t)} = P M^{(t)} P^\top` where
+    :math:`M^{(t)}_{ij} = (\lambda_i\lambda_j)^t \hat C_{ij} + \hat D_{ij}\,\frac{1 - (\lambda_i\lambda_j)^t}{1-\lambda_i\lambda_j}`
+    (:math:`t\,\hat D_{ij}` when :math:`\lambda_i\lambda_j = 1`).
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+    t : sympy.Symbol, optional
+        The generation symbol (default ``t``, nonnegative integer).
+
+    Returns
+    -------
+    tuple of sympy.Expr
+        :math:`R_k^{(t)}` per learner.
+
+    Raises
+    ------
+    NoClosedFormError
+        If :math:`W` is not diagonalisable or its eigenvalues have no explicit form.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> derive_risk_closed_form(self_training(real_samples=10, samples=30, initial_samples=20, dimension=2))
+    (4/35 - 9**t/(70*2**(4*t)),)
+    """
+    t = sp.Symbol("t", integer=True, nonnegative=True) if t is None else t
+    W = graph.mixing_matrix
+    K = W.shape[0]
+    try:
+        if not W.is_diagonalizable():
+            raise NoClosedFormError("risk closed form: W is not diagonalisable; use the recursion (predict) instead")
+        P, Lam = W.diagonalize()
+    except NoClosedFormError:
+        raise
+    except Exception as exc:
+        raise NoClosedFormError("risk closed form: the eigenvalues of W have no explicit form; use the recursion") from exc
+    if any(isinstance(x, sp.CRootOf) for x in Lam.atoms(sp.CRootOf)):
+        raise NoClosedFormError("risk closed form: the eigenvalues of W have no explicit form; use the recursion")
+    Pinv = P.inv()
+    D = sp.diag(*large_sample_noise_variance(graph))
+    C0 = large_sample_initial_covariance(graph)
+    Ch = Pinv * C0 * Pinv.T
+    Dh = Pinv * D * Pinv.T
+    lam = [Lam[i, i] for i in range(K)]
+    M = sp.zeros(K, K)
+    for i in range(K):
+        for j in range(K):
+            q = sp.simplify(lam[i] * lam[j])
+            geo = t if q == 1 else (1 - q**t) / (1 - q)
+            M[i, j] = q**t * Ch[i, j] + Dh[i, j] * geo
+    C = P * M * P.T
+    return tuple(sp.simplify(C[k, k]) for k in range(K))
