@@ -323,6 +323,62 @@ def _iterate(graph: InteractionGraph, T: int):
         yield domain, C
 
 
+def _integer_risks(graph: InteractionGraph, T: int):
+    """Fraction-free iteration for numeric graphs: C(t) = M(t)/s(t) with integer M, s
+    (gmpy2), one common-denominator step and one gcd reduction per generation. Yields the
+    exact risks (M_kk, s) as integer pairs for t = 0..T."""
+    import gmpy2
+
+    K = graph.num_learners
+    mpz = gmpy2.mpz
+    Ns = [int(N) for N in graph.total_samples]
+    rows = [[] for _ in range(K)]  # A_kj = n_jk
+    for j, k, n in zip(graph.edge_sources, graph.edge_targets, graph.edge_samples):
+        rows[k].append((j, mpz(int(n))))
+    g = [sp.Rational(x) for x in _gammas(graph)]
+    Dv = [sp.Rational(x) for x in exact_noise_variance(graph)]
+    C0 = exact_initial_covariance(graph)
+    p = [mpz(int(x.p)) for x in g]
+    q = [mpz(int(x.q)) for x in g]
+    u = [mpz(int(x.p)) for x in Dv]
+    v = [mpz(int(x.q)) for x in Dv]
+    Q = mpz(1)
+    for k in range(K):
+        Q = gmpy2.lcm(Q, gmpy2.lcm(q[k] * Ns[k] ** 2, v[k]))
+        for l in range(K):
+            Q = gmpy2.lcm(Q, mpz(Ns[k] * Ns[l]))
+    s = mpz(1)
+    for k in range(K):
+        s = gmpy2.lcm(s, mpz(int(sp.Rational(C0[k, k]).q)))
+    M = [[mpz(0)] * K for _ in range(K)]
+    for k in range(K):
+        c = sp.Rational(C0[k, k])
+        M[k][k] = mpz(int(c.p)) * (s // int(c.q))
+    off = [[Q // (Ns[k] * Ns[l]) for l in range(K)] for k in range(K)]
+    dia = [Q // (q[k] * Ns[k] ** 2) for k in range(K)]
+    noise = [u[k] * (Q // v[k]) for k in range(K)]
+    yield [M[k][k] for k in range(K)], s
+    for _ in range(T):
+        B = [[sum((M[j][i] * a for i, a in rows[l]), mpz(0)) for l in range(K)] for j in range(K)]  # M A^T
+        P = [[sum((a * B[j][l] for j, a in rows[k]), mpz(0)) for l in range(K)] for k in range(K)]
+        new = [[P[k][l] * off[k][l] for l in range(K)] for k in range(K)]
+        for k in range(K):
+            S = sum((a * M[j][j] for j, a in rows[k]), mpz(0))
+            new[k][k] = ((q[k] - p[k]) * P[k][k] + p[k] * Ns[k] * S) * dia[k] + noise[k] * s
+        s = s * Q
+        h = s
+        for row in new:
+            for x in row:
+                if h == 1:
+                    break
+                h = gmpy2.gcd(h, x)
+        if h != 1:
+            new = [[x // h for x in row] for row in new]
+            s = s // h
+        M = new
+        yield [M[k][k] for k in range(K)], s
+
+
 def _check_T(T: Any) -> int:
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
         raise GraphValueError(f"generations: expected a nonnegative integer, found {T!r}")
@@ -364,6 +420,9 @@ def exact_risk_trajectory(graph: InteractionGraph, T: int) -> list[tuple[sp.Expr
     T = _check_T(T)
     K = graph.num_learners
     out = []
+    if not graph.is_symbolic:
+        check_exact_regime(graph)
+        return [tuple(sp.Rational(int(m), int(s)) for m in diag) for diag, s in _integer_risks(graph, T)]
     for domain, C in _iterate(graph, T):
         rows = C.rep.to_ddm()
         out.append(tuple(domain.to_sympy(rows[k][k]) for k in range(K)))
@@ -375,6 +434,12 @@ def _risk_sequences(graph: InteractionGraph, T: int) -> tuple[Any, list[list[Any
     K = graph.num_learners
     seqs: list[list[Any]] = [[] for _ in range(K)]
     domain = None
+    if not graph.is_symbolic:
+        check_exact_regime(graph)
+        for diag, s in _integer_risks(graph, T):
+            for k in range(K):
+                seqs[k].append(sp.QQ(int(diag[k]), int(s)))
+        return sp.QQ, seqs
     for domain, C in _iterate(graph, T):
         rows = C.rep.to_ddm()
         for k in range(K):
