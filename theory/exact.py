@@ -41,7 +41,6 @@ Proofs and counterexamples: ``docs/exact.md``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -263,7 +262,6 @@ def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | 
     idx = list(range(graph.num_learners)) if learners is None else sorted(learners)
     pairs = _pairs(idx)
     col = {p: c for c, p in enumerate(pairs)}
-    inset = set(idx)
     if domain is None:
         domain = common_field([W[k, j] for k in idx for j in idx] + [g[k] for k in idx] + [0])
     conv = domain.from_sympy
@@ -283,7 +281,6 @@ def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | 
                 c = col[(j, j)]
                 row[c] = row.get(c, domain.zero) + gd[k] * wkj
         rows[r] = {c: v for c, v in row.items() if v}
-    del inset
     n = len(pairs)
     return pairs, DomainMatrix(rows, (n, n), domain)
 
@@ -465,7 +462,7 @@ def _largest_real_root(P: sp.Poly) -> sp.Expr:
         n = len(f.intervals())
         if n:
             root = -f.nth(0) / f.nth(1) if f.degree() == 1 else sp.CRootOf(f, n - 1)
-            cands.append((sp.nsimplify(root) if f.degree() == 1 else root, f))
+            cands.append((root, f))
     return _max_root(cands) if cands else sp.Integer(0)
 
 
@@ -674,7 +671,7 @@ def exact_risk_bounds(graph: InteractionGraph, learners: Sequence[int]) -> dict[
     out = {}
     for i, k in enumerate(idx):
         ok = all(big[j] for j in anc[k])
-        out[k] = (sp.nsimplify(low[i, i]), sp.nsimplify(up[i]) if ok else None)
+        out[k] = (sp.cancel(low[i, i]), sp.cancel(up[i]) if ok else None)
     return out
 
 
