@@ -75,7 +75,7 @@ def memory_run(replications: int = 100_000, generations: int = 20) -> None:
 
     g = ten_learner_graph(200)
     start = time.perf_counter()
-    res = verify_ols(g, generations=generations, replications=replications, seed=1, chunk=1)
+    res = verify_ols(g, generations=generations, replications=replications, seed=1, chunk=4)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(f"\n{replications:,} replications x {generations} generations of the 10-learner graph (N = 200): "
@@ -89,3 +89,7 @@ if __name__ == "__main__":
     speed_table()
     if a.memory:
         memory_run()
+
+
+def memory_only() -> None:  # pragma: no cover - python -c entry for the memory figure alone
+    memory_run()
