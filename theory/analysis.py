@@ -566,9 +566,17 @@ EXACT_BRUTE_FORCE_LIMIT = 64
 
 
 def _exact_max_risk(graph: InteractionGraph) -> float:
-    """Largest exact stationary risk, or infinity when something still collapses."""
-    from .exact import exact_analysis
+    """Largest exact stationary risk, or infinity when something still collapses.
 
+    When every N_k >= 2d + 1 the exact verdict is the topological one (docs/exact.md),
+    so a graph without offending components is bounded and one sparse exact solve
+    suffices; otherwise the full exact analysis decides."""
+    from .exact import exact_analysis, exact_stationary_covariance
+
+    d = graph.dimension
+    if all(N >= 2 * d + 1 for N in graph.total_samples) and not any(collapse_condition(graph).collapses):
+        C = exact_stationary_covariance(graph, range(graph.num_learners))
+        return max(to_float(C[i, i]) for i in range(graph.num_learners))
     result = exact_analysis(graph)
     if result.collapse:
         return float("inf")
