@@ -131,3 +131,28 @@ def test_symbolic_stationary_risk_and_growth_rate():
     assert sp.simplify(a.learners[0].stationary_risk - 2 * (m + n) / (m * (m + 2 * n))) == 0
     b = analyze(cycle(3, real_samples=0, samples=n, dimension=5), theory="large-sample")
     assert all(sp.simplify(r.growth_rate - 5 / n) == 0 for r in b.learners)
+
+
+def test_exact_analysis_json_reports_expanding_components_and_differing_verdicts():
+    """Exact mode (claim 5): d = 20, N = 28 with 24 own and 4 real samples grows
+    geometrically although it gets real data; the JSON carries the map radius, the
+    expanding component with its fix, and the large-sample verdict it contradicts."""
+    G = self_training(real_samples=4, samples=24, initial_samples=40, dimension=20)
+    a = analyze(G)
+    out = json.loads(json.dumps(a.to_json(), allow_nan=False))
+    m = out["models"]["L0"]
+    assert out["theory"] == "exact" and m["collapses"] is True and m["large_sample_collapses"] is False
+    assert m["growth"] == "geometric" and m["growth_factor"] == pytest.approx(1.076, abs=5e-4)
+    assert sp.Rational(m["growth_factor_exact"]) == sp.Rational(7118, 6615)
+    assert m["map_spectral_radius"] == pytest.approx(m["growth_factor"])
+    assert out["expanding"][0]["members"] == ["L0"] and out["expanding"][0]["fix"]["L0"] >= 1
+    assert out["spectral_radius"] == pytest.approx(24 / 28)
+    assert "differ" in a.report()
+
+
+def test_exact_mode_outside_its_regime_suggests_large_sample():
+    """N_k <= d + 1: a one-line error that points to --large-sample."""
+    from theory.errors import ExactRegimeError
+
+    with pytest.raises(ExactRegimeError, match="--large-sample"):
+        analyze(self_training(real_samples=1, samples=4, dimension=5))
