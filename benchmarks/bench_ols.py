@@ -28,6 +28,7 @@ import naive_ols  # noqa: E402
 from theory.builders import self_training  # noqa: E402
 from theory.graph import InteractionGraph  # noqa: E402
 from verify.blocks import BLOCK_SIZE, block_generator  # noqa: E402
+from verify.montecarlo import auto_chunk  # noqa: E402
 from verify.simulate import ols_setup, simulate_ols_blocks  # noqa: E402
 
 D = 10
@@ -43,8 +44,9 @@ def ten_learner_graph(N: int, seed: int = 0) -> InteractionGraph:
                             dimension=D, noise_variance=1)
 
 
-def fast_fits_per_second(graph: InteractionGraph, generations: int = 20, blocks: int = 8, chunk: int = 8) -> float:
+def fast_fits_per_second(graph: InteractionGraph, generations: int = 20, blocks: int = 8, chunk: int | None = None) -> float:
     setup = ols_setup(graph)
+    chunk = auto_chunk(setup) if chunk is None else chunk
     start = time.perf_counter()
     for first in range(0, blocks, chunk):
         simulate_ols_blocks(setup, generations, [(block_generator(0, b), BLOCK_SIZE)
@@ -53,7 +55,7 @@ def fast_fits_per_second(graph: InteractionGraph, generations: int = 20, blocks:
 
 
 def speed_table() -> None:
-    print(f"learner-fits per second, d = {D} (fast: chunks of 8 blocks of {BLOCK_SIZE} replications, 20 generations)")
+    print(f"learner-fits per second, d = {D} (fast: auto_chunk blocks of {BLOCK_SIZE} replications, 20 generations)")
     print(f"{'case':<34} {'N':>7} {'fast':>12} {'naive':>10} {'speed-up':>9} {'target':>7}")
     for name, build, targets in (
         ("self-training, 1 learner", lambda N: self_training(real_samples=N // 2, samples=N - N // 2,
@@ -75,7 +77,7 @@ def memory_run(replications: int = 100_000, generations: int = 20) -> None:
 
     g = ten_learner_graph(200)
     start = time.perf_counter()
-    res = verify_ols(g, generations=generations, replications=replications, seed=1, chunk=4)
+    res = verify_ols(g, generations=generations, replications=replications, seed=1)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(f"\n{replications:,} replications x {generations} generations of the 10-learner graph (N = 200): "

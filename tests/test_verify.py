@@ -21,8 +21,10 @@ from theory.builders import cycle
 from theory.errors import GraphValueError
 from theory.graph import InteractionGraph
 from verify import montecarlo
+from verify.blocks import BLOCK_SIZE
 from verify.cli import main
 from verify.montecarlo import OLSVerification, verify_ols
+from verify.simulate import ols_setup
 
 MIXED = InteractionGraph(  # a collapsing 2-cycle feeding a learner with real data, plus a bounded pair
     ["A", "B", "C", "D"], real_samples=[0, 0, 10, 20], initial_samples=[20, 20, 30, 25],
@@ -173,9 +175,10 @@ def test_cli_interrupt_writes_partial_results(graph_file: str, tmp_path: Path, c
 
     monkeypatch.setattr(montecarlo, "_run_chunk", flaky)
     c = tmp_path / "rows.csv"
-    assert main(["verify", graph_file, "-T", "1", "-R", "3000", "--seed", "1", "--json", "--csv", str(c)]) == 130
+    assert main(["verify", graph_file, "-T", "1", "-R", "5000", "--seed", "1", "--json", "--csv", str(c)]) == 130
     out = json.loads(capsys.readouterr().out)
-    assert (out["interrupted"], out["completed"]) == (True, 1024) and c.exists()
+    first_chunk = montecarlo.auto_chunk(ols_setup(MIXED)) * BLOCK_SIZE
+    assert (out["interrupted"], out["completed"]) == (True, first_chunk) and c.exists()
 
 
 BAD = [

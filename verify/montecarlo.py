@@ -34,10 +34,10 @@ import numpy as np
 from theory.errors import GraphValueError
 from theory.graph import InteractionGraph
 
-from .blocks import draw_seed, replication_blocks, block_generator
+from .blocks import BLOCK_SIZE, block_generator, draw_seed, replication_blocks
 from .simulate import OLSSetup, ols_setup, simulate_ols_blocks
 
-__all__ = ["OLSVerification", "verify_ols", "with_covariance_file", "ProgressBar", "theory_risks", "reliable_learners", "bonferroni_bound",
+__all__ = ["OLSVerification", "verify_ols", "auto_chunk", "with_covariance_file", "ProgressBar", "theory_risks", "reliable_learners", "bonferroni_bound",
            "ESTIMATORS", "FAMILY_WISE_LEVEL", "RELIABLE_MARGIN", "write_atomic"]
 
 #: Estimators ``graphcollapse verify`` knows (``ols`` here, the rest in :mod:`verify.mcompare`).
@@ -212,6 +212,22 @@ def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
         raise
 
 
+def auto_chunk(setup: OLSSetup, budget: int = 16 * 2**20) -> int:
+    """Blocks per chunk so that the factor buffer stays within ``budget`` bytes (1..8):
+    larger arrays amortise numpy's per-call overhead, smaller ones stay in cache.
+
+    Examples
+    --------
+    >>> from theory.builders import self_training
+    >>> from verify.simulate import ols_setup
+    >>> auto_chunk(ols_setup(self_training(real_samples=100, samples=100, dimension=10)))
+    8
+    """
+    lay = setup.layout
+    per_block = BLOCK_SIZE * lay.K * lay.d * lay.Bm * lay.d * 8
+    return int(min(8, max(1, budget // per_block)))
+
+
 def _merge(acc: tuple[int, np.ndarray, np.ndarray] | None, part: tuple[int, np.ndarray, np.ndarray]):
     if acc is None:
         return part
@@ -229,7 +245,7 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 
 
 def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, seed: int | None = None,
-               theory: str = "exact", workers: int = 1, chunk: int = 4,
+               theory: str = "exact", workers: int = 1, chunk: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> OLSVerification:
     r"""Simulate interactive OLS on ``graph`` (fast path) and compare with the theory.
 
@@ -246,8 +262,9 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
     theory : {"exact", "large-sample"}
     workers : int
         Processes; the result does not depend on it.
-    chunk : int
-        Replication blocks per task; the result does not depend on it.
+    chunk : int, optional
+        Replication blocks simulated as one array; the result does not depend on it.
+        Default: :func:`auto_chunk` (about 16 MB of factor buffer).
     progress : callable, optional
         ``progress(done, total)`` in replications after every chunk.
 
@@ -272,10 +289,10 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
     T = _check_int(generations, "--generations", 0)
     R = _check_int(replications, "--replications", 2)
     workers = _check_int(workers, "--workers", 1)
-    chunk = _check_int(chunk, "chunk", 1)
     if theory not in ("exact", "large-sample"):
         raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
     setup = ols_setup(graph)
+    chunk = auto_chunk(setup) if chunk is None else _check_int(chunk, "chunk", 1)
     th = theory_risks(graph, T, theory)
     seed = draw_seed(seed)
     blocks = list(replication_blocks(R))

@@ -186,7 +186,7 @@ def _fit_generation(lay: _Layout, streams: list[tuple[np.random.Generator, int, 
     F = F.reshape(R, K, d, Bm, d)
     p = prev[:, lay.producer]                                               # (R, K, Bm, d)
     # v_b = F_b^T delta_p + s_b z_b, so that F_b v_b = G_b delta_p + u_b
-    v = np.einsum("rkibj,rkbi->rkbj", F, p) + lay.scale[None, :, :, None] * z
+    v = (F.transpose(0, 1, 3, 4, 2) @ p[..., None])[..., 0] + lay.scale[None, :, :, None] * z
     M = F.reshape(R, K, d, Bm * d)
     G = M @ M.transpose(0, 1, 3, 2)
     rhs = (M @ v.reshape(R, K, Bm * d, 1))[..., 0]
