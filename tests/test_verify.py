@@ -103,7 +103,7 @@ def small_graphs(draw) -> InteractionGraph:
 
 
 @pytest.mark.slow
-@settings(max_examples=12, derandomize=True, deadline=None)
+@settings(max_examples=25, derandomize=True, deadline=None)
 @given(graph=small_graphs(), seed=st.integers(0, 2**32 - 1))
 def test_property_random_graphs_agree(graph: InteractionGraph, seed: int) -> None:
     """Claim (property): on random small graphs with N_k >= d + 8 the simulation agrees
