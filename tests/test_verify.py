@@ -87,6 +87,14 @@ def test_unreliable_rows_do_not_count() -> None:
     assert dataclasses.replace(res, mean=mean).agrees == res.agrees
 
 
+def test_no_reliable_rows_is_not_agreement() -> None:
+    """Claim: when every learner is unreliable nothing is tested, so ``agrees`` is false
+    and the report says agreement was not assessed."""
+    g = InteractionGraph(["A"], real_samples=[6], initial_samples=[30], edges=[], dimension=2, noise_variance=1)
+    res = verify_ols(g, generations=1, replications=300, seed=0)
+    assert not res.agrees and "not assessed" in res.report()
+
+
 @st.composite
 def small_graphs(draw) -> InteractionGraph:
     """Random graphs with 1-3 learners, d in 1..3, every N_k and n0_k >= d + 8."""

@@ -144,8 +144,9 @@ class OLSVerification:
 
     @property
     def agrees(self) -> bool:
-        """Every reliable row has |z| below :attr:`critical_z` (needs >= 2 completed)."""
-        if self.completed < 2:
+        """Every reliable row has |z| below :attr:`critical_z` (needs >= 2 completed and
+        at least one reliable row: with none, nothing was tested and this is False)."""
+        if self.completed < 2 or not self.reliable.any():
             return False
         zz = np.abs(self.z[:, self.reliable])
         return bool(np.all(zz < self.critical_z))
@@ -176,7 +177,11 @@ class OLSVerification:
         lines.append(f"rule: Bonferroni over {m} reliable rows at family-wise level {FAMILY_WISE_LEVEL:g}: "
                      f"|z| < {self.critical_z:.2f}; unreliable rows (N_k or n0_k < d + {RELIABLE_MARGIN} "
                      f"upstream) are not counted")
-        lines.append(f"agreement: {'yes' if self.agrees else 'NO'}")
+        if not self.reliable.any():
+            lines.append("agreement: not assessed (no reliable rows; add samples so that N_k, n0_k >= d + "
+                         f"{RELIABLE_MARGIN})")
+        else:
+            lines.append(f"agreement: {'yes' if self.agrees else 'NO'}")
         return "\n".join(lines)
 
     def to_csv(self, path: str | Path) -> None:
