@@ -210,6 +210,9 @@ def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -319,17 +322,24 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
             for ch in chunks:
                 absorb(_run_chunk((setup, T, seed, ch)))
         else:
+            from collections import deque
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(_run_chunk, (setup, T, seed, ch)) for ch in chunks]
-                try:
-                    for fut in futures:  # in order, so the merge is deterministic
-                        absorb(fut.result())
-                except KeyboardInterrupt:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+            pending: deque = deque()
+            todo = iter(chunks)
+            try:
+                while True:  # at most 2 * workers chunks in flight, merged in order
+                    while len(pending) < 2 * workers:
+                        ch = next(todo, None)
+                        if ch is None:
+                            break
+                        pending.append(pool.submit(_run_chunk, (setup, T, seed, ch)))
+                    if not pending:
+                        break
+                    absorb(pending.popleft().result())
+            finally:  # on Ctrl-C: drop queued chunks, do not wait for the running ones
+                pool.shutdown(wait=not pending, cancel_futures=True)
     except KeyboardInterrupt:
         interrupted = True
     shape = th.shape
@@ -341,6 +351,13 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
         se = np.sqrt(ss / (n - 1) / n)
     return OLSVerification(tuple(graph.names), seed, R, done, interrupted,
                            "exact" if theory == "exact" else "large-sample", th, mean, se, reliable_learners(graph))
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is handled by the parent alone."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_chunk(task: tuple[OLSSetup, int, int, list[tuple[int, int, int]]]) -> list[tuple[int, np.ndarray, np.ndarray]]:

@@ -37,6 +37,9 @@ def _save(fig: Any, path: str | Path | None) -> Any:
         os.close(fd)
         try:
             fig.savefig(tmp, format=(path.suffix[1:] or "png"), bbox_inches="tight")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
