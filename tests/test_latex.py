@@ -200,3 +200,10 @@ def test_cli_bad_input(graph_file, capsys, argv, match):
     assert main(["latex", graph_file, *argv]) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_contraction_only_for_one_learner_components():
+    """The scalar contraction inequality is stated only for one-learner components with a
+    self-loop; a 3-cycle with self-loops is one component, so none is stated for it."""
+    G = cycle(3, real_samples=20, samples=10, dimension=2, self_loops=True)
+    assert derive_theorem(G, "exact").contraction == {}

@@ -256,16 +256,13 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
     else:
         gam, Dv, C0 = _exact_parts(graph)
         gam_p, Dp, _ = _exact_parts(pos_graph)
-        Wp = pos_graph.mixing_matrix
+        from .lyapunov import scc_order
+
+        singletons = {c[0] for c in scc_order(W) if len(c) == 1}
         for k, name in enumerate(graph.names):
             w = W[k, k]
-            if w != 0 and sum(1 for j in range(graph.num_learners) if W[k, j] != 0 and W[j, k] != 0) == 1:
-                rho = sp.factor(w**2 + gam[k] * (w - w**2))
-                rel = sp.Lt(rho, 1)
-                if rel in (sp.true, sp.false):
-                    contraction[name] = rel
-                else:
-                    contraction[name] = rel
+            if w != 0 and k in singletons:  # a one-learner component with a self-loop
+                contraction[name] = sp.Lt(sp.factor(w**2 + gam[k] * (w - w**2)), 1)
         Cb = _exact_stationary(pos_graph, B, gam_p, Dp) if B else sp.zeros(0, 0)
         assumptions.append(r"N_k > d + 1 \text{ and } n^0_k > d + 1 \text{ for every learner } k")
         assumptions.append(r"\rho(\mathcal{L}_A) < 1 \text{ on every strongly connected component } A "
