@@ -1,4 +1,6 @@
 """graphcollapse.verify: simulators, Monte Carlo comparison with the theory, plots and
 the command-line program. Imports :mod:`theory`; never the reverse."""
 
-__all__: list[str] = []
+from .montecarlo import OLSVerification, verify_ols
+
+__all__ = ["OLSVerification", "verify_ols"]
