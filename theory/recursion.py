@@ -86,6 +86,23 @@ def large_sample_initial_covariance(graph: InteractionGraph) -> sp.Matrix:
     return sp.diag(*[sp.cancel(s2 * d / _as_sympy(n0)) for n0 in graph.initial_samples])
 
 
+def _iterate(graph: InteractionGraph, T: int, D: Sequence[Any] | None, C0: sp.Matrix | None):
+    """Yield C(0), ..., C(T) as dense DomainMatrix over the smallest common field."""
+    K = graph.num_learners
+    W = graph.mixing_matrix
+    Dv = large_sample_noise_variance(graph) if D is None else tuple(D)
+    C0 = large_sample_initial_covariance(graph) if C0 is None else C0
+    domain = common_field(list(W) + list(Dv) + list(C0))
+    Wd = DomainMatrix.from_list_sympy(K, K, W.tolist()).convert_to(domain).to_sparse()
+    WdT = Wd.transpose()
+    Dd = DomainMatrix.diag([domain.from_sympy(sp.sympify(x)) for x in Dv], domain).to_dense()
+    C = DomainMatrix.from_list_sympy(K, K, C0.tolist()).convert_to(domain).to_dense()
+    yield C
+    for _ in range(T):
+        C = (Wd * C * WdT).to_dense() + Dd
+        yield C
+
+
 def covariance_trajectory(graph: InteractionGraph, generations: int, *, D: Sequence[Any] | None = None,
                           C0: sp.Matrix | None = None) -> list[sp.Matrix]:
     r"""Exact :math:`C^{(0)}, \dots, C^{(T)}` of the large-sample recursion (or of
@@ -98,22 +115,7 @@ def covariance_trajectory(graph: InteractionGraph, generations: int, *, D: Seque
     ...                                         initial_samples=10, dimension=1), 2)]
     [1/10, 1/5, 3/10]
     """
-    T = _check_generations(generations)
-    K = graph.num_learners
-    W = graph.mixing_matrix
-    Dv = large_sample_noise_variance(graph) if D is None else tuple(D)
-    C0 = large_sample_initial_covariance(graph) if C0 is None else C0
-    domain = common_field(list(W) + list(Dv) + list(C0))
-    Wd = DomainMatrix.from_list_sympy(K, K, W.tolist()).convert_to(domain).to_sparse()
-    WdT = Wd.transpose()
-    Dd = DomainMatrix.diag([domain.from_sympy(sp.sympify(x)) for x in Dv], domain)
-    C = DomainMatrix.from_list_sympy(K, K, C0.tolist()).convert_to(domain).to_dense()
-    Dd = Dd.to_dense()
-    out = [C]
-    for _ in range(T):
-        C = (Wd * C * WdT).to_dense() + Dd
-        out.append(C)
-    return [c.to_Matrix() for c in out]
+    return [C.to_Matrix() for C in _iterate(graph, _check_generations(generations), D, C0)]
 
 
 def risk_trajectory(graph: InteractionGraph, generations: int) -> list[tuple[sp.Expr, ...]]:
@@ -125,22 +127,10 @@ def risk_trajectory(graph: InteractionGraph, generations: int) -> list[tuple[sp.
     >>> risk_trajectory(cycle(2, real_samples=[5, 0], samples=5, initial_samples=10, dimension=1), 1)
     [(1/10, 1/10), (1/8, 3/10)]
     """
-    T = _check_generations(generations)
-    K = graph.num_learners
-    W = graph.mixing_matrix
-    Dv = large_sample_noise_variance(graph)
-    C0 = large_sample_initial_covariance(graph)
-    domain = common_field(list(W) + list(Dv) + list(C0))
-    Wd = DomainMatrix.from_list_sympy(K, K, W.tolist()).convert_to(domain).to_sparse()
-    WdT = Wd.transpose()
-    Dd = DomainMatrix.diag([domain.from_sympy(sp.sympify(x)) for x in Dv], domain).to_dense()
-    C = DomainMatrix.from_list_sympy(K, K, C0.tolist()).convert_to(domain).to_dense()
-    to = domain.to_sympy
-    out = [tuple(to(C.rep.to_ddm()[k][k]) for k in range(K))]
-    for _ in range(T):
-        C = (Wd * C * WdT).to_dense() + Dd
+    out = []
+    for C in _iterate(graph, _check_generations(generations), None, None):
         rows = C.rep.to_ddm()
-        out.append(tuple(to(rows[k][k]) for k in range(K)))
+        out.append(tuple(C.domain.to_sympy(rows[k][k]) for k in range(graph.num_learners)))
     return out
 
 
