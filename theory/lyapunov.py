@@ -89,7 +89,9 @@ def _solve_block(Wd, A: list[int], B: list[int], R: list[list[Any]], domain) -> 
     M = DomainMatrix(rows, (n, n), domain)
     b = DomainMatrix(rhs, (n, 1), domain)
     try:
-        x = M.lu_solve(b).to_dense().rep.to_ddm()
+        x = _schur_solve(rows, rhs, n, domain)
+        if x is None:
+            x = M.lu_solve(b).to_dense().rep.to_ddm()
     except Exception as exc:  # NonInvertibleMatrixError and friends
         raise GraphValueError(
             "lyapunov: the equation C = W C W^T + D has no unique solution (spectral radius of W "
@@ -101,6 +103,88 @@ def _solve_block(Wd, A: list[int], B: list[int], R: list[list[Any]], domain) -> 
         if symmetric:
             X[j][i] = x[r][0]
     return X
+
+
+def _is_constant(v: Any, domain: Any) -> bool:
+    """Whether a fraction-field element is a constant (no symbol)."""
+    return v.numer.is_ground and v.denom.is_ground
+
+
+def _schur_solve(rows: dict[int, dict[int, Any]], rhs: dict[int, dict[int, Any]], n: int, domain: Any):
+    r"""Solve the block system by eliminating its symbol-free equations over ``QQ`` first.
+
+    Split the unknowns by their equation rows: ``R`` (every coefficient and the right-hand
+    side free of symbols) and ``S`` (the rest). With the rows of ``R`` solved over ``QQ``
+    for :math:`x_R = y - Y x_S` (:math:`M_{RR} Y = M_{RS}`, :math:`M_{RR} y = r_R`), only the
+    Schur complement :math:`(M_{SS} - M_{SR} Y) x_S = r_S - M_{SR} y` is solved over the
+    fraction field: |S| unknowns instead of n, and the gcd-heavy field arithmetic shrinks
+    accordingly. Returns ``None`` (caller falls back to the full solve) when the domain
+    has no symbols, nothing or everything is symbol-free, or :math:`M_{RR}` is singular.
+    """
+    if not getattr(domain, "is_FractionField", False):
+        return None
+    const = {r: all(_is_constant(v, domain) for v in rows[r].values())
+             and all(_is_constant(v, domain) for v in rhs.get(r, {}).values()) for r in range(n)}
+    R = [r for r in range(n) if const[r]]
+    S = [r for r in range(n) if not const[r]]
+    if not R or not S or len(S) * 4 > n * 3:
+        return None
+    QQ = sp.QQ
+    ground = domain.domain
+
+    def to_qq(v: Any) -> Any:
+        return QQ.convert_from(ground.convert(v.numer.LC if v.numer else 0), ground) / \
+            QQ.convert_from(ground.convert(v.denom.LC), ground) if v else QQ.zero
+
+    pos_R = {r: i for i, r in enumerate(R)}
+    pos_S = {r: i for i, r in enumerate(S)}
+    MRR: dict[int, dict[int, Any]] = {}
+    MRS: dict[int, dict[int, Any]] = {}
+    for r in R:
+        for c, v in rows[r].items():
+            if c in pos_R:
+                MRR.setdefault(pos_R[r], {})[pos_R[c]] = to_qq(v)
+            else:
+                MRS.setdefault(pos_R[r], {})[pos_S[c]] = to_qq(v)
+        if rhs.get(r):
+            MRS.setdefault(pos_R[r], {})[len(S)] = to_qq(rhs[r][0])
+    nR, nS = len(R), len(S)
+    try:
+        YY = DomainMatrix(MRR, (nR, nR), QQ).lu_solve(DomainMatrix(MRS, (nR, nS + 1), QQ))
+    except Exception:
+        return None
+    Y = YY.to_sparse().rep  # columns 0..nS-1: Y, column nS: y
+    A: dict[int, dict[int, Any]] = {}
+    bS: dict[int, dict[int, Any]] = {}
+    for r in S:
+        i = pos_S[r]
+        row: dict[int, Any] = {}
+        acc = rhs.get(r, {}).get(0, domain.zero)
+        for c, v in rows[r].items():
+            if c in pos_S:
+                row[pos_S[c]] = row.get(pos_S[c], domain.zero) + v
+            else:
+                for cc, yv in Y.get(pos_R[c], {}).items():
+                    yd = domain.convert_from(yv, QQ)
+                    if cc == nS:
+                        acc = acc - v * yd
+                    else:
+                        row[cc] = row.get(cc, domain.zero) - v * yd
+        A[i] = {c: v for c, v in row.items() if v}
+        if acc:
+            bS[i] = {0: acc}
+    xS = DomainMatrix(A, (nS, nS), domain).lu_solve(DomainMatrix(bS, (nS, 1), domain)).to_dense().rep.to_ddm()
+    x = [[domain.zero] for _ in range(n)]
+    for r in S:
+        x[r][0] = xS[pos_S[r]][0]
+    for r in R:
+        yr = Y.get(pos_R[r], {})
+        acc = domain.convert_from(yr[nS], QQ) if nS in yr else domain.zero
+        for cc, yv in yr.items():
+            if cc != nS:
+                acc = acc - domain.convert_from(yv, QQ) * xS[cc][0]
+        x[r][0] = acc
+    return x
 
 
 def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix) -> sp.Matrix:
