@@ -17,6 +17,11 @@ solved before. Each block is a linear system with :math:`|A||B|` unknowns
 ``DomainMatrix`` over the smallest field holding the entries (``QQ`` for rationals,
 ``QQ(a, b)`` for symbols). A single SCC of size :math:`K` costs one sparse system of
 :math:`K(K+1)/2` unknowns instead of :math:`K^2`.
+
+With symbols, the equations of a block whose coefficients are all symbol-free (both
+rows of :math:`W` involved are rational) are eliminated over ``QQ`` first, and only the
+Schur complement in the remaining unknowns is solved over the fraction field
+(``_schur_solve``), where the cost lies (polynomial gcds during elimination).
 """
 
 from __future__ import annotations
