@@ -684,8 +684,8 @@ class InteractionGraph:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-format dictionary (numbers exact: ints, or decimal/fraction strings
-        are avoided: rationals that are not finite decimals raise).
+        """The JSON-format dictionary: counts as integers (a non-integer count raises),
+        variances and covariance entries as JSON numbers (floats unless integral).
 
         Examples
         --------
