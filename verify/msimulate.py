@@ -184,12 +184,15 @@ def _newton_full_batch(X: np.ndarray, y: np.ndarray,
 
 
 def _logistic_weights(eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.special import expit
-
-    p = expit(eta, out=eta)
-    w = np.subtract(1.0, p)
-    np.multiply(w, p, out=w)
-    return np.subtract(p, y, out=p), w
+    # sigmoid(eta) = (1 + tanh(eta / 2)) / 2 and sigmoid' = (1 - tanh^2) / 4: numpy's
+    # vectorised tanh is about 3x faster than scipy.special.expit on these arrays
+    t = np.tanh(np.multiply(eta, 0.5, out=eta), out=eta)
+    w = np.multiply(t, t)
+    np.subtract(1.0, w, out=w)
+    w *= 0.25
+    t *= 0.5
+    t += 0.5
+    return np.subtract(t, y, out=t), w
 
 
 def fit_logistic_batch(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
