@@ -116,11 +116,17 @@ def plot_interaction_graph(graph: InteractionGraph, path: str | Path | None = No
                      font_size=8, node_size=500, arrows=True, connectionstyle="arc3,rad=0.1")
     nx.draw_networkx_edge_labels(G, pos, ax=ax, font_size=7,
                                  edge_labels={(s, t): str(n) for s, t, n in graph.edges})
+    xy = np.array(list(pos.values()))
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
     for comp in cond.components:
         pts = np.array([pos[graph.names[i]] for i in comp.members])
         centre = pts.mean(axis=0)
-        span = np.ptp(pts, axis=0) + 0.35
-        ax.add_patch(Ellipse(centre, span[0] * 1.3, span[1] * 1.3, fill=False, ls="--", ec="k", lw=1.2))
+        size = (np.ptp(pts, axis=0) + 0.35) * 1.3
+        ax.add_patch(Ellipse(centre, size[0], size[1], fill=False, ls="--", ec="k", lw=1.2))
+        lo, hi = np.minimum(lo, centre - size / 2), np.maximum(hi, centre + size / 2)
+    pad = 0.12 * max(float(np.max(hi - lo)), 1.0)  # room for the outlines and node labels
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - pad, hi[1] + pad)
     ax.set_title(f"{graph.num_learners} learners: {sum(collapses)} collapse")
     ax.axis("off")
     return _save(fig, path)
