@@ -123,28 +123,19 @@ def test_exact_self_training_contraction_inequality():
     assert th.contraction["L0"] == sp.false
 
 
-def test_closed_form_in_t_matches_recursion():
-    """Claim: the closed form in t equals the large-sample recursion at t = 0..6."""
+@pytest.mark.parametrize("G,T", [
+    pytest.param(complete(2, real_samples=[1, 3], samples=2, dimension=1), 6, id="complete-2"),
+    pytest.param(cycle(2, real_samples=[1, 2], samples=3, dimension=2), 5, id="two-cycle-eigenvalues-pm-w"),
+])
+def test_closed_form_in_t_matches_recursion(G, T):
+    """Claim: the closed form in t equals the large-sample recursion at t = 0..T."""
     from theory.recursion import risk_trajectory
 
-    G = complete(2, real_samples=[1, 3], samples=2, dimension=1)
     t = sp.Symbol("t", integer=True, nonnegative=True)
     forms = derive_risk_closed_form(G, t)
-    traj = risk_trajectory(G, 6)
-    diffs = [sp.simplify(f.subs(t, s) - traj[s][k]) for s in range(7) for k, f in enumerate(forms)]
-    assert diffs == [0] * 14
-
-
-def test_closed_form_in_t_of_a_two_cycle():
-    """Claim: on a 2-cycle (eigenvalues +-w) the closed form matches the recursion at t = 0..5."""
-    from theory.recursion import risk_trajectory
-
-    G = cycle(2, real_samples=[1, 2], samples=3, dimension=2)
-    t = sp.Symbol("t", integer=True, nonnegative=True)
-    forms = derive_risk_closed_form(G, t)
-    traj = risk_trajectory(G, 5)
-    diffs = [sp.simplify(f.subs(t, s) - traj[s][k]) for s in range(6) for k, f in enumerate(forms)]
-    assert diffs == [0] * 12
+    traj = risk_trajectory(G, T)
+    diffs = [sp.simplify(f.subs(t, s) - traj[s][k]) for s in range(T + 1) for k, f in enumerate(forms)]
+    assert diffs == [0] * ((T + 1) * len(G))
 
 
 def test_no_closed_form_for_defective_w():

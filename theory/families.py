@@ -122,6 +122,15 @@ class FamilyClosedForm:
         return "$\\displaystyle " + family_latex(self) + "$"
 
 
+def _diagonal_off_diagonal(eqs: list[sp.Eq], x: sp.Symbol, y: sp.Symbol) -> tuple[dict, dict, Any]:
+    """Solve a permutation-symmetric family's two equations for the common diagonal (x) and
+    off-diagonal (y) values of C; return (unknowns, symbols, entry(k, l))."""
+    sol = sp.solve(eqs, [x, y], dict=True)[0]
+    X, Y = (sp.factor(sp.cancel(sol[v])) for v in (x, y))
+    return ({"diagonal": X, "off_diagonal": Y}, {"diagonal": x, "off_diagonal": y},
+            lambda k, l: X if k == l else Y)
+
+
 def derive_family(family: str, parameters: dict[str, Any] | None = None) -> FamilyClosedForm:
     r"""Derive the stationary covariance of a family for symbolic :math:`K`.
 
@@ -166,11 +175,7 @@ def derive_family(family: str, parameters: dict[str, Any] | None = None) -> Fami
         else:
             eqs = [sp.Eq(x, w**2 * ((K - 1) * x + (K - 1) * (K - 2) * y) + D),
                    sp.Eq(y, w**2 * ((K - 2) * x + (K**2 - 3 * K + 3) * y))]
-        sol = sp.solve(eqs, [x, y], dict=True)[0]
-        X, Y = (sp.factor(sp.cancel(sol[v])) for v in (x, y))
-        unknowns = {"diagonal": X, "off_diagonal": Y}
-        syms = {"diagonal": x, "off_diagonal": y}
-        entry = lambda k, l: X if k == l else Y  # noqa: E731
+        unknowns, syms, entry = _diagonal_off_diagonal(eqs, x, y)
         assumptions = ["m > 0 (every learner gets real data; otherwise every learner collapses)"]
     elif family == "cycle":
         m = p["m"]
@@ -178,11 +183,7 @@ def derive_family(family: str, parameters: dict[str, Any] | None = None) -> Fami
         w = n / N
         D = d * s2 / N
         eqs = [sp.Eq(x, w**2 * x + D), sp.Eq(y, w**2 * y)]
-        sol = sp.solve(eqs, [x, y], dict=True)[0]
-        X, Y = (sp.factor(sp.cancel(sol[v])) for v in (x, y))
-        unknowns = {"diagonal": X, "off_diagonal": Y}
-        syms = {"diagonal": x, "off_diagonal": y}
-        entry = lambda k, l: X if k == l else Y  # noqa: E731
+        unknowns, syms, entry = _diagonal_off_diagonal(eqs, x, y)
         assumptions = ["m > 0 (otherwise the cycle is a source component without real data and collapses)"]
     elif family in ("star", "star_feedback"):
         mh, ms = p["m_h"], p["m_s"]
