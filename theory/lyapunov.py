@@ -93,8 +93,10 @@ def _solve_block(Wd, A: list[int], B: list[int], R: list[list[Any]], domain) -> 
     n = len(pairs)
     M = DomainMatrix(rows, (n, n), domain)
     b = DomainMatrix(rhs, (n, 1), domain)
+    x = _interp_solve(rows, rhs, n, domain)
     try:
-        x = _schur_solve(rows, rhs, n, domain)
+        if x is None:
+            x = _schur_solve(rows, rhs, n, domain)
         if x is None:
             x = M.lu_solve(b).to_dense().rep.to_ddm()
     except Exception as exc:  # NonInvertibleMatrixError and friends
@@ -189,6 +191,607 @@ def _schur_solve(rows: dict[int, dict[int, Any]], rhs: dict[int, dict[int, Any]]
             if cc != nS:
                 acc = acc - domain.convert_from(yv, QQ) * xS[cc][0]
         x[r][0] = acc
+    return x
+
+
+# --------------------------------------------------------------------------------------
+# Symbolic blocks by evaluation and interpolation (see the module docstring, "Method").
+# --------------------------------------------------------------------------------------
+
+#: Statistics of the last interpolation solve (read by the tests and the benchmark).
+INTERP_STATS: dict[str, Any] = {}
+
+
+class _Unlucky(Exception):
+    """A prime or grid that cannot be used (a coefficient denominator vanishes mod p, or
+    too many evaluation points were unlucky); the caller draws another."""
+
+
+def _prime_source():
+    """Primes below 2**31 (products of two residues fit in int64), largest first."""
+    p = 2**31 - 1
+    while True:
+        yield p
+        p = int(sp.prevprime(p))
+
+
+def _grid_values(rng, count: int, p: int, var: int) -> list[int]:
+    """``count`` distinct random residues mod ``p`` for the evaluation grid of one symbol
+    (a hook: the tests put singular points into the grid through it)."""
+    out: list[int] = []
+    seen: set[int] = set()
+    while len(out) < count:
+        v = rng.randrange(2, p - 1)
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _inv_mod(x: np.ndarray, p: int) -> np.ndarray:
+    """Elementwise inverse mod ``p`` (Fermat) of an int64 array (zeros give zeros)."""
+    result = np.ones_like(x)
+    base = x % p
+    e = p - 2
+    while e:
+        if e & 1:
+            result = result * base % p
+        base = base * base % p
+        e >>= 1
+    return result
+
+
+def _matmul_mod(A: np.ndarray, B: np.ndarray, p: int) -> np.ndarray:
+    """``A @ B mod p`` for residues below 2**31 without int64 overflow (B split in 16-bit
+    halves; needs fewer than 2**15 inner terms)."""
+    lo = B & 0xFFFF
+    hi = B >> 16
+    return ((A @ hi) % p * 65536 + (A @ lo)) % p
+
+
+def _fill_pattern(struct: list[set[int]], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Symbolic Gaussian elimination (no pivoting) of the pattern: for each step k, the
+    rows below k with an entry in column k and the columns right of k in row k."""
+    S = [set(s) for s in struct]
+    colrows: dict[int, set[int]] = {}
+    for i, s in enumerate(S):
+        for c in s:
+            colrows.setdefault(c, set()).add(i)
+    steps = []
+    for k in range(n):
+        rows = sorted(i for i in colrows.get(k, ()) if i > k)
+        cols = sorted(c for c in S[k] if c > k)
+        for i in rows:
+            for c in cols:
+                if c not in S[i]:
+                    S[i].add(c)
+                    colrows.setdefault(c, set()).add(i)
+        steps.append((np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)))
+    return steps
+
+
+def _batched_solve(A: np.ndarray, steps, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Solve many systems mod ``p`` at once. ``A`` has shape (P, n, n + r) (right-hand
+    sides last) and is overwritten. Elimination follows the precomputed pattern without
+    pivoting; a point whose pivot vanishes is marked invalid (``valid`` false) and its
+    result is garbage. Returns (X of shape (P, n, r), valid)."""
+    P, _, width = A.shape
+    r = width - n
+    valid = np.ones(P, dtype=bool)
+    rhs = np.arange(n, width, dtype=np.intp)
+    for k, (rows, cols) in enumerate(steps):
+        piv = A[:, k, k]
+        zero = piv == 0
+        if zero.any():
+            valid &= ~zero
+            piv = np.where(zero, 1, piv)
+        inv = _inv_mod(piv, p)
+        ck = np.concatenate([cols, rhs])
+        rowk = A[:, k, ck] * inv[:, None] % p
+        A[:, k, ck] = rowk
+        if len(rows):
+            f = A[:, rows, k]
+            idx = (slice(None), rows[:, None], ck[None, :])
+            A[idx] = (A[idx] - f[:, :, None] * rowk[:, None, :]) % p
+    X = np.zeros((P, n, r), dtype=np.int64)
+    for k in range(n - 1, -1, -1):
+        cols = steps[k][1]
+        acc = A[:, k, n:]
+        if len(cols):
+            prod = A[:, k, cols][:, :, None] * X[:, cols, :] % p
+            acc = (acc - prod.sum(axis=1)) % p
+        X[:, k, :] = acc
+    return X, valid
+
+
+class _ModSystem:
+    """The block system ``M x = r`` (entries of a rational function field) prepared for
+    evaluation at many points modulo primes."""
+
+    def __init__(self, rows, rhs, n: int, domain: Any):
+        self.n = n
+        self.domain = domain
+        nv = len(domain.symbols)
+        self.entries = []  # (row, col, numer terms, denom terms); col n is the rhs
+        active: set[int] = set()
+        for r, row in rows.items():
+            for c, v in row.items():
+                self.entries.append((r, c, list(v.numer.terms()), list(v.denom.terms())))
+        for r, d in rhs.items():
+            if d.get(0):
+                v = d[0]
+                self.entries.append((r, n, list(v.numer.terms()), list(v.denom.terms())))
+        self.maxdeg = [0] * nv
+        for _, _, nt, dt in self.entries:
+            for monom, _c in nt + dt:
+                for i, e in enumerate(monom):
+                    if e:
+                        active.add(i)
+                        self.maxdeg[i] = max(self.maxdeg[i], e)
+        self.active = sorted(active)
+        struct = [set() for _ in range(n)]
+        for r, c, _, _ in self.entries:
+            if c < n:
+                struct[r].add(c)
+        for r in range(n):
+            struct[r].add(r)
+        self.steps = _fill_pattern(struct, n)
+        self._coef_cache: dict[int, list] = {}
+
+    def _coefs(self, p: int):
+        """Entry coefficients reduced mod p (raises _Unlucky if a denominator vanishes)."""
+        if p in self._coef_cache:
+            return self._coef_cache[p]
+
+        ground = self.domain.domain
+
+        def red(c) -> int:
+            num, den = int(ground.numer(c)), int(ground.denom(c))
+            if den % p == 0:
+                raise _Unlucky
+            return num * pow(den, -1, p) % p
+
+        out = [(r, c, [(m, red(k)) for m, k in nt], [(m, red(k)) for m, k in dt])
+               for r, c, nt, dt in self.entries]
+        self._coef_cache = {p: out}
+        return out
+
+    def evaluate(self, pts: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Solutions x (P, n) mod p at the points (P, nv) and the validity mask: a point is
+        invalid when an entry's denominator or a pivot vanishes there."""
+        n = self.n
+        P = pts.shape[0]
+        coefs = self._coefs(p)
+        budget = 48 * 2**20
+        chunk = max(1, budget // (8 * n * (n + 1)))
+        X = np.zeros((P, n), dtype=np.int64)
+        valid = np.ones(P, dtype=bool)
+        for s in range(0, P, chunk):
+            sl = slice(s, min(P, s + chunk))
+            pc = pts[sl]
+            m = pc.shape[0]
+            pw = {}
+            for i in self.active:
+                col = pc[:, i] % p
+                tab = [np.ones(m, dtype=np.int64), col]
+                for _ in range(2, self.maxdeg[i] + 1):
+                    tab.append(tab[-1] * col % p)
+                pw[i] = tab
+
+            def ev(terms):
+                acc = np.zeros(m, dtype=np.int64)
+                for monom, cp in terms:
+                    t = np.full(m, cp, dtype=np.int64)
+                    for i, e in enumerate(monom):
+                        if e:
+                            t = t * pw[i][e] % p
+                    acc += t
+                return acc % p
+
+            A = np.zeros((m, n, n + 1), dtype=np.int64)
+            ok = np.ones(m, dtype=bool)
+            for r, c, nt, dt in coefs:
+                num = ev(nt)
+                if len(dt) == 1 and not any(dt[0][0]):
+                    if dt[0][1] == 0:
+                        raise _Unlucky
+                    A[:, r, c] = (A[:, r, c] + num * pow(dt[0][1], -1, p)) % p
+                    continue
+                den = ev(dt)
+                ok &= den != 0
+                A[:, r, c] = (A[:, r, c] + num * _inv_mod(den, p)) % p
+            Xc, vc = _batched_solve(A, self.steps, n, p)
+            X[sl] = Xc[:, :, 0]
+            valid[sl] = ok & vc
+        return X, valid
+
+
+# ---- univariate polynomials mod p: lists of coefficients, lowest degree first ----------
+
+def _pstrip(f: list[int]) -> list[int]:
+    while f and f[-1] == 0:
+        f.pop()
+    return f
+
+
+def _peval(f: list[int], x: int, p: int) -> int:
+    acc = 0
+    for c in reversed(f):
+        acc = (acc * x + c) % p
+    return acc
+
+
+def _pmul(f: list[int], g: list[int], p: int) -> list[int]:
+    if not f or not g:
+        return []
+    out = [0] * (len(f) + len(g) - 1)
+    for i, a in enumerate(f):
+        if a:
+            for j, b in enumerate(g):
+                out[i + j] += a * b
+    return _pstrip([c % p for c in out])
+
+
+def _psub(f: list[int], g: list[int], p: int) -> list[int]:
+    n = max(len(f), len(g))
+    return _pstrip([((f[i] if i < len(f) else 0) - (g[i] if i < len(g) else 0)) % p for i in range(n)])
+
+
+def _pdivmod(f: list[int], g: list[int], p: int) -> tuple[list[int], list[int]]:
+    r = list(f)
+    dg = len(g) - 1
+    inv = pow(g[-1], -1, p)
+    q = [0] * max(0, len(r) - dg)
+    for k in range(len(r) - 1 - dg, -1, -1):
+        c = r[k + dg] * inv % p
+        q[k] = c
+        if c:
+            for j in range(dg + 1):
+                r[k + j] = (r[k + j] - c * g[j]) % p
+    return _pstrip(q), _pstrip(r[:dg])
+
+
+def _pinterp(xs: list[int], ys: list[int], p: int) -> list[int]:
+    """Newton interpolation: the polynomial of degree < len(xs) through the points."""
+    m = len(xs)
+    c = [y % p for y in ys]
+    for j in range(1, m):
+        for i in range(m - 1, j - 1, -1):
+            c[i] = (c[i] - c[i - 1]) * pow(xs[i] - xs[i - j], -1, p) % p
+    f = [c[m - 1]]
+    for i in range(m - 2, -1, -1):
+        f = _pmul(f, [-xs[i] % p, 1], p) if any(f) else []
+        f = _padd_const(f, c[i], p)
+    return _pstrip(f)
+
+
+def _padd_const(f: list[int], c: int, p: int) -> list[int]:
+    f = list(f) or [0]
+    f[0] = (f[0] + c) % p
+    return _pstrip(f)
+
+
+def _ratrecon(xs: list[int], ys: list[int], p: int, ncheck: int = 2):
+    """The reduced rational function n/d (d monic) through the points, found by the
+    extended Euclidean algorithm on the interpolant of all but ``ncheck`` points and
+    confirmed at the remaining ``ncheck`` points; None if no candidate passes."""
+    m = len(xs) - ncheck
+    if m < 1:
+        return None
+    F = _pinterp(xs[:m], ys[:m], p)
+    M = [1]
+    for x in xs[:m]:
+        M = _pmul(M, [-x % p, 1], p)
+    r0, r1 = M, F
+    t0: list[int] = []
+    t1 = [1]
+    cx, cy = xs[m:], ys[m:]
+    while True:
+        ok = True
+        for x, y in zip(cx, cy):
+            tv = _peval(t1, x, p)
+            if tv == 0 or _peval(r1, x, p) != y * tv % p:
+                ok = False
+                break
+        if ok and t1:
+            inv = pow(t1[-1], -1, p)
+            return [c * inv % p for c in r1], [c * inv % p for c in t1]
+        if not r1:
+            return None
+        q, r = _pdivmod(r0, r1, p)
+        r0, r1 = r1, r
+        t0, t1 = t1, _psub(t0, _pmul(q, t1, p), p)
+
+
+_VINV_CACHE: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+
+
+def _vandermonde_inverse(xs: list[int], p: int) -> np.ndarray:
+    """Inverse of the Vandermonde matrix (rows: points, columns: powers) mod p."""
+    key = (p, tuple(xs))
+    if key not in _VINV_CACHE:
+        m = len(xs)
+        A = np.zeros((1, m, 2 * m), dtype=np.int64)
+        for i, x in enumerate(xs):
+            v = 1
+            for j in range(m):
+                A[0, i, j] = v
+                v = v * x % p
+            A[0, i, m + i] = 1
+        dense = _fill_pattern([set(range(m)) for _ in range(m)], m)
+        X, ok = _batched_solve(A, dense, m, p)
+        if not ok[0]:
+            raise _Unlucky
+        if len(_VINV_CACHE) > 256:
+            _VINV_CACHE.clear()
+        _VINV_CACHE[key] = X[0]
+    return _VINV_CACHE[key]
+
+
+def _interp_columns(xs: list[int], Y: np.ndarray, p: int) -> np.ndarray:
+    """Coefficients (lowest first) of the polynomials through the columns of Y."""
+    return _matmul_mod(_vandermonde_inverse(xs, p), Y, p)
+
+
+def _recon(V: np.ndarray, valid: np.ndarray, xs: list[list[int]], bounds: list[int], p: int, rng):
+    """Dense nested reconstruction of the vector of rational functions f_e(v_1..v_k) from
+    its values ``V`` (shape m_1 x ... x m_k x E) on a tensor grid (``valid`` masks the
+    unlucky points). Along v_1, for every grid point of (v_2..v_k): the denominator Q of
+    a random combination of the f_e (their lcm, monic in v_1) by rational reconstruction,
+    then the numerators f_e * Q by interpolation; their coefficients are rational
+    functions of (v_2..v_k), reconstructed the same way. Returns (Q, [P_e]) as dicts
+    exponent-tuple -> residue, with f_e = P_e / Q and Q's lex-leading coefficient 1, or
+    raises _Unlucky."""
+    k = len(xs)
+    m1 = V.shape[0]
+    E = V.shape[-1]
+    outer = V.shape[1:-1]
+    bound = bounds[0]
+    weights = np.array([rng.randrange(1, p) for _ in range(E)], dtype=np.int64)
+    Y = (V % p * weights % p).sum(axis=-1) % p  # shape (m1,) + outer
+    fibers = list(np.ndindex(*outer)) if outer else [()]
+    dens: dict[tuple, list[int]] = {}
+    use: dict[tuple, list[int]] = {}
+    for o in fibers:
+        idx = [i for i in range(m1) if valid[(i,) + o]]
+        if len(idx) < bound + 3:
+            continue
+        rr = _ratrecon([xs[0][i] for i in idx], [int(Y[(i,) + o]) for i in idx], p)
+        if rr is None:
+            continue
+        dens[o] = rr[1]
+        use[o] = idx
+    if not dens:
+        raise _Unlucky
+    dQ = max(len(d) - 1 for d in dens.values())
+    good = [o for o in fibers if o in dens and len(dens[o]) - 1 == dQ]
+    width = dQ + E * (bound + 1)
+    G = np.zeros(tuple(outer) + (width,), dtype=np.int64)
+    gvalid = np.zeros(tuple(outer), dtype=bool)
+    by_idx: dict[tuple[int, ...], list[tuple]] = {}
+    for o in good:
+        by_idx.setdefault(tuple(use[o]), []).append(o)
+    for idx, group in by_idx.items():
+        pts = [xs[0][i] for i in idx]
+        cols = []
+        for o in group:
+            qv = np.array([_peval(dens[o], x, p) for x in pts], dtype=np.int64)
+            vals = V[(list(idx),) + o] if o else V[list(idx)]  # (len(idx), E)
+            cols.append(vals % p * qv[:, None] % p)
+        Ymat = np.concatenate(cols, axis=1)
+        C = _interp_columns(pts, Ymat, p)  # (len(idx), E * len(group))
+        for g, o in enumerate(group):
+            Cg = C[:, g * E:(g + 1) * E]
+            if np.any(Cg[bound + 1:]):
+                continue  # numerator degree above the bound: unlucky fibre
+            gvalid[o] = True
+            G[o][:dQ] = dens[o][:dQ]
+            G[o][dQ:] = Cg[:bound + 1].T.reshape(-1)
+    if k == 1:
+        if not gvalid[()]:
+            raise _Unlucky
+        Q = {(j,): int(G[()][j]) for j in range(dQ)}
+        Q[(dQ,)] = 1
+        Ps = [{(j,): int(G[()][dQ + e * (bound + 1) + j]) for j in range(bound + 1)} for e in range(E)]
+        return Q, Ps
+    R, S = _recon(G, gvalid, xs[1:], bounds[1:], p, rng)
+    Q = {(dQ,) + mon: c for mon, c in R.items()}
+    for j in range(dQ):
+        for mon, c in S[j].items():
+            Q[(j,) + mon] = c
+    Ps = []
+    for e in range(E):
+        Pe = {}
+        for j in range(bound + 1):
+            for mon, c in S[dQ + e * (bound + 1) + j].items():
+                Pe[(j,) + mon] = c
+        Ps.append(Pe)
+    return Q, Ps
+
+
+def _pilot_degrees(sysm: _ModSystem, p: int, rng) -> dict[int, tuple[int, int]]:
+    """For each symbol v of the block: (deg_v Q, max_e deg_v N_e) with Q the lcm of the
+    solution's denominators and N_e = x_e Q, read along one random line in v (generic
+    with high probability; the final exact check guards the rest)."""
+    nv = len(sysm.domain.symbols)
+    out = {}
+    for v in sysm.active:
+        T = 16
+        while True:
+            if T > 4096:
+                raise _Unlucky
+            base = [rng.randrange(2, p - 1) for _ in range(nv)]
+            vals = _grid_values(rng, T, p, v)
+            pts = np.array([[vals[t] if i == v else base[i] for i in range(nv)] for t in range(T)], dtype=np.int64)
+            X, ok = sysm.evaluate(pts, p)
+            keep = [t for t in range(T) if ok[t]]
+            w = np.array([rng.randrange(1, p) for _ in range(sysm.n)], dtype=np.int64)
+            y = (X % p * w % p).sum(axis=1) % p
+            rr = _ratrecon([vals[t] for t in keep], [int(y[t]) for t in keep], p, ncheck=3)
+            if rr is None or len(rr[0]) + len(rr[1]) + 4 > len(keep):
+                T *= 2
+                continue
+            den = rr[1]
+            xk = [vals[t] for t in keep]
+            qv = np.array([_peval(den, x, p) for x in xk], dtype=np.int64)
+            C = _interp_columns(xk, X[keep] % p * qv[:, None] % p, p)
+            nz = np.nonzero(C.any(axis=1))[0]
+            dN = int(nz[-1]) if len(nz) else 0
+            if dN + 3 > len(keep):
+                T *= 2
+                continue
+            out[v] = (len(den) - 1, dN)
+            break
+    return out
+
+
+def _ratrec_int(a: int, m: int):
+    """Rational reconstruction (Wang): n/d = a mod m with |n|, d <= sqrt(m/2), or None."""
+    from math import gcd, isqrt
+
+    bound = isqrt(m // 2)
+    r0, r1 = m, a % m
+    t0, t1 = 0, 1
+    while r1 > bound:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        t0, t1 = t1, t0 - q * t1
+    if t1 == 0 or abs(t1) > bound or gcd(r1, abs(t1)) != 1:
+        return None
+    if t1 < 0:
+        r1, t1 = -r1, -t1
+    return r1, t1
+
+
+def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
+    r"""Solve the block system over the rational function field ``domain`` by evaluation
+    modulo primes, dense nested rational reconstruction, Chinese remaindering and rational
+    number reconstruction, then an exact check of :math:`M P = Q r` as polynomials.
+
+    Returns the solution (list of one-element lists of field elements) or ``None`` when
+    the route does not apply or does not succeed (the caller then solves over the field).
+    """
+    import random
+    import time
+
+    if not getattr(domain, "is_FractionField", False) or domain.domain not in (sp.ZZ, sp.QQ):
+        return None
+    t_start = time.perf_counter()
+    sysm = _ModSystem(rows, rhs, n, domain)
+    stats = {"n": n, "primes": 0, "points": 0, "invalid_points": 0, "retries": 0}
+    INTERP_STATS.clear()
+    INTERP_STATS.update(stats)
+    if not sysm.active:
+        return None
+    rng = random.Random(seed)
+    primes = _prime_source()
+    ring = domain.field.ring
+    nv = len(domain.symbols)
+    residues: dict[tuple, list[int]] = {}
+    modulus = 1
+    shape = None
+    margin = 0
+    recon: dict[tuple, tuple[int, int]] | None = None
+    degrees = None
+    for attempt in range(64):
+        p = next(primes)
+        try:
+            if degrees is None:
+                degrees = _pilot_degrees(sysm, p, rng)
+                # innermost the symbol of the smallest grid
+                order = sorted(sysm.active, key=lambda v: degrees[v][0] + max(degrees[v]))
+            bounds = [max(degrees[v]) + margin for v in order]
+            sizes = [degrees[v][0] + max(degrees[v]) + 4 + 2 * margin for v in order]
+            xs = [_grid_values(rng, sizes[i], p, v) for i, v in enumerate(order)]
+            grid = np.stack(np.meshgrid(*[np.array(x, dtype=np.int64) for x in xs], indexing="ij"), axis=-1)
+            flat = grid.reshape(-1, len(order))
+            pts = np.zeros((flat.shape[0], nv), dtype=np.int64)
+            for i, v in enumerate(order):
+                pts[:, v] = flat[:, i]
+            X, ok = sysm.evaluate(pts, p)
+            INTERP_STATS["points"] += int(flat.shape[0])
+            INTERP_STATS["invalid_points"] += int((~ok).sum())
+            if not ok.any():
+                return None  # singular everywhere: leave it to the exact field solve
+            V = X.reshape(tuple(sizes) + (n,))
+            Q, Ps = _recon(V, ok.reshape(sizes), xs, bounds, p, rng)
+        except _Unlucky:
+            INTERP_STATS["retries"] += 1
+            margin += 1
+            continue
+        flatres = {(-1,) + k: v for k, v in Q.items()}
+        for e, Pe in enumerate(Ps):
+            flatres.update({(e,) + k: v for k, v in Pe.items()})
+        sig = tuple(sorted(flatres))
+        if shape is None:
+            shape = sig
+        elif sig != shape:
+            INTERP_STATS["retries"] += 1
+            continue  # structure differs from the first prime's: this prime is unlucky
+        INTERP_STATS["primes"] += 1
+        if recon is not None and all((nd[0] - nd[1] * flatres[key]) % p == 0 for key, nd in recon.items()):
+            break  # the reconstruction from the earlier primes holds modulo a new prime
+        # Chinese remaindering, then rational reconstruction of every coefficient
+        if modulus == 1:
+            residues = {key: v for key, v in flatres.items()}
+        else:
+            inv = pow(modulus % p, -1, p)
+            for key, v in flatres.items():
+                a = residues[key]
+                residues[key] = a + modulus * ((v - a) * inv % p)
+        modulus *= p
+        recon = {}
+        for key, a in residues.items():
+            rr = _ratrec_int(a, modulus)
+            if rr is None:
+                recon = None
+                break
+            recon[key] = rr
+    else:
+        return None
+    if recon is None:
+        return None
+    # exact polynomials over ZZ: clear the coefficient denominators
+    from math import lcm
+
+    L = 1
+    for nd in recon.values():
+        L = lcm(L, nd[1])
+    full = [0] * nv
+
+    def to_poly(items) -> Any:
+        terms = {}
+        for mon, (num, den) in items:
+            if num:
+                e = list(full)
+                for i, v in enumerate(order):
+                    e[v] = mon[i]
+                terms[tuple(e)] = ring.domain.convert(num * (L // den))
+        return ring.from_dict(terms) if terms else ring.zero
+
+    Qp = to_poly((k[1:], nd) for k, nd in recon.items() if k[0] == -1)
+    Pp = [to_poly((k[1:], nd) for k, nd in recon.items() if k[0] == e) for e in range(n)]
+    # exact check: every equation M P = Q r holds as a polynomial identity
+    for r in range(n):
+        row = rows.get(r, {})
+        items = list(row.items())
+        rv = rhs.get(r, {}).get(0)
+        dens = [v.denom for _, v in items] + ([rv.denom] if rv else [])
+        Lr = ring.one
+        for d in dens:
+            Lr = Lr.lcm(d)
+        acc = ring.zero
+        for c, v in items:
+            acc += v.numer * Lr.exquo(v.denom) * Pp[c]
+        if rv:
+            acc -= rv.numer * Lr.exquo(rv.denom) * Qp
+        if acc:
+            INTERP_STATS["check_failed"] = True
+            return None
+    field = domain.field
+    INTERP_STATS["seconds_interp"] = time.perf_counter() - t_start
+    x = [[field.new(Pe, Qp)] for Pe in Pp]
+    INTERP_STATS["seconds"] = time.perf_counter() - t_start
     return x
 
 
