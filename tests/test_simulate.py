@@ -4,7 +4,8 @@ the explicit reference simulation, and the same two-sample tests catch a wrong s
 Both samplers are run with fixed seeds; a Kolmogorov-Smirnov two-sample test at level
 1e-3 must accept the fast path and reject the deliberately wrong one (Bartlett with one
 extra degree of freedom). The graphs contain blocks with fewer than d samples and a
-non-identity covariance.
+non-identity covariance, and learners of both kernel modes (general: a factor per
+block; rotation: one synthetic block, docs/verify.md).
 """
 
 from __future__ import annotations
@@ -36,8 +37,15 @@ GRAPHS = {
         ["A", "B", "C"], real_samples=[12, 6, 0], initial_samples=[9, 9, 9],
         edges=[("A", "B", 2), ("C", "B", 1), ("A", "C", 4), ("B", "C", 3), ("C", "C", 2)],
         dimension=5, noise_variance=1),
+    # rotation mode (one synthetic block, equal noise): A real + self-loop, B only a
+    # synthetic block (no real data), C real + a synthetic block smaller than d = 4
+    "rotation": InteractionGraph(
+        ["A", "B", "C"], real_samples=[7, 0, 5], initial_samples=[9, 8, 10],
+        edges=[("A", "A", 6), ("A", "B", 9), ("B", "C", 3)], dimension=4, noise_variance=1,
+        covariance=[[1, 0, 0.3, 0], [0, 2, 0, 0], [0.3, 0, 1, 0], [0, 0, 0, 0.5]]),
 }
-V = {"two-learners-sigma": np.array([1.0, -2.0, 0.5, 1.0]), "small-blocks": np.array([1.0, 0.0, -1.0, 2.0, 0.5])}
+V = {"two-learners-sigma": np.array([1.0, -2.0, 0.5, 1.0]), "small-blocks": np.array([1.0, 0.0, -1.0, 2.0, 0.5]),
+     "rotation": np.array([0.5, 1.0, -1.0, 2.0])}
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,7 +95,7 @@ def test_work_does_not_depend_on_sample_count() -> None:
     sizes = []
     for n in (50, 100_000):
         lay = ols_setup(self_training(real_samples=n, samples=n, initial_samples=n, dimension=10)).layout
-        sizes.append((lay.normal.size, lay.chi.size, lay.Bm))
+        sizes.append((lay.n_normal, lay.chi_df.size))
     assert sizes[0] == sizes[1]
 
 

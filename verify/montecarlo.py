@@ -221,8 +221,9 @@ def write_atomic(path: str | Path, write: Callable[[Any], None]) -> None:
 
 
 def auto_chunk(setup: OLSSetup, budget: int = 16 * 2**20) -> int:
-    """Blocks per chunk so that the factor buffer stays within ``budget`` bytes (1..8):
-    larger arrays amortise numpy's per-call overhead, smaller ones stay in cache.
+    """Blocks per chunk so that one generation's random numbers stay within ``budget``
+    bytes (1..8): larger arrays amortise numpy's per-call overhead, smaller ones stay in
+    cache.
 
     Examples
     --------
@@ -232,7 +233,7 @@ def auto_chunk(setup: OLSSetup, budget: int = 16 * 2**20) -> int:
     8
     """
     lay = setup.layout
-    per_block = BLOCK_SIZE * lay.K * lay.d * lay.Bm * lay.d * 8
+    per_block = BLOCK_SIZE * lay.draws * 8
     return int(min(8, max(1, budget // per_block)))
 
 

@@ -21,13 +21,27 @@ Two samplers of the same law:
 * **fast** (:func:`simulate_ols_block`): exact sufficient statistics. OLS is equivariant
   under :math:`x \mapsto L^{-1}x` (:math:`\Sigma = LL^\top`), and the excess risk
   :math:`\|\delta\|_\Sigma^2 = \|L^\top\delta\|^2`, so the fast path simulates whitened
-  covariates. Each block is a factor :math:`F_b` with :math:`F_bF_b^\top \sim
-  \mathrm{Wishart}_d(n_b, I)`: the Bartlett factor (lower triangular,
-  :math:`F_{ii}^2 \sim \chi^2_{n_b - i}` for :math:`i = 0, \dots, d-1`, standard normal
-  below the diagonal) when :math:`n_b \ge d`, and :math:`F_b = Z_b^\top` (:math:`d \times
-  n_b`) otherwise; given :math:`G_b`, :math:`u_b = s_b F_b z` with :math:`z` standard
-  normal has the law :math:`N(0, s_b^2 G_b)` of :math:`X_b^\top\varepsilon_b`. The cost of a
-  fit is :math:`O(B d^3)` for :math:`B` blocks, independent of the sample counts.
+  covariates. A learner is fitted in one of two modes (``docs/verify.md`` §2 proves both):
+
+  - *general*: each block is a factor :math:`F_b` with :math:`F_bF_b^\top \sim
+    \mathrm{Wishart}_d(n_b, I)`: the Bartlett factor (lower triangular,
+    :math:`F_{ii}^2 \sim \chi^2_{n_b - i}`, standard normal below the diagonal) when
+    :math:`n_b \ge d`, and :math:`F_b = Z_b^\top` (:math:`d \times n_b`) otherwise; then
+    :math:`G = LL^\top` (Cholesky) and :math:`\delta = L^{-\top}(L^{-1}\sum_b G_b\delta_{p(b)}
+    + \sigma z)` when all blocks have the same noise variance :math:`\sigma^2` (the pooled
+    noise :math:`\sum_b u_b` is :math:`N(0, \sigma^2 G)` given :math:`G`), else with
+    :math:`u_b = s_b F_b z_b` per block;
+  - *rotation*: one synthetic block (producer error :math:`\delta_p`) and at most one real
+    block, same noise variance: :math:`\delta = Q R^{-1}(R_{00}\|\delta_p\| b + \sigma z)`
+    with :math:`R` the upper Bartlett factor of all :math:`N` rows, :math:`Q` an orthogonal
+    matrix (a signed Householder reflection) taking :math:`e_1` to
+    :math:`\delta_p/\|\delta_p\|`, :math:`b = e_1` without a real block, else
+    :math:`b_1 \sim \mathrm{Beta}(n_s/2, n_r/2)` and :math:`b_{2:d} = \sqrt{b_1(1-b_1)}\, g /
+    \sqrt{\|g\|^2 + \chi^2_{N-d}}`: 64 random numbers per fit at :math:`d = 10` instead
+    of 120.
+
+  The cost of a fit is :math:`O(B d^3)` for :math:`B` blocks, independent of the sample
+  counts; the arithmetic runs in one compiled (numba) kernel per generation.
 
 Both are vectorised over replications; replication block ``b`` of :mod:`verify.blocks`
 draws from ``block_generator(seed, b)`` only, so results do not depend on chunking or
@@ -39,6 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from theory.errors import GraphValueError
 from theory.graph import InteractionGraph
@@ -123,78 +138,286 @@ def ols_setup(graph: InteractionGraph) -> OLSSetup:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where the random entries of the padded factors go, for one kind of generation.
+    """Where each random number of one generation goes, for one kind of generation.
 
-    The factors of learner k's blocks are stored side by side as M_k (d x Bm*d), entry
-    (i, b, j) = (F_b)_{ij}, so that G_k = M_k M_k^T. ``normal``/``chi`` are flat indices
-    into (K, d, Bm, d); ``chi_df`` the chi-square degrees of freedom of the Bartlett
-    diagonal; ``producer`` (K, Bm) indexes the previous errors (K = zero: real or padding)
-    and ``scale`` (K, Bm) is the label-noise standard deviation (0 for padding).
+    Every replication draws, per generation, ``n_normal`` standard normals (one call) and
+    then ``chi_df.size`` chi-squares with these degrees of freedom (one call); the kernel
+    reads them at fixed offsets. ``bartlett`` marks the chi-squares that are Bartlett
+    diagonals (the only ones ``_df_shift`` changes).
+
+    Learner ``k`` is in mode 0 (*general*: blocks ``blk_start[k]:blk_stop[k]`` with
+    producer, factor offsets and noise scale each; the noise merged into ``d`` normals at
+    ``z_off[k]`` with scale ``z_scale[k]`` when all its blocks have the same noise
+    variance, else per block at ``b_zoff``) or mode 1 (*rotation*: one synthetic block
+    from ``rot_prod[k]`` and possibly a real block, equal noise; see ``docs/verify.md``).
     """
 
     K: int
     d: int
-    Bm: int
-    normal: np.ndarray
-    chi: np.ndarray
+    n_normal: int
     chi_df: np.ndarray
-    producer: np.ndarray
-    scale: np.ndarray
+    bartlett: np.ndarray
+    mode: np.ndarray
+    blk_start: np.ndarray
+    blk_stop: np.ndarray
+    z_off: np.ndarray
+    z_scale: np.ndarray
+    b_prod: np.ndarray
+    b_noff: np.ndarray
+    b_ncol: np.ndarray
+    b_coff: np.ndarray
+    b_zoff: np.ndarray
+    b_scale: np.ndarray
+    rot_prod: np.ndarray
+    rot_real: np.ndarray
+    rot_noff: np.ndarray
+    rot_coff: np.ndarray
+
+    @property
+    def draws(self) -> int:
+        """Random numbers per replication and generation (independent of the sample counts)."""
+        return self.n_normal + self.chi_df.size
 
 
-def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]]) -> _Layout:
-    Bm = max(len(b) for b in blocks)
-    normal, chi, df = [], [], []
-    producer = np.full((K, Bm), K, dtype=np.intp)
-    scale = np.zeros((K, Bm))
+def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]], rotation: bool = True) -> _Layout:
+    """Offsets of the draws; ``blocks[k]`` lists (producer or -1, samples, noise variance)."""
+    n_normal = 0
+    chi_df: list[float] = []
+    bartlett: list[bool] = []
+    mode = np.zeros(K, dtype=np.int64)
+    z_off = np.full(K, -1, dtype=np.int64)
+    z_scale = np.zeros(K)
+    rot_prod = np.zeros(K, dtype=np.int64)
+    rot_real = np.zeros(K, dtype=np.int64)
+    rot_noff = np.zeros(K, dtype=np.int64)
+    rot_coff = np.zeros(K, dtype=np.int64)
+    blk_start = np.zeros(K, dtype=np.int64)
+    blk_stop = np.zeros(K, dtype=np.int64)
+    b_prod, b_noff, b_ncol, b_coff, b_zoff, b_scale = [], [], [], [], [], []
     for k, kb in enumerate(blocks):
-        for b, (p, n, s2) in enumerate(kb):
-            producer[k, b] = K if p < 0 else p
-            scale[k, b] = np.sqrt(s2)
-            for i in range(d):
-                for j in range(d):
-                    flat = ((k * d + i) * Bm + b) * d + j
-                    if n >= d and i == j:
-                        chi.append(flat)
-                        df.append(n - i)
-                    elif (n >= d and i > j) or (n < d and j < n):
-                        normal.append(flat)
-    return _Layout(K, d, Bm, np.array(normal, dtype=np.intp), np.array(chi, dtype=np.intp),
-                   np.array(df, dtype=float), producer, scale)
+        synthetic = [b for b in kb if b[0] >= 0]
+        real = [b for b in kb if b[0] < 0]
+        equal = len({b[2] for b in kb}) == 1
+        N = sum(b[1] for b in kb)
+        blk_start[k] = len(b_prod)
+        if rotation and len(synthetic) == 1 and len(real) <= 1 and equal:
+            mode[k] = 1
+            rot_prod[k] = synthetic[0][0]
+            rot_real[k] = len(real)
+            rot_noff[k] = n_normal
+            n_normal += d * (d - 1) // 2 + (d - 1 if real else 0)
+            rot_coff[k] = len(chi_df)
+            chi_df += [N - i for i in range(d)]
+            bartlett += [True] * d
+            if real:
+                chi_df += [synthetic[0][1], real[0][1], N - d]
+                bartlett += [False] * 3
+        else:
+            for p, n, s2 in kb:
+                b_prod.append(K if p < 0 else p)
+                b_noff.append(n_normal)
+                if n >= d:
+                    b_ncol.append(d)
+                    b_coff.append(len(chi_df))
+                    chi_df += [n - i for i in range(d)]
+                    bartlett += [True] * d
+                    n_normal += d * (d - 1) // 2
+                else:
+                    b_ncol.append(n)
+                    b_coff.append(-1)
+                    n_normal += d * n
+                b_scale.append(np.sqrt(s2))
+                if equal:
+                    b_zoff.append(-1)
+                else:
+                    b_zoff.append(n_normal)
+                    n_normal += b_ncol[-1]
+        blk_stop[k] = len(b_prod)
+        if equal:
+            z_off[k] = n_normal
+            z_scale[k] = np.sqrt(kb[0][2])
+            n_normal += d
+
+    def ints(v: list[int]) -> np.ndarray:
+        return np.array(v, dtype=np.int64)
+
+    return _Layout(K, d, n_normal, np.array(chi_df, dtype=float), np.array(bartlett, dtype=bool), mode,
+                   blk_start, blk_stop, z_off, z_scale, ints(b_prod), ints(b_noff), ints(b_ncol), ints(b_coff),
+                   ints(b_zoff), np.array(b_scale, dtype=float), rot_prod, rot_real, rot_noff, rot_coff)
 
 
 def _fit_generation(lay: _Layout, streams: list[tuple[np.random.Generator, int, int]], prev: np.ndarray,
-                    R: int, df_shift: int, F: np.ndarray | None = None) -> np.ndarray:
+                    R: int, df_shift: int) -> np.ndarray:
     """One generation for R replications: prev (R, K + 1, d) errors (last row 0) -> (R, K, d).
 
     ``streams`` lists (generator, start, stop): rows start:stop draw from that generator
     only, in a fixed order, so each replication block's numbers do not depend on how
-    blocks are batched together. ``F`` is a reusable buffer (R, K*d*Bm*d) whose entries
-    outside ``lay.normal``/``lay.chi`` are zero (they are never written), which avoids
-    page-faulting a fresh array every generation.
+    blocks are batched together; the kernel treats every replication on its own.
     """
-    K, d, Bm = lay.K, lay.d, lay.Bm
-    if F is None:
-        F = np.zeros((R, K * d * Bm * d))
-    z = np.empty((R, K, Bm, d))
-    df = lay.chi_df + df_shift
+    nrm = np.empty((R, lay.n_normal))
+    chi = np.empty((R, lay.chi_df.size))
+    df = lay.chi_df + df_shift * lay.bartlett
     for rng, a, b in streams:
-        F[a:b, lay.normal] = rng.standard_normal((b - a, lay.normal.size))
-        if lay.chi.size:
-            F[a:b, lay.chi] = np.sqrt(rng.chisquare(np.broadcast_to(df, (b - a, lay.chi.size))))
-        z[a:b] = rng.standard_normal((b - a, K, Bm, d))
-    F = F.reshape(R, K, d, Bm, d)
-    p = prev[:, lay.producer]                                               # (R, K, Bm, d)
-    # v_b = F_b^T delta_p + s_b z_b, so that F_b v_b = G_b delta_p + u_b
-    v = (F.transpose(0, 1, 3, 4, 2) @ p[..., None])[..., 0] + lay.scale[None, :, :, None] * z
-    M = F.reshape(R, K, d, Bm * d)
-    G = M @ M.transpose(0, 1, 3, 2)
-    rhs = (M @ v.reshape(R, K, Bm * d, 1))[..., 0]
-    return _solve(G, rhs)
+        rng.standard_normal(out=nrm[a:b])
+        if df.size:
+            chi[a:b] = rng.chisquare(np.broadcast_to(df, (b - a, df.size)))
+    out = np.empty((R, lay.K, lay.d))
+    _kernel(nrm, chi, prev, out, lay.d, lay.mode, lay.blk_start, lay.blk_stop, lay.z_off, lay.z_scale,
+            lay.b_prod, lay.b_noff, lay.b_ncol, lay.b_coff, lay.b_zoff, lay.b_scale,
+            lay.rot_prod, lay.rot_real, lay.rot_noff, lay.rot_coff)
+    return out
 
 
 def _solve(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.linalg.solve(G, rhs[..., None])[..., 0]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _kernel(nrm, chi, prev, out, d, mode, blk_start, blk_stop, z_off, z_scale,
+            b_prod, b_noff, b_ncol, b_coff, b_zoff, b_scale, rot_prod, rot_real, rot_noff, rot_coff):  # pragma: no cover - compiled
+    R = nrm.shape[0]
+    K = mode.shape[0]
+    F = np.zeros((d, d))
+    G = np.zeros((d, d))
+    L = np.zeros((d, d))
+    S = np.zeros(d)
+    w = np.zeros(d)
+    y = np.zeros(d)
+    for r in range(R):
+        for k in range(K):
+            if mode[k] == 1:
+                # rotation mode: delta = Q R^{-1} (R_00 |delta_p| b + sigma z), R upper Bartlett
+                p = rot_prod[k]
+                nd = 0.0
+                for i in range(d):
+                    nd += prev[r, p, i] * prev[r, p, i]
+                nd = np.sqrt(nd)
+                co = rot_coff[k]
+                no = rot_noff[k]
+                for i in range(d):           # R stored in L (upper part), row by row
+                    L[i, i] = np.sqrt(chi[r, co + i])
+                    for j in range(i + 1, d):
+                        L[i, j] = nrm[r, no]
+                        no += 1
+                if rot_real[k] == 1:
+                    A = chi[r, co + d]
+                    B = chi[r, co + d + 1]
+                    h = chi[r, co + d + 2]
+                    b1 = A / (A + B)
+                    gg = 0.0
+                    for i in range(d - 1):
+                        gg += nrm[r, no + i] * nrm[r, no + i]
+                    sc = np.sqrt(b1 * (1.0 - b1) / (gg + h))
+                    y[0] = b1
+                    for i in range(1, d):
+                        y[i] = sc * nrm[r, no + i - 1]
+                else:
+                    y[0] = 1.0
+                    for i in range(1, d):
+                        y[i] = 0.0
+                zo = z_off[k]
+                s = z_scale[k]
+                f = L[0, 0] * nd
+                for i in range(d):
+                    y[i] = f * y[i] + s * nrm[r, zo + i]
+                for i in range(d - 1, -1, -1):  # back substitution: S = R^{-1} y
+                    acc = y[i]
+                    for j in range(i + 1, d):
+                        acc -= L[i, j] * S[j]
+                    S[i] = acc / L[i, i]
+                if nd > 0.0:  # Q maps e_1 to delta_p / |delta_p| (a reflection, signed for stability)
+                    u0 = prev[r, p, 0] / nd
+                    sg = 1.0 if u0 >= 0.0 else -1.0
+                    ww = 0.0
+                    wx = 0.0
+                    for i in range(d):
+                        wi = sg * prev[r, p, i] / nd
+                        if i == 0:
+                            wi += 1.0
+                        w[i] = wi
+                        ww += wi * wi
+                        wx += wi * S[i]
+                    t = 2.0 * wx / ww
+                    for i in range(d):
+                        out[r, k, i] = -sg * (S[i] - t * w[i])
+                else:
+                    for i in range(d):
+                        out[r, k, i] = S[i]
+                continue
+            # general mode: G = sum_b F_b F_b^T, S = sum_b F_b (F_b^T delta_p + s_b z_b)
+            for i in range(d):
+                S[i] = 0.0
+                for j in range(d):
+                    G[i, j] = 0.0
+            for bb in range(blk_start[k], blk_stop[k]):
+                c = b_ncol[bb]
+                no = b_noff[bb]
+                if b_coff[bb] >= 0:  # Bartlett factor, lower triangular
+                    co = b_coff[bb]
+                    for i in range(d):
+                        for j in range(i):
+                            F[i, j] = nrm[r, no]
+                            no += 1
+                        F[i, i] = np.sqrt(chi[r, co + i])
+                    for i in range(d):
+                        for j in range(i + 1):
+                            acc = 0.0
+                            for l in range(j + 1):
+                                acc += F[i, l] * F[j, l]
+                            G[i, j] += acc
+                    lower = True
+                else:                # explicit d x n design (n < d)
+                    for i in range(d):
+                        for j in range(c):
+                            F[i, j] = nrm[r, no]
+                            no += 1
+                    for i in range(d):
+                        for j in range(i + 1):
+                            acc = 0.0
+                            for l in range(c):
+                                acc += F[i, l] * F[j, l]
+                            G[i, j] += acc
+                    lower = False
+                p = b_prod[bb]
+                zo = b_zoff[bb]
+                if p < K or zo >= 0:
+                    for l in range(c):
+                        acc = 0.0
+                        if p < K:
+                            for i in range(l if lower else 0, d):
+                                acc += F[i, l] * prev[r, p, i]
+                        if zo >= 0:
+                            acc += b_scale[bb] * nrm[r, zo + l]
+                        w[l] = acc
+                    for i in range(d):
+                        acc = 0.0
+                        for l in range((i + 1) if lower else c):
+                            acc += F[i, l] * w[l]
+                        S[i] += acc
+            for j in range(d):       # Cholesky G = L L^T (lower triangle of G)
+                acc = G[j, j]
+                for l in range(j):
+                    acc -= L[j, l] * L[j, l]
+                L[j, j] = np.sqrt(acc)
+                for i in range(j + 1, d):
+                    acc = G[i, j]
+                    for l in range(j):
+                        acc -= L[i, l] * L[j, l]
+                    L[i, j] = acc / L[j, j]
+            for i in range(d):       # y = L^{-1} S (+ sigma z: merged noise, N(0, sigma^2 G))
+                acc = S[i]
+                for l in range(i):
+                    acc -= L[i, l] * y[l]
+                y[i] = acc / L[i, i]
+            zo = z_off[k]
+            if zo >= 0:
+                for i in range(d):
+                    y[i] += z_scale[k] * nrm[r, zo + i]
+            for i in range(d - 1, -1, -1):  # delta = L^{-T} y
+                acc = y[i]
+                for l in range(i + 1, d):
+                    acc -= L[l, i] * out[r, k, l]
+                out[r, k, i] = acc / L[i, i]
 
 
 def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generator, size: int, *,
@@ -274,9 +497,8 @@ def simulate_ols_blocks(setup: OLSSetup, generations: int, streams: list[tuple[n
     prev[:, :K] = _fit_generation(setup.layout0, spans, prev, R, _df_shift)
     risk[:, 0] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
     lay = setup.layout
-    F = np.zeros((R, K * d * lay.Bm * d))
     for t in range(1, generations + 1):
-        prev[:, :K] = _fit_generation(lay, spans, prev, R, _df_shift, F)
+        prev[:, :K] = _fit_generation(lay, spans, prev, R, _df_shift)
         risk[:, t] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
     proj = None if projection is None else prev[:, :K] @ np.asarray(projection, dtype=float)
     return risk, proj
