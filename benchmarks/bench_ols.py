@@ -55,6 +55,7 @@ def fast_fits_per_second(graph: InteractionGraph, generations: int = 20, blocks:
 
 
 def speed_table() -> None:
+    fast_fits_per_second(self_training(real_samples=20, samples=20, dimension=D), generations=1, blocks=1)  # JIT warm-up
     print(f"learner-fits per second, d = {D} (fast: auto_chunk blocks of {BLOCK_SIZE} replications, 20 generations)")
     print(f"{'case':<34} {'N':>7} {'fast':>12} {'naive':>10} {'speed-up':>9} {'target':>7}")
     for name, build, targets in (

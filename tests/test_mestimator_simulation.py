@@ -30,14 +30,17 @@ SCALE = 100
 GENERATIONS = 2
 
 # (family, theta*, replications, scale): location-scale risks are heavy-tailed
-# ((v - s^2)^2), so it needs more replications for the same power (it is cheap); logistic
-# has the largest O(1/n) term (about +2% at scale 100), so it runs at scale 200.
+# ((v - s^2)^2), so it needs more replications for the same power (it is cheap). Poisson
+# and logistic have the largest O(1/n) terms: measured pooled relative deviations
+# +3.2% (Poisson, scale 100) and +2.3% (logistic, scale 200) against a standard error of
+# 0.6-0.9%, but -0.1% (Poisson, 200) and +0.2% (logistic, 400) at twice the scale, so
+# they run at scales 200 and 400 (the asymptotic claim is about large n).
 CASES = [
     pytest.param("gaussian", None, REPLICATIONS, SCALE, id="gaussian"),
     pytest.param("location-scale", None, 4 * REPLICATIONS, SCALE, id="location-scale"),
     pytest.param("huber", None, REPLICATIONS, SCALE, id="huber", marks=pytest.mark.slow),
-    pytest.param("poisson", "0.5,-0.25", REPLICATIONS, SCALE, id="poisson", marks=pytest.mark.slow),
-    pytest.param("logistic", "0.25,-0.125", 2 * REPLICATIONS, 2 * SCALE, id="logistic", marks=pytest.mark.slow),
+    pytest.param("poisson", "0.5,-0.25", REPLICATIONS, 2 * SCALE, id="poisson", marks=pytest.mark.slow),
+    pytest.param("logistic", "0.25,-0.125", 2 * REPLICATIONS, 4 * SCALE, id="logistic", marks=pytest.mark.slow),
 ]
 
 
@@ -56,7 +59,7 @@ def _simulate(family: str, theta, replications: int, scale: int):
 
 @pytest.mark.parametrize("family,theta,replications,scale", CASES)
 def test_simulation_agrees_with_theory_and_rejects_perturbed_theory(family, theta, replications, scale):
-    """At scale 100 (200 for logistic) every learner/generation has |z| < 4 against the asymptotic theory;
+    """At scale 100 (200 for Poisson, 400 for logistic) every learner/generation has |z| < 4 against the asymptotic theory;
     the pooled statistic accepts the theory and rejects it scaled by 1.05 and by 0.95."""
     assert GRAPH.real_samples[1] == 0 and GRAPH.real_samples[2] > 0
     risk = _simulate(family, theta, replications, scale)
