@@ -29,7 +29,9 @@ to :math:`A`, with :math:`\rho(\mathcal L_A) \ge \rho(W_{AA})^2`. Learner :math:
 collapses iff :math:`\max_{A \subseteq \operatorname{anc}(k)} \rho(\mathcal L_A) \ge 1`,
 decided exactly by real-root counting of the characteristic polynomials over
 :math:`\mathbb Q`. When every :math:`N_k \ge 2d+1` (equivalently :math:`\gamma_k < 1`) the
-verdict is the topological one.
+verdict is the topological one. With symbols, the verdict is a condition on them:
+:math:`\rho(\mathcal L_A) < 1` iff :math:`I - \mathcal L_A` is invertible and the solution
+of :math:`X = \mathcal L_A(X) + D_A` is positive definite (:func:`exact_collapse_conditions`).
 
 Bounds (bounded learner :math:`k`, ancestor set :math:`A`): the Lyapunov solution of
 :math:`C = W C W^\top + \operatorname{diag}(D)` is a lower bound of the stationary risk;
@@ -74,6 +76,8 @@ __all__ = [
     "ExpandingComponent",
     "float_value",
     "berlekamp_massey",
+    "exact_contraction_condition",
+    "exact_collapse_conditions",
 ]
 
 _LAMBDA = sp.Symbol("lambda")
@@ -482,9 +486,14 @@ def _radical_or_root(r: sp.Expr) -> sp.Expr:
 
 
 def _minimal_poly_of(r: sp.Expr) -> sp.Poly:
+    """Minimal polynomial over QQ in lambda of an exact real algebraic number: a Rational,
+    a ``CRootOf``, or what sympy builds from one (``CRootOf`` may return ``c * CRootOf(g)``
+    after rescaling the polynomial)."""
+    if r.is_Rational:
+        return sp.Poly(_LAMBDA - r, _LAMBDA, domain=sp.QQ)
     if isinstance(r, sp.CRootOf):
         return sp.Poly(r.poly.as_expr().subs(r.poly.gen, _LAMBDA), _LAMBDA, domain=sp.QQ)
-    return sp.Poly(_LAMBDA - r, _LAMBDA, domain=sp.QQ)
+    return sp.Poly(sp.minimal_polynomial(r, _LAMBDA), _LAMBDA, domain=sp.QQ)
 
 
 def component_map_radius(graph: InteractionGraph, members: Sequence[int]) -> tuple[sp.Expr, sp.Poly]:
@@ -512,9 +521,11 @@ def _count_ge_one(P: sp.Poly, radius: sp.Expr | None = None) -> tuple[int, bool]
     the radius's minimal polynomial (small) when the radius is given."""
     if radius is None:
         radius = _largest_real_root(P)
-    if not isinstance(radius, sp.CRootOf):
+    if radius.is_Rational:
         return int(bool(radius > 1)), bool(radius == 1)
-    f = radius.poly  # irreducible of degree >= 2: radius is irrational, never 1
+    # irreducible of degree >= 2 (radius is irrational, never 1), whose largest real root
+    # is the radius (its roots are roots of P, and the radius is one of them)
+    f = _minimal_poly_of(radius)
     return int(_has_root_above_one(f)), False
 
 
@@ -884,3 +895,193 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
         noise_variance=exact_noise_variance(graph),
         component_radii={tuple(names[k] for k in A): _radical_or_root(radius[i][0]) for i, A in enumerate(comps)},
     )
+
+
+# --------------------------------------------------------------------------- symbolic verdicts
+def _definitely_positive(f: sp.Expr, known: Sequence[sp.Expr]) -> bool:
+    """Whether sympy proves ``f > 0`` from the symbols' assumptions, or ``f - g >= 0`` for
+    one of the ``known`` positive expressions ``g`` (the regime ``N_k - d - 1 > 0``)."""
+    return bool(f.is_positive) or any(bool(sp.expand(f - g).is_nonnegative) for g in known)
+
+
+def _factors(expr: sp.Expr, known: Sequence[sp.Expr] = ()) -> tuple[Any, list[tuple[sp.Expr, int]]]:
+    """Sign and non-definite factors of ``p q`` for ``expr = p/q``: factors proved
+    positive (:func:`_definitely_positive`) are dropped, those proved negative flip the
+    sign."""
+    num, den = sp.fraction(sp.cancel(sp.together(expr)))
+    coeff, factors = sp.factor_list(sp.expand(num * den))
+    sign = 1 if coeff > 0 else -1
+    kept = []
+    for f, e in factors:
+        if _definitely_positive(f, known):
+            continue
+        if _definitely_positive(-f, known):
+            sign = sign * (-1) ** e
+            continue
+        kept.append((f, e))
+    return sign, kept
+
+
+def _positive(expr: sp.Expr, known: Sequence[sp.Expr] = ()) -> list[sp.Basic]:
+    r"""``expr > 0`` for a rational function ``expr = p/q`` (where ``q != 0``) as a list
+    of polynomial conditions: ``s * prod f_i > 0`` over the odd-multiplicity factors and
+    ``f_j != 0`` for the even ones (``x > 0`` for a nonnegative symbol ``x`` is written
+    ``x != 0``)."""
+    sign, kept = _factors(expr, known)
+    odd = sp.Mul(*[f for f, e in kept if e % 2])
+    out: list[sp.Basic] = [sp.Ne(f, 0) for f, e in kept if e % 2 == 0]
+    if odd == 1:
+        out.append(sp.true if sign > 0 else sp.false)
+    elif odd.is_Symbol and odd.is_nonnegative:
+        out.append(sp.Ne(odd, 0) if sign > 0 else sp.false)
+    else:
+        out.append(sp.Gt(odd, 0) if sign > 0 else sp.Lt(odd, 0))
+    return out
+
+
+def _tidy(parts: list[sp.Basic]) -> sp.Basic:
+    """And of ``parts`` without repeats and without ``f != 0`` when ``f`` is a factor of
+    a strict inequality ``... > 0`` or ``... < 0`` (which implies it)."""
+    if any(c == sp.false for c in parts):
+        return sp.false
+    strict = set()
+    for c in parts:
+        if isinstance(c, (sp.StrictGreaterThan, sp.StrictLessThan)):
+            strict.update(sp.Mul.make_args(c.lhs))
+    keep = [c for c in dict.fromkeys(parts) if not (isinstance(c, sp.Ne) and c.lhs in strict and c.rhs == 0)]
+    return sp.And(*keep)
+
+
+def _nonzero(expr: sp.Expr, known: Sequence[sp.Expr] = ()) -> list[sp.Basic]:
+    """``expr != 0`` for a rational function (where defined): its non-definite numerator factors."""
+    num, _ = sp.fraction(sp.cancel(sp.together(expr)))
+    if num.is_number:
+        return [sp.true if num != 0 else sp.false]
+    _, factors = sp.factor_list(num)
+    return [sp.Ne(f, 0) for f, _ in factors
+            if not (_definitely_positive(f, known) or _definitely_positive(-f, known))]
+
+
+def _regime(graph: InteractionGraph) -> list[sp.Expr]:
+    """The expressions the exact regime makes positive: :math:`N_k - d - 1`, :math:`n^0_k - d - 1`."""
+    d = _as_sympy(graph.dimension)
+    out = [sp.expand(_as_sympy(N) - d - 1) for N in graph.total_samples]
+    out += [sp.expand(_as_sympy(n) - d - 1) for n in graph.initial_samples]
+    return [g for g in dict.fromkeys(out) if not g.is_number]
+
+
+def exact_contraction_condition(graph: InteractionGraph, members: Sequence[int]) -> sp.Basic:
+    r"""The exact condition :math:`\rho(\mathcal L_A) < 1` for one strongly connected
+    component :math:`A` (``members``), as a sympy Boolean in the graph's symbols.
+
+    Statement (``docs/exact.md`` §10): since :math:`\mathcal L_A` maps the positive
+    semidefinite cone into itself and :math:`D_A \succ 0`, :math:`\rho(\mathcal L_A) < 1`
+    iff :math:`I - \mathcal L_A` is invertible and the solution :math:`X_A` of
+    :math:`X = \mathcal L_A(X) + \operatorname{diag}(D_A)` is positive definite, i.e.
+    :math:`\det(I - \mathcal L_A) \ne 0` and every leading principal minor of :math:`X_A`
+    is positive (Sylvester). Valid in the exact regime (every :math:`N_k > d + 1`). For a
+    one-learner component with self-loop weight :math:`w` this is
+    :math:`w^2 + \gamma(w - w^2) < 1`.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+        Exact (numeric or symbolic) parameters.
+    members : sequence of int
+        The learners of one SCC of the pattern of :math:`W`.
+
+    Returns
+    -------
+    sympy.Boolean
+        ``sympy.true``/``sympy.false`` for numeric graphs.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from theory.builders import self_training
+    >>> from theory.symbols import apply_symbols
+    >>> G = apply_symbols(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23),
+    ...                   ["m=L0.real_samples"])
+    >>> m = G.real_samples[0]
+    >>> cond = exact_contraction_condition(G, [0])
+    >>> cond, cond.subs(m, 7), cond.subs(m, 8)
+    (m*(m - 7) > 0, False, True)
+    """
+    idx = sorted(int(k) for k in members)
+    W = graph.mixing_matrix
+    if len(idx) == 1 and W[idx[0], idx[0]] == 0:
+        return sp.true  # L_A = 0
+    D = exact_noise_variance(graph)
+    if len(idx) == 1:
+        k = idx[0]
+        w = W[k, k]
+        g = design_correction(graph.total_samples[k], graph.dimension)
+        return _tidy(_positive(1 - (w**2 + g * (w - w**2)), _regime(graph)))
+    pairs, M = second_moment_map_matrix(graph, idx)
+    dom = M.domain
+    n = len(pairs)
+    A = DomainMatrix.eye(n, dom).to_sparse() - M.to_sparse()
+    det = A.to_dense().det()
+    if not det:
+        return sp.false
+    rhs = {r: {0: dom.from_sympy(sp.sympify(D[k]))} for r, (k, l) in enumerate(pairs) if k == l and D[k] != 0}
+    x = A.lu_solve(DomainMatrix(rhs, (n, 1), dom)).to_dense().rep.to_ddm()
+    pos = {k: i for i, k in enumerate(idx)}
+    a = len(idx)
+    X = [[dom.zero] * a for _ in range(a)]
+    for r, (k, l) in enumerate(pairs):
+        X[pos[k]][pos[l]] = X[pos[l]][pos[k]] = x[r][0]
+    known = _regime(graph)
+    parts: list[sp.Basic] = _nonzero(dom.to_sympy(det), known)
+    for i in range(1, a + 1):
+        minor = DomainMatrix([row[:i] for row in X[:i]], (i, i), dom).det()
+        parts += _positive(dom.to_sympy(minor), known)
+    return _tidy(parts)
+
+
+def exact_collapse_conditions(graph: InteractionGraph) -> tuple[dict[str, sp.Basic], dict[tuple[str, ...], sp.Basic]]:
+    r"""Exact verdicts as conditions on the symbols: learner :math:`k` collapses iff some
+    strongly connected component :math:`A` among its ancestors (itself included) has
+    :math:`\rho(\mathcal L_A) \ge 1` (Theorem 2 of ``docs/exact.md``), each decided by
+    :func:`exact_contraction_condition`.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+        Exact (numeric or symbolic) parameters in the exact regime.
+
+    Returns
+    -------
+    collapses : dict
+        Learner name -> sympy Boolean "collapses".
+    contracts : dict
+        Tuple of member names of every SCC with a nonzero map -> "contracts" condition.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from theory.builders import self_training
+    >>> from theory.symbols import apply_symbols
+    >>> G = apply_symbols(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23),
+    ...                   ["m=L0.real_samples"])
+    >>> m = G.real_samples[0]
+    >>> collapses, _ = exact_collapse_conditions(G)
+    >>> [collapses["L0"].subs(m, v) for v in (6, 7, 8)]
+    [True, True, False]
+    """
+    check_exact_regime(graph)
+    W = graph.mixing_matrix
+    comps = scc_order(W)
+    cond = [exact_contraction_condition(graph, A) for A in comps]
+    comp_of = {k: i for i, A in enumerate(comps) for k in A}
+    G = nx.DiGraph()
+    G.add_nodes_from(range(graph.num_learners))
+    G.add_edges_from((j, k) for k in range(graph.num_learners) for j in range(graph.num_learners) if W[k, j] != 0)
+    names = graph.names
+    collapses = {}
+    for k in range(graph.num_learners):
+        anc = {comp_of[j] for j in nx.ancestors(G, k)} | {comp_of[k]}
+        collapses[names[k]] = sp.Or(*[sp.Not(cond[i]) for i in sorted(anc)])
+    contracts = {tuple(names[k] for k in A): cond[i] for i, A in enumerate(comps)
+                 if not (len(A) == 1 and W[A[0], A[0]] == 0)}
+    return collapses, contracts

@@ -106,9 +106,12 @@ class Theorem:
     design_corrections : tuple or None
         :math:`\gamma_k` (exact theory only).
     collapses : tuple
-        Per learner: ``True``/``False`` or a sympy Boolean (topological condition).
+        Per learner: ``True``/``False`` or a sympy Boolean "collapses" (topological in the
+        large-sample theory; in the exact theory with symbols,
+        :func:`theory.exact.exact_collapse_conditions`).
     contraction : dict
-        Exact theory: learner name -> the inequality its self-training map must satisfy.
+        Exact theory: learner name -> the inequality its self-training map must satisfy;
+        with symbols also ``"A, B, ..."`` (a larger component) -> its contraction condition.
     stationary_risks : dict
         Bounded learner name -> stationary risk (symbolic counts assumed positive).
     growth_rates : dict
@@ -263,10 +266,17 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
             w = W[k, k]
             if w != 0 and k in singletons:  # a one-learner component with a self-loop
                 contraction[name] = sp.Lt(sp.factor(w**2 + gam[k] * (w - w**2)), 1)
+        if graph.is_symbolic:  # the exact verdict as conditions on the symbols
+            from .exact import exact_collapse_conditions
+
+            exact_c, contracts = exact_collapse_conditions(graph)
+            collapses = tuple(exact_c[n] for n in graph.names)
+            for members, cond in contracts.items():
+                if len(members) > 1:
+                    contraction[", ".join(members)] = cond
         Cb = _exact_stationary(pos_graph, B, gam_p, Dp) if B else sp.zeros(0, 0)
         assumptions.append(r"N_k > d + 1 \text{ and } n^0_k > d + 1 \text{ for every learner } k")
-        assumptions.append(r"\rho(\mathcal{L}_A) < 1 \text{ on every strongly connected component } A "
-                           r"\text{ with real data (the exact map contracts)}")
+        assumptions.append(r"\text{the stationary risks hold where the learner does not collapse}")
     risks = {graph.names[k]: simplify(Cb[i, i]) for i, k in enumerate(B)}
     rates: dict[str, sp.Expr] = {}
     if theory == "large-sample" and len(B) < graph.num_learners:
@@ -312,13 +322,19 @@ def theorem_latex(th: Theorem) -> str:
         if c is True or c == sp.true:
             verdicts.append(rf"${learner_latex(name)}$ collapses ($\sup_t R^{{(t)}} = \infty$)")
         elif c is False or c == sp.false:
-            verdicts.append(rf"${learner_latex(name)}$ stays bounded (topologically)")
+            verdicts.append(rf"${learner_latex(name)}$ stays bounded"
+                            + (" (topologically)" if th.theory == "large-sample" else ""))
         else:
             verdicts.append(rf"${learner_latex(name)}$ collapses if and only if ${tex(c)}$")
     lines.append(r"\item " + "; ".join(verdicts) + ".")
     for name, rel in th.contraction.items():
-        lines.append(rf"\item In the exact theory the self-training learner ${learner_latex(name)}$ "
-                     rf"contracts if and only if ${tex(rel)}$.")
+        members = name.split(", ")
+        if len(members) == 1:
+            lines.append(rf"\item In the exact theory the self-training learner ${learner_latex(name)}$ "
+                         rf"contracts if and only if ${tex(rel)}$.")
+        else:
+            lines.append(r"\item In the exact theory the component $\{" + ", ".join(learner_latex(m) for m in members)
+                         + r"\}$ contracts ($\rho(\mathcal{L}_A) < 1$) if and only if $" + tex(rel) + "$.")
     if th.stationary_risks:
         lines.append(r"\item The bounded learners converge to the stationary risks "
                      + ", ".join(rf"$R_{{{learner_latex(n)}}}^{{(\infty)}} = {tex(v)}$" for n, v in th.stationary_risks.items()) + ".")
