@@ -533,68 +533,124 @@ def _interp_columns(xs: list[int], Y: np.ndarray, p: int) -> np.ndarray:
     return _matmul_mod(_vandermonde_inverse(xs, p), Y, p)
 
 
+def _powers(xs: list[int], d: int, p: int) -> np.ndarray:
+    """Matrix of x**j mod p (rows: points, columns j = 0..d)."""
+    out = np.ones((len(xs), d + 1), dtype=np.int64)
+    col = np.array(xs, dtype=np.int64) % p
+    for j in range(1, d + 1):
+        out[:, j] = out[:, j - 1] * col % p
+    return out
+
+
+_DENSE_PATTERNS: dict[int, list] = {}
+
+
+def _batch_ratrecon(xs: list[int], Yf: np.ndarray, dn: int, dq: int, p: int):
+    """Rational reconstruction of many fibres at once when the degrees are known: solve
+    n(x_k) - y_k d(x_k) = 0 (d monic of degree dq, deg n <= dn) at the first dn + dq + 1
+    points as one batched linear system mod p, confirm at the remaining points. Returns
+    (denominators (F, dq + 1), ok mask (F,)); fibres not ok are left to the scalar
+    method."""
+    F, m = Yf.shape
+    u = dn + 1 + dq
+    Pw = _powers(xs, max(dn, dq), p)
+    A = np.zeros((F, u, u + 1), dtype=np.int64)
+    A[:, :, :dn + 1] = Pw[None, :u, :dn + 1]
+    A[:, :, dn + 1:u] = (-Yf[:, :u, None] * Pw[None, :u, :dq]) % p
+    A[:, :, u] = Yf[:, :u] * Pw[None, :u, dq] % p
+    if u not in _DENSE_PATTERNS:
+        _DENSE_PATTERNS[u] = _fill_pattern([set(range(u)) for _ in range(u)], u)
+    X, ok = _batched_solve(A, _DENSE_PATTERNS[u], u, p)
+    X = X[:, :, 0]
+    num = X[:, :dn + 1]
+    den = np.concatenate([X[:, dn + 1:], np.ones((F, 1), dtype=np.int64)], axis=1)
+    rest = Pw[u:]
+    if len(rest):
+        nv = _matmul_mod(num, rest[:, :dn + 1].T.copy(), p)
+        dv = _matmul_mod(den, rest[:, :dq + 1].T.copy(), p)
+        ok &= np.all(nv == Yf[:, u:] * dv % p, axis=1) & np.all(dv != 0, axis=1)
+    return den, ok
+
+
 def _recon(V: np.ndarray, valid: np.ndarray, xs: list[list[int]], bounds: list[int], p: int, rng):
     """Dense nested reconstruction of the vector of rational functions f_e(v_1..v_k) from
     its values ``V`` (shape m_1 x ... x m_k x E) on a tensor grid (``valid`` masks the
     unlucky points). Along v_1, for every grid point of (v_2..v_k): the denominator Q of
     a random combination of the f_e (their lcm, monic in v_1) by rational reconstruction,
     then the numerators f_e * Q by interpolation; their coefficients are rational
-    functions of (v_2..v_k), reconstructed the same way. Returns (Q, [P_e]) as dicts
-    exponent-tuple -> residue, with f_e = P_e / Q and Q's lex-leading coefficient 1, or
-    raises _Unlucky."""
+    functions of (v_2..v_k), reconstructed the same way. A fibre whose denominator degree
+    is below the largest seen, or whose numerators exceed the degree bound, is unlucky
+    and skipped. Returns (Q, [P_e]) as dicts exponent-tuple -> residue, with
+    f_e = P_e / Q and Q's lex-leading coefficient 1, or raises _Unlucky."""
     k = len(xs)
     m1 = V.shape[0]
     E = V.shape[-1]
     outer = V.shape[1:-1]
     bound = bounds[0]
+    x1 = xs[0]
     weights = np.array([rng.randrange(1, p) for _ in range(E)], dtype=np.int64)
     Y = (V % p * weights % p).sum(axis=-1) % p  # shape (m1,) + outer
-    fibers = list(np.ndindex(*outer)) if outer else [()]
-    dens: dict[tuple, list[int]] = {}
-    use: dict[tuple, list[int]] = {}
-    for o in fibers:
-        idx = [i for i in range(m1) if valid[(i,) + o]]
+    Yf = Y.reshape(m1, -1).T  # (F, m1), fibres in C order of the outer grid
+    Vf = V.reshape(m1, -1, E)
+    validf = valid.reshape(m1, -1).T
+    F = Yf.shape[0]
+    full = validf.all(axis=1)
+    dens: dict[int, list[int]] = {}
+    # scalar reconstruction on a few full fibres gives the degrees; then all at once
+    probe = [int(f) for f in np.nonzero(full)[0][:2]]
+    dn = dq = -1
+    for f in probe:
+        rr = _ratrecon(x1, [int(v) for v in Yf[f]], p)
+        if rr is not None:
+            dens[f] = rr[1]
+            dn, dq = max(dn, len(rr[0]) - 1), max(dq, len(rr[1]) - 1)
+    rest = [f for f in range(F) if f not in dens]
+    batch = [f for f in rest if full[f]] if dq >= 0 and dn + dq + 3 <= m1 else []
+    if batch:
+        den, ok = _batch_ratrecon(x1, Yf[batch], max(dn, 0), dq, p)
+        for i, f in enumerate(batch):
+            if ok[i]:
+                dens[f] = [int(c) for c in den[i]]
+    for f in rest:
+        if f in dens:
+            continue
+        idx = [i for i in range(m1) if validf[f, i]]
         if len(idx) < bound + 3:
             continue
-        rr = _ratrecon([xs[0][i] for i in idx], [int(Y[(i,) + o]) for i in idx], p)
-        if rr is None:
-            continue
-        dens[o] = rr[1]
-        use[o] = idx
+        rr = _ratrecon([x1[i] for i in idx], [int(Yf[f, i]) for i in idx], p)
+        if rr is not None:
+            dens[f] = rr[1]
     if not dens:
         raise _Unlucky
     dQ = max(len(d) - 1 for d in dens.values())
-    good = [o for o in fibers if o in dens and len(dens[o]) - 1 == dQ]
+    good = [f for f in range(F) if f in dens and len(dens[f]) - 1 == dQ]
     width = dQ + E * (bound + 1)
-    G = np.zeros(tuple(outer) + (width,), dtype=np.int64)
-    gvalid = np.zeros(tuple(outer), dtype=bool)
-    by_idx: dict[tuple[int, ...], list[tuple]] = {}
-    for o in good:
-        by_idx.setdefault(tuple(use[o]), []).append(o)
-    for idx, group in by_idx.items():
-        pts = [xs[0][i] for i in idx]
-        cols = []
-        for o in group:
-            qv = np.array([_peval(dens[o], x, p) for x in pts], dtype=np.int64)
-            vals = V[(list(idx),) + o] if o else V[list(idx)]  # (len(idx), E)
-            cols.append(vals % p * qv[:, None] % p)
-        Ymat = np.concatenate(cols, axis=1)
-        C = _interp_columns(pts, Ymat, p)  # (len(idx), E * len(group))
-        for g, o in enumerate(group):
-            Cg = C[:, g * E:(g + 1) * E]
-            if np.any(Cg[bound + 1:]):
+    G = np.zeros((F, width), dtype=np.int64)
+    gvalid = np.zeros(F, dtype=bool)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for f in good:
+        groups.setdefault(tuple(i for i in range(m1) if validf[f, i]), []).append(f)
+    for idx, group in groups.items():
+        pts = [x1[i] for i in idx]
+        D = np.array([dens[f] for f in group], dtype=np.int64)  # (g, dQ + 1)
+        Qv = _matmul_mod(D, _powers(pts, dQ, p).T.copy(), p)  # (g, len(idx))
+        vals = Vf[list(idx)][:, group, :] % p * Qv.T[:, :, None] % p  # (len(idx), g, E)
+        C = _interp_columns(pts, vals.reshape(len(idx), -1), p).reshape(len(idx), len(group), E)
+        over = np.any(C[bound + 1:], axis=(0, 2)) if len(idx) > bound + 1 else np.zeros(len(group), bool)
+        for g, f in enumerate(group):
+            if over[g]:
                 continue  # numerator degree above the bound: unlucky fibre
-            gvalid[o] = True
-            G[o][:dQ] = dens[o][:dQ]
-            G[o][dQ:] = Cg[:bound + 1].T.reshape(-1)
+            gvalid[f] = True
+            G[f, :dQ] = dens[f][:dQ]
+            G[f, dQ:] = C[:bound + 1, g, :].T.reshape(-1)
     if k == 1:
-        if not gvalid[()]:
+        if not gvalid[0]:
             raise _Unlucky
-        Q = {(j,): int(G[()][j]) for j in range(dQ)}
+        Q = {(j,): int(G[0, j]) for j in range(dQ)}
         Q[(dQ,)] = 1
-        Ps = [{(j,): int(G[()][dQ + e * (bound + 1) + j]) for j in range(bound + 1)} for e in range(E)]
+        Ps = [{(j,): int(G[0, dQ + e * (bound + 1) + j]) for j in range(bound + 1)} for e in range(E)]
         return Q, Ps
-    R, S = _recon(G, gvalid, xs[1:], bounds[1:], p, rng)
+    R, S = _recon(G.reshape(tuple(outer) + (width,)), gvalid.reshape(outer), xs[1:], bounds[1:], p, rng)
     Q = {(dQ,) + mon: c for mon, c in R.items()}
     for j in range(dQ):
         for mon, c in S[j].items():
@@ -661,6 +717,47 @@ def _ratrec_int(a: int, m: int):
     if t1 < 0:
         r1, t1 = -r1, -t1
     return r1, t1
+
+
+def _ratrec_all(residues: dict, modulus: int):
+    """Rational reconstruction of every residue, or None if one fails. The coefficients
+    share most of their denominator: a sample is reconstructed by Wang's balanced method,
+    ``lam`` is the lcm of the denominators found, and every coefficient is then tried as
+    ``s / lam`` with ``s`` the symmetric residue of ``a * lam``, accepted only when small
+    (40 bits of slack). That needs about half the modulus of balanced reconstruction of
+    every coefficient; the few that fail get the balanced method. Either way the result
+    is then confirmed modulo a fresh prime and, at the end, checked exactly."""
+    from math import gcd
+
+    keys = list(residues)
+    sample = keys[:8] + keys[8::max(1, len(keys) // 24)]
+    lam = 1
+    for key in sample:
+        rr = _ratrec_int(residues[key], modulus)
+        if rr is not None:
+            lam = lam * rr[1] // gcd(lam, rr[1])
+    half = modulus // 2
+    small = modulus >> 40
+    out = {}
+    misses = 0
+    for key in keys:
+        a = residues[key]
+        s = a * lam % modulus
+        if s > half:
+            s -= modulus
+        if abs(s) <= small:
+            g = gcd(s, lam)
+            out[key] = (s // g, lam // g)
+            continue
+        misses += 1
+        if misses > 64:
+            return None
+        rr = _ratrec_int(a, modulus)
+        if rr is None:
+            return None
+        out[key] = rr
+        lam = lam * rr[1] // gcd(lam, rr[1])
+    return out
 
 
 def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
@@ -740,13 +837,7 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
                 a = residues[key]
                 residues[key] = a + modulus * ((v - a) * inv % p)
         modulus *= p
-        recon = {}
-        for key, a in residues.items():
-            rr = _ratrec_int(a, modulus)
-            if rr is None:
-                recon = None
-                break
-            recon[key] = rr
+        recon = _ratrec_all(residues, modulus)
     else:
         return None
     if recon is None:
@@ -798,20 +889,27 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
 def _poly_expr(f: Any, gens: tuple, ground: Any) -> sp.Expr:
     """A polynomial of a sympy ring as an expression, built term by term without
     re-evaluating each product (the factors are put in sympy's canonical order)."""
+    from sympy.core.add import _addsort
     from sympy.core.mul import _mulsort
 
     terms = []
+    const = None
     for monom, c in f.terms():
         coeff = ground.to_sympy(c)
         factors = [g if e == 1 else sp.Pow(g, e) for g, e in zip(gens, monom) if e]
         if not factors:
-            terms.append(coeff)
+            const = coeff
             continue
         _mulsort(factors)
         if coeff != 1:
             factors.insert(0, coeff)
-        terms.append(sp.Mul._from_args(factors) if len(factors) > 1 else factors[0])
-    return sp.Add(*terms)
+        terms.append(sp.Mul._from_args(factors, True) if len(factors) > 1 else factors[0])
+    if not terms:
+        return const if const is not None else sp.S.Zero
+    _addsort(terms)
+    if const is not None:
+        terms.insert(0, const)
+    return sp.Add._from_args(terms, True)
 
 
 def _to_expr(v: Any, domain: Any) -> sp.Expr:
