@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory.builders import random_digraph, self_training
-from theory.exact import exact_analysis, exact_collapse_conditions, exact_contraction_condition
+from theory.builders import complete
+from theory.exact import exact_analysis, exact_collapse_conditions, exact_contraction_condition, exact_growth_rates
 from theory.graph import InteractionGraph
 from theory.latex import derive_theorem, theorem_latex
 from theory.symbols import apply_symbols
@@ -108,3 +109,57 @@ def test_exact_theorem_states_the_symbolic_conditions():
     assert "A, B" in th.contraction
     tex = theorem_latex(th)
     assert r"\rho(\mathcal{L}_A) < 1" in tex and "collapses if and only if" in tex
+
+
+# --------------------------------------------------------------------------- growth rates
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10**6), K=st.integers(1, 4), big=st.booleans())
+def test_projector_rates_equal_berlekamp_massey_rates(seed, K, big):
+    """Claim (§10): the rate P_1(D)_kk from the spectral projector at 1 equals the rate
+    exact_analysis finds from the generating function (Berlekamp-Massey on exact terms)
+    for every linearly growing learner, and no rate is reported for other learners."""
+    G = _random_graph(seed, K)
+    if big:  # every N >= 2d + 1: offending components grow linearly (Theorem 3)
+        d = (min(int(N) for N in G.total_samples) - 1) // 2
+        G = G.replace(dimension=d)
+    a = exact_analysis(G)
+    rates = exact_growth_rates(G, list(G.names))
+    want = {n: r.growth_rate for n, r in a.learners.items() if r.growth == "linear"}
+    assert rates == want
+
+
+# a closed pair without real data (sample counts n own, c cross) feeding a learner with real data
+FEEDS = InteractionGraph(["A", "B", "C"], real_samples=[0, 0, 5], initial_samples=[30, 30, 30],
+                         edges=[("A", "A", 6), ("B", "B", 6), ("A", "B", 6), ("B", "A", 6), ("B", "C", 4),
+                                ("C", "C", 3)],
+                         dimension=2, noise_variance=1)
+
+
+@pytest.mark.parametrize("graph, bindings, name, values", [
+    pytest.param(self_training(real_samples=0, samples=12, dimension=3), ["n=L0->L0.samples"], "n",
+                 range(5, 15), id="self-training"),
+    pytest.param(FEEDS, ["c=A->B.samples,B->A.samples"], "c", range(1, 12), id="closed-pair-cross"),
+    pytest.param(FEEDS, ["m=C.real_samples"], "m", range(0, 8), id="fed-learner-real"),
+    pytest.param(complete(2, real_samples=[0, 0], samples=6, dimension=2), ["d=dimension"], "d", range(1, 6),
+                 id="closed-pair-dimension"),
+])
+def test_symbolic_rates_substitute_to_exact_rates(graph, bindings, name, values):
+    """Claim: the symbolic rates, substituted, equal the exact numeric rates wherever
+    exact_analysis finds linear growth (every N_j >= 2d + 1 on the closed pair here)."""
+    Gs = apply_symbols(graph, bindings)
+    rates = exact_growth_rates(Gs)
+    s = _symbol(Gs, name)
+    assert rates
+    for v in values:
+        a = exact_analysis(Gs.subs({s: v}))
+        for n, rate in rates.items():
+            r = a.learners[n]
+            assert r.growth == "linear" and sp.simplify(rate.subs(s, v) - r.growth_rate) == 0, (v, n)
+
+
+def test_no_linear_rate_for_polynomial_growth():
+    """Two chained radius-1 blocks (docs/exact.md §6.4): A grows linearly (rate 23/10), B
+    like t^2 (Jordan block at 1), so B gets no linear rate."""
+    G = InteractionGraph(["A", "B"], real_samples=[7, 4], initial_samples=[40, 40],
+                         edges=[("A", "A", 27), ("A", "B", 3), ("B", "B", 27)], dimension=23, noise_variance=1)
+    assert exact_growth_rates(G, ["A", "B"]) == {"A": sp.Rational(23, 10)}

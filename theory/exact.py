@@ -78,6 +78,7 @@ __all__ = [
     "berlekamp_massey",
     "exact_contraction_condition",
     "exact_collapse_conditions",
+    "exact_growth_rates",
 ]
 
 _LAMBDA = sp.Symbol("lambda")
@@ -1085,3 +1086,91 @@ def exact_collapse_conditions(graph: InteractionGraph) -> tuple[dict[str, sp.Bas
     contracts = {tuple(names[k] for k in A): cond[i] for i, A in enumerate(comps)
                  if not (len(A) == 1 and W[A[0], A[0]] == 0)}
     return collapses, contracts
+
+
+def exact_growth_rates(graph: InteractionGraph, learners: Sequence[str] | None = None) -> dict[str, sp.Expr]:
+    r"""Exact linear growth rates :math:`\lim_t R_k^{(t)}/t` as rational functions of the
+    graph's numbers or symbols (``docs/exact.md`` §10).
+
+    On the ancestor set :math:`S` of learner :math:`k`, :math:`C^{(t)} = \sum_{s<t}
+    \mathcal L_S^s(D_S) + \mathcal L_S^t(C^{(0)})`. Where :math:`\rho(\mathcal L_S) = 1`
+    with the eigenvalue 1 semisimple (no Jordan block: no polynomial growth), the Cesàro
+    mean gives :math:`C^{(t)}/t \to P_1(D_S)`, :math:`P_1 = V(U^\top V)^{-1}U^\top` the
+    spectral projector at 1 (:math:`V`, :math:`U` bases of the right and left kernels of
+    :math:`I - \mathcal L_S`, computed over the field of the symbols); the rate is
+    :math:`P_1(D_S)_{kk}`. Every :math:`N_j \ge 2d + 1` on the offending components
+    guarantees :math:`\rho = 1` there (Theorem 3); where some ancestor component has
+    :math:`\rho(\mathcal L_A) > 1` the risk grows geometrically instead and the formula does
+    not apply.
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+        Exact (numeric or symbolic) parameters in the exact regime.
+    learners : sequence of str, optional
+        Names to compute (default: every learner with a closed ancestor component without
+        real data, i.e. those that collapse in the large-sample theory).
+
+    Returns
+    -------
+    dict
+        Name -> rate, for the learners whose eigenvalue 1 is semisimple and whose rate is
+        nonzero (omitted: bounded learners, polynomial growth, and, for numeric graphs,
+        learners with an ancestor component of radius > 1).
+
+    Examples
+    --------
+    One learner trained on itself only: the risk grows by :math:`\sigma^2 d/(N - d - 1)`.
+
+    >>> import sympy as sp
+    >>> from theory.builders import self_training
+    >>> from theory.symbols import apply_symbols
+    >>> G = apply_symbols(self_training(real_samples=0, samples=12, dimension=3), ["n=L0->L0.samples"])
+    >>> exact_growth_rates(G)
+    {'L0': 3/(n - 4)}
+    """
+    check_exact_regime(graph)
+    names = graph.names
+    if learners is None:
+        from .condition import collapse_condition
+
+        cond = collapse_condition(graph.replace(real_samples=[
+            m if not _as_sympy(m).free_symbols else sp.Integer(1) for m in graph.real_samples]))
+        learners = [n for n, c in zip(names, cond.collapses) if c is True or c == sp.true]
+    anc = _ancestor_sets(graph)
+    D = exact_noise_variance(graph)
+    out: dict[str, sp.Expr] = {}
+    simplify = sp.factor if graph.is_symbolic else (lambda e: e)
+    expanding: set[int] = set()  # numeric graphs: learners downstream of a radius > 1
+    if not graph.is_symbolic:
+        comps = scc_order(graph.mixing_matrix)
+        for A in comps:
+            r, P = component_map_radius(graph, A)
+            if _count_ge_one(P, r)[0]:
+                expanding |= set(A)
+    for name in learners:
+        if name not in names:
+            raise GraphValueError(f"learners: unknown learner {name!r}")
+        k = names.index(name)
+        if (anc[k] | {k}) & expanding:
+            continue                   # geometric growth: no linear rate
+        S = sorted(anc[k] | {k})
+        pairs, M = second_moment_map_matrix(graph, S)
+        dom = M.domain
+        n = len(pairs)
+        A = (DomainMatrix.eye(n, dom) - M.to_dense()).to_dense()
+        V = A.nullspace()              # rows: right kernel vectors
+        if V.shape[0] == 0:
+            continue                   # 1 is not an eigenvalue: no linear growth
+        U = A.transpose().nullspace()  # rows: left kernel vectors
+        UV = U * V.transpose()
+        if UV.shape[0] != UV.shape[1] or UV.rank() < UV.shape[0]:
+            continue                   # Jordan block at 1: polynomial growth
+        dvec = DomainMatrix([[dom.from_sympy(sp.sympify(D[p])) if p == q else dom.zero] for p, q in pairs], (n, 1), dom)
+        coef = UV.lu_solve(U * dvec)
+        x = V.transpose() * coef
+        r = pairs.index((k, k))
+        rate = dom.to_sympy(x.to_dense().rep.to_ddm()[r][0])
+        if rate != 0:
+            out[name] = simplify(rate)
+    return out

@@ -115,7 +115,8 @@ class Theorem:
     stationary_risks : dict
         Bounded learner name -> stationary risk (symbolic counts assumed positive).
     growth_rates : dict
-        Collapsing learner name -> large-sample growth rate :math:`\lim R_k^{(t)}/t`.
+        Collapsing learner name -> growth rate :math:`\lim R_k^{(t)}/t` (large-sample, or
+        exact from :func:`theory.exact.exact_growth_rates`).
     assumptions : list of str
         LaTeX assumptions the statement makes.
     """
@@ -275,12 +276,20 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
                 if len(members) > 1:
                     contraction[", ".join(members)] = cond
         Cb = _exact_stationary(pos_graph, B, gam_p, Dp) if B else sp.zeros(0, 0)
+        from .exact import exact_growth_rates
+
+        exact_rates = exact_growth_rates(graph)
         assumptions.append(r"N_k > d + 1 \text{ and } n^0_k > d + 1 \text{ for every learner } k")
         assumptions.append(r"\text{the stationary risks hold where the learner does not collapse}")
+        if exact_rates:
+            assumptions.append(r"\text{the growth rates hold where no ancestor component has } \rho(\mathcal{L}_A) > 1 "
+                               r"\text{ (every } N_k \ge 2d + 1 \text{ suffices)}")
     risks = {graph.names[k]: simplify(Cb[i, i]) for i, k in enumerate(B)}
     rates: dict[str, sp.Expr] = {}
     if theory == "large-sample" and len(B) < graph.num_learners:
         rates = {pos_graph.names[k]: v for k, v in growth_rates(pos_graph, pcond).items()}
+    elif theory == "exact":
+        rates = exact_rates
     return Theorem(graph, theory, W, tuple(Dv), C0, gam, collapses, contraction, risks, rates, assumptions)
 
 
@@ -339,7 +348,9 @@ def theorem_latex(th: Theorem) -> str:
         lines.append(r"\item The bounded learners converge to the stationary risks "
                      + ", ".join(rf"$R_{{{learner_latex(n)}}}^{{(\infty)}} = {tex(v)}$" for n, v in th.stationary_risks.items()) + ".")
     if th.growth_rates:
-        lines.append(r"\item The collapsing learners grow linearly (large sample), "
+        lines.append(r"\item The collapsing learners grow linearly ("
+                     + ("large sample" if th.theory == "large-sample" else "exact")
+                     + "), "
                      + ", ".join(rf"$\lim_{{t\to\infty}} R_{{{learner_latex(n)}}}^{{(t)}}/t = {tex(v)}$" for n, v in th.growth_rates.items()) + ".")
     lines.append(r"\end{enumerate}")
     lines.append(r"\end{theorem}")
