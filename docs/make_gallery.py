@@ -17,6 +17,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from theory.builders import chain, cycle, self_training, star  # noqa: E402
 from theory.families import FAMILIES, check_family, derive_family  # noqa: E402
+from theory.graph import InteractionGraph  # noqa: E402
 from theory.latex import derive_risk_closed_form, derive_theorem, family_latex, tex, theorem_latex  # noqa: E402
 from theory.symbols import apply_symbols  # noqa: E402
 
@@ -46,6 +47,10 @@ WORKED = [
     ("A 3-cycle with one learner fed", cycle(3, real_samples=[0, 4, 0], dimension=2), ["a=L1.real_samples"]),
     ("A 2-cycle without real data", cycle(2, real_samples=0, dimension=1), ["n=L0->L1.samples"]),
     ("An out-star with symbolic dimension and noise", star(3, samples=20), ["d=dimension", "s2=noise_variance"]),
+    ("A mixing pair that collapses with real data (exact theory)",
+     InteractionGraph(["A", "B"], real_samples=[1, 1], initial_samples=[30, 30],
+                      edges=[("A", "A", 1), ("B", "B", 1), ("A", "B", 15), ("B", "A", 15)], dimension=10, noise_variance=1),
+     ["m=A.real_samples,B.real_samples"]),
 ]
 
 

@@ -343,7 +343,8 @@ def theorem_latex(th: Theorem) -> str:
                          rf"contracts if and only if ${tex(rel)}$.")
         else:
             lines.append(r"\item In the exact theory the component $\{" + ", ".join(learner_latex(m) for m in members)
-                         + r"\}$ contracts ($\rho(\mathcal{L}_A) < 1$) if and only if $" + tex(rel) + "$.")
+                         + r"\}$ contracts (its exact second-moment map has spectral radius below 1) if and only if $"
+                         + tex(rel) + "$.")
     if th.stationary_risks:
         lines.append(r"\item The bounded learners converge to the stationary risks "
                      + ", ".join(rf"$R_{{{learner_latex(n)}}}^{{(\infty)}} = {tex(v)}$" for n, v in th.stationary_risks.items()) + ".")
