@@ -230,6 +230,8 @@ def _grid_values(rng, count: int, p: int, var: int) -> list[int]:
 
 def _inv_mod(x: np.ndarray, p: int) -> np.ndarray:
     """Elementwise inverse mod ``p`` (Fermat) of an int64 array (zeros give zeros)."""
+    if x.size <= 256:  # Python's pow beats 60 small numpy passes
+        return np.array([pow(v, -1, p) if v else 0 for v in (x % p).tolist()], dtype=np.int64).reshape(x.shape)
     result = np.ones_like(x)
     base = x % p
     e = p - 2
@@ -790,6 +792,47 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
     margin = 0
     recon: dict[tuple, tuple[int, int]] | None = None
     degrees = None
+    from math import lcm
+
+    full = [0] * nv
+
+    def exact(recon):
+        """The polynomials Q, P_e over ZZ (coefficient denominators cleared) if every
+        equation M P = Q r holds as a polynomial identity, else None."""
+        L = 1
+        for nd in recon.values():
+            L = lcm(L, nd[1])
+
+        def to_poly(items) -> Any:
+            terms = {}
+            for mon, (num, den) in items:
+                if num:
+                    e = list(full)
+                    for i, v in enumerate(order):
+                        e[v] = mon[i]
+                    terms[tuple(e)] = ring.domain.convert(num * (L // den))
+            return ring.from_dict(terms) if terms else ring.zero
+
+        Qp = to_poly((k[1:], nd) for k, nd in recon.items() if k[0] == -1)
+        Pp = [to_poly((k[1:], nd) for k, nd in recon.items() if k[0] == e) for e in range(n)]
+        for r in range(n):
+            items = list(rows.get(r, {}).items())
+            rv = rhs.get(r, {}).get(0)
+            Lr = ring.one
+            for d in [v.denom for _, v in items] + ([rv.denom] if rv else []):
+                Lr = Lr.lcm(d)
+            acc = ring.zero
+            for c, v in items:
+                acc += v.numer * Lr.exquo(v.denom) * Pp[c]
+            if rv:
+                acc -= rv.numer * Lr.exquo(rv.denom) * Qp
+            if acc:
+                INTERP_STATS["check_failed"] = INTERP_STATS.get("check_failed", 0) + 1
+                return None
+        return Qp, Pp
+
+    sol = None
+    tried_early = False
     for attempt in range(64):
         p = next(primes)
         try:
@@ -814,23 +857,29 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
             Q, Ps = _recon(V, ok.reshape(sizes), xs, bounds, p, rng)
         except _Unlucky:
             INTERP_STATS["retries"] += 1
+            if INTERP_STATS["retries"] > 6:
+                return None
             margin += 1
             continue
         flatres = {(-1,) + k: v for k, v in Q.items()}
         for e, Pe in enumerate(Ps):
             flatres.update({(e,) + k: v for k, v in Pe.items()})
-        sig = tuple(sorted(flatres))
+        sig = tuple(flatres)
         if shape is None:
             shape = sig
         elif sig != shape:
             INTERP_STATS["retries"] += 1
+            if INTERP_STATS["retries"] > 6:
+                return None
             continue  # structure differs from the first prime's: this prime is unlucky
         INTERP_STATS["primes"] += 1
         if recon is not None and all((nd[0] - nd[1] * flatres[key]) % p == 0 for key, nd in recon.items()):
-            break  # the reconstruction from the earlier primes holds modulo a new prime
+            # the reconstruction from the earlier primes holds modulo a new prime
+            sol = exact(recon)
+            break
         # Chinese remaindering, then rational reconstruction of every coefficient
         if modulus == 1:
-            residues = {key: v for key, v in flatres.items()}
+            residues = dict(flatres)
         else:
             inv = pow(modulus % p, -1, p)
             for key, v in flatres.items():
@@ -838,47 +887,16 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
                 residues[key] = a + modulus * ((v - a) * inv % p)
         modulus *= p
         recon = _ratrec_all(residues, modulus)
-    else:
+        if recon is not None and not tried_early:
+            # the first reconstruction is tried exactly at once (saves the confirming
+            # prime when it is already right; a failed check only costs the check)
+            tried_early = True
+            sol = exact(recon)
+            if sol is not None:
+                break
+    if sol is None:
         return None
-    if recon is None:
-        return None
-    # exact polynomials over ZZ: clear the coefficient denominators
-    from math import lcm
-
-    L = 1
-    for nd in recon.values():
-        L = lcm(L, nd[1])
-    full = [0] * nv
-
-    def to_poly(items) -> Any:
-        terms = {}
-        for mon, (num, den) in items:
-            if num:
-                e = list(full)
-                for i, v in enumerate(order):
-                    e[v] = mon[i]
-                terms[tuple(e)] = ring.domain.convert(num * (L // den))
-        return ring.from_dict(terms) if terms else ring.zero
-
-    Qp = to_poly((k[1:], nd) for k, nd in recon.items() if k[0] == -1)
-    Pp = [to_poly((k[1:], nd) for k, nd in recon.items() if k[0] == e) for e in range(n)]
-    # exact check: every equation M P = Q r holds as a polynomial identity
-    for r in range(n):
-        row = rows.get(r, {})
-        items = list(row.items())
-        rv = rhs.get(r, {}).get(0)
-        dens = [v.denom for _, v in items] + ([rv.denom] if rv else [])
-        Lr = ring.one
-        for d in dens:
-            Lr = Lr.lcm(d)
-        acc = ring.zero
-        for c, v in items:
-            acc += v.numer * Lr.exquo(v.denom) * Pp[c]
-        if rv:
-            acc -= rv.numer * Lr.exquo(rv.denom) * Qp
-        if acc:
-            INTERP_STATS["check_failed"] = True
-            return None
+    Qp, Pp = sol
     field = domain.field
     INTERP_STATS["seconds_interp"] = time.perf_counter() - t_start
     x = [[field.new(Pe, Qp)] for Pe in Pp]
