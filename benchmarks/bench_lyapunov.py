@@ -15,6 +15,12 @@ For each route and family, K grows from 2 until one solve takes longer than the 
 per solve and a summary: largest K done by each route and the speed-up at the largest K
 the baseline finishes.
 
+Checks (outside the timed solve): for every K, one random rational point of the symbols
+is substituted into our C and compared with the exact QQ solve of the substituted system
+(probabilistic: a wrong rational function agrees at a random point with probability
+about degree / range); for K <= 6 also the exact residual C - W C W^T - D = 0 over
+QQ(a, b[, c]). A failed check stops the family and is printed.
+
 Usage: python benchmarks/bench_lyapunov.py [--budget 60] [--kmax 40]
 """
 
@@ -22,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -86,33 +94,92 @@ def _baseline(W, D):
 ROUTES = {"ours": _ours, "baseline": _baseline}
 
 
+def exact_value(expr: sp.Expr, values: dict) -> Fraction:
+    """Exact value of a rational expression (Add, Mul, integer Pow, numbers, symbols) at
+    rational symbol values, by walking the tree with Fractions (much faster than subs on
+    large rational functions)."""
+    cache: dict = {}
+
+    def ev(e):
+        if e in cache:
+            return cache[e]
+        if e.is_Symbol:
+            v = values[e]
+        elif e.is_Integer:
+            v = Fraction(int(e))
+        elif e.is_Rational:
+            v = Fraction(int(e.p), int(e.q))
+        elif e.is_Add:
+            v = sum((ev(t) for t in e.args), Fraction(0))
+        elif e.is_Mul:
+            v = Fraction(1)
+            for t in e.args:
+                v *= ev(t)
+        elif e.is_Pow and e.exp.is_Integer:
+            v = ev(e.base) ** int(e.exp)
+        else:
+            raise TypeError(f"not a rational expression: {e}")
+        cache[e] = v
+        return v
+
+    return ev(expr)
+
+
+def substitution_check(W: sp.Matrix, D: sp.Matrix, C: sp.Matrix, seed: int = 0) -> bool:
+    """Whether C at one random rational point of its symbols equals the exact QQ solve of
+    C = W C W^T + D at that point."""
+    from theory.lyapunov import solve_lyapunov_exact
+
+    rng = np.random.default_rng(seed)
+    syms = sorted(set().union(*(e.free_symbols for e in list(W) + list(D))), key=str)
+    vals = {s: Fraction(int(rng.integers(1, 10**6)), int(rng.integers(10**6, 4 * 10**6))) for s in syms}
+    sub = {s: sp.Rational(v.numerator, v.denominator) for s, v in vals.items()}
+    C0 = solve_lyapunov_exact(W.xreplace(sub), D.xreplace(sub))
+    K = W.shape[0]
+    return all(exact_value(C[i, j], vals) == exact_value(C0[i, j], {})
+               for i in range(K) for j in range(i, K))
+
+
 def _child(route: str, family: str, K: int, q) -> None:
     W, D = FAMILIES[family](K)
     start = time.perf_counter()
     C = ROUTES[route](W, D)
     elapsed = time.perf_counter() - start
+    q.put(elapsed)
     ok = True
-    if route == "ours" and K <= 6:  # residual check on small instances
-        from theory.linalg import common_field, domain_matrix
+    if route == "ours":
+        ok = substitution_check(W, D, C, seed=K)
+        if ok and K <= 6:  # exact residual on small instances
+            from theory.linalg import common_field, domain_matrix
 
-        F = common_field(list(W) + list(D) + list(C))
-        Wd, Cd, Dd = (domain_matrix(M, F) for M in (W, C, D))
-        ok = (Cd - Wd * Cd * Wd.transpose() - Dd).is_zero_matrix
-    q.put((elapsed, ok))
+            F = common_field(list(W) + list(D) + list(C))
+            Wd, Cd, Dd = (domain_matrix(M, F) for M in (W, C, D))
+            ok = (Cd - Wd * Cd * Wd.transpose() - Dd).is_zero_matrix
+    q.put(ok)
 
 
 def timed(route: str, family: str, K: int, budget: float) -> tuple[float | None, bool]:
-    """Seconds for one solve in a child process, or None past the budget."""
+    """Seconds for one solve in a child process (None past the budget) and whether the
+    checks done after the timed solve passed."""
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(route, family, K, q))
     p.start()
-    p.join(budget)
-    if p.is_alive():
+    try:
+        elapsed = q.get(timeout=budget)
+    except queue.Empty:
         p.terminate()
         p.join()
         return None, True
-    return q.get() if not q.empty() else (None, False)
+    try:
+        ok = q.get(timeout=max(600.0, 10 * budget))
+    except queue.Empty:
+        ok = False
+    p.join(5)
+    if p.is_alive():
+        p.terminate()
+        p.join()
+    return elapsed, ok
 
 
 def main(argv=None) -> None:
@@ -121,13 +188,16 @@ def main(argv=None) -> None:
     ap.add_argument("--kmax", type=int, default=40)
     ap.add_argument("--families", nargs="*", default=list(FAMILIES))
     args = ap.parse_args(argv)
+    # import both routes' modules before forking, so that no timed solve pays an import
+    import naive_lyapunov  # noqa: F401
+    import theory.lyapunov  # noqa: F401
     for family in args.families:
         times: dict[str, dict[int, float]] = {r: {} for r in ROUTES}
         for route in ROUTES:
             for K in range(3 if family == "b-ring-plus" else 2, args.kmax + 1):
                 t, ok = timed(route, family, K, args.budget)
                 print(f"{family:12s} {route:8s} K={K:3d} "
-                      f"{'> budget' if t is None else f'{t:8.2f} s'}{'' if ok else '  RESIDUAL FAILED'}", flush=True)
+                      f"{'> budget' if t is None else f'{t:8.2f} s'}{'' if ok else '  CHECK FAILED'}", flush=True)
                 if t is None or not ok:
                     break
                 times[route][K] = t

@@ -93,7 +93,9 @@ def _solve_block(Wd, A: list[int], B: list[int], R: list[list[Any]], domain) -> 
     n = len(pairs)
     M = DomainMatrix(rows, (n, n), domain)
     b = DomainMatrix(rhs, (n, 1), domain)
-    x = _interp_solve(rows, rhs, n, domain)
+    x = _interp_solve(rows, rhs, n, domain) if _USE_INTERP else None
+    if x is None and getattr(domain, "is_FractionField", False):
+        _stat("blocks_field")
     try:
         if x is None:
             x = _schur_solve(rows, rhs, n, domain)
@@ -198,8 +200,18 @@ def _schur_solve(rows: dict[int, dict[int, Any]], rhs: dict[int, dict[int, Any]]
 # Symbolic blocks by evaluation and interpolation (see the module docstring, "Method").
 # --------------------------------------------------------------------------------------
 
-#: Statistics of the last interpolation solve (read by the tests and the benchmark).
+#: Counters of the last ``solve_lyapunov_exact`` call (read by the tests and the
+#: benchmark): symbolic blocks solved by interpolation and by the field fallback, primes,
+#: evaluation points, unlucky (skipped) points, retries, failed exact checks.
 INTERP_STATS: dict[str, Any] = {}
+
+#: Whether symbolic blocks go through evaluation/interpolation (tests switch it off to
+#: compare with the direct field solve).
+_USE_INTERP = True
+
+
+def _stat(key: str, inc: int = 1) -> None:
+    INTERP_STATS[key] = INTERP_STATS.get(key, 0) + inc
 
 
 class _Unlucky(Exception):
@@ -725,41 +737,54 @@ def _ratrec_all(residues: dict, modulus: int):
     """Rational reconstruction of every residue, or None if one fails. The coefficients
     share most of their denominator: a sample is reconstructed by Wang's balanced method,
     ``lam`` is the lcm of the denominators found, and every coefficient is then tried as
-    ``s / lam`` with ``s`` the symmetric residue of ``a * lam``, accepted only when small
-    (40 bits of slack). That needs about half the modulus of balanced reconstruction of
-    every coefficient; the few that fail get the balanced method. Either way the result
-    is then confirmed modulo a fresh prime and, at the end, checked exactly."""
+    ``s / lam`` with ``s`` the symmetric residue of ``a * lam``. That needs about half the
+    modulus of balanced reconstruction of every coefficient; the few that miss get the
+    balanced method. Every result must be small with 20 bits of slack (n * d, or s for
+    the given ``lam``, below modulus / 2**20): a residue that is not the image of such a
+    fraction passes with probability about 2**-19, and a wrong coefficient is in any case
+    caught by the checks that follow."""
     from math import gcd
 
+    small = modulus >> 20
+
+    def balanced(a: int):
+        rr = _ratrec_int(a, modulus)
+        return rr if rr is not None and abs(rr[0]) * rr[1] <= small else None
+
     keys = list(residues)
-    sample = keys[:8] + keys[8::max(1, len(keys) // 24)]
     lam = 1
-    for key in sample:
-        rr = _ratrec_int(residues[key], modulus)
+    for key in keys[:8] + keys[8::max(1, len(keys) // 256)]:
+        rr = balanced(residues[key])
         if rr is not None:
             lam = lam * rr[1] // gcd(lam, rr[1])
     half = modulus // 2
-    small = modulus >> 40
     out = {}
-    misses = 0
-    for key in keys:
-        a = residues[key]
-        s = a * lam % modulus
-        if s > half:
-            s -= modulus
-        if abs(s) <= small:
-            g = gcd(s, lam)
-            out[key] = (s // g, lam // g)
-            continue
-        misses += 1
-        if misses > 64:
+    pending = keys
+    for _round in range(3):
+        missed = []
+        tries = 0
+        for key in pending:
+            a = residues[key]
+            s = a * lam % modulus
+            if s > half:
+                s -= modulus
+            if abs(s) <= small:
+                g = gcd(s, lam)
+                out[key] = (s // g, lam // g)
+                continue
+            tries += 1
+            rr = balanced(a) if tries <= 256 else None
+            if rr is None:
+                missed.append(key)
+                continue
+            out[key] = rr
+            lam = lam * rr[1] // gcd(lam, rr[1])
+        if not missed:
+            return out
+        if len(missed) == len(pending):
             return None
-        rr = _ratrec_int(a, modulus)
-        if rr is None:
-            return None
-        out[key] = rr
-        lam = lam * rr[1] // gcd(lam, rr[1])
-    return out
+        pending = missed
+    return None
 
 
 def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
@@ -771,15 +796,11 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
     the route does not apply or does not succeed (the caller then solves over the field).
     """
     import random
-    import time
 
     if not getattr(domain, "is_FractionField", False) or domain.domain not in (sp.ZZ, sp.QQ):
         return None
-    t_start = time.perf_counter()
     sysm = _ModSystem(rows, rhs, n, domain)
-    stats = {"n": n, "primes": 0, "points": 0, "invalid_points": 0, "retries": 0}
-    INTERP_STATS.clear()
-    INTERP_STATS.update(stats)
+    retries = 0
     if not sysm.active:
         return None
     rng = random.Random(seed)
@@ -827,7 +848,7 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
             if rv:
                 acc -= rv.numer * Lr.exquo(rv.denom) * Qp
             if acc:
-                INTERP_STATS["check_failed"] = INTERP_STATS.get("check_failed", 0) + 1
+                _stat("check_failed")
                 return None
         return Qp, Pp
 
@@ -849,15 +870,16 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
             for i, v in enumerate(order):
                 pts[:, v] = flat[:, i]
             X, ok = sysm.evaluate(pts, p)
-            INTERP_STATS["points"] += int(flat.shape[0])
-            INTERP_STATS["invalid_points"] += int((~ok).sum())
+            _stat("points", int(flat.shape[0]))
+            _stat("invalid_points", int((~ok).sum()))
             if not ok.any():
                 return None  # singular everywhere: leave it to the exact field solve
             V = X.reshape(tuple(sizes) + (n,))
             Q, Ps = _recon(V, ok.reshape(sizes), xs, bounds, p, rng)
         except _Unlucky:
-            INTERP_STATS["retries"] += 1
-            if INTERP_STATS["retries"] > 6:
+            _stat("retries")
+            retries += 1
+            if retries > 6:
                 return None
             margin += 1
             continue
@@ -868,11 +890,12 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
         if shape is None:
             shape = sig
         elif sig != shape:
-            INTERP_STATS["retries"] += 1
-            if INTERP_STATS["retries"] > 6:
+            _stat("retries")
+            retries += 1
+            if retries > 6:
                 return None
             continue  # structure differs from the first prime's: this prime is unlucky
-        INTERP_STATS["primes"] += 1
+        _stat("primes")
         if recon is not None and all((nd[0] - nd[1] * flatres[key]) % p == 0 for key, nd in recon.items()):
             # the reconstruction from the earlier primes holds modulo a new prime
             sol = exact(recon)
@@ -898,9 +921,8 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
         return None
     Qp, Pp = sol
     field = domain.field
-    INTERP_STATS["seconds_interp"] = time.perf_counter() - t_start
     x = [[field.new(Pe, Qp)] for Pe in Pp]
-    INTERP_STATS["seconds"] = time.perf_counter() - t_start
+    _stat("blocks_interp")
     return x
 
 
@@ -975,6 +997,7 @@ def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix) -> sp.Matrix:
         raise GraphValueError(f"lyapunov: expected square W and D of one size, found {W.shape} and {D.shape}")
     if K == 0:
         return sp.zeros(0, 0)
+    INTERP_STATS.clear()
     domain = common_field(list(W) + list(D))
     Wd = [[domain.from_sympy(sp.sympify(W[i, j])) for j in range(K)] for i in range(K)]
     Dd = [[domain.from_sympy(sp.sympify(D[i, j])) for j in range(K)] for i in range(K)]
