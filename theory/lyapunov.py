@@ -93,9 +93,11 @@ def _solve_block(Wd, A: list[int], B: list[int], R: list[list[Any]], domain) -> 
     n = len(pairs)
     M = DomainMatrix(rows, (n, n), domain)
     b = DomainMatrix(rhs, (n, 1), domain)
+    constant_before = INTERP_STATS.get("blocks_constant", 0)
     x = _interp_solve(rows, rhs, n, domain) if _USE_INTERP else None
-    if x is None and getattr(domain, "is_FractionField", False):
-        _stat("blocks_field")
+    if x is None and getattr(domain, "is_FractionField", False) \
+            and INTERP_STATS.get("blocks_constant", 0) == constant_before:
+        _stat("blocks_field")  # a symbolic block solved over the field (fallback)
     try:
         if x is None:
             x = _schur_solve(rows, rhs, n, domain)
@@ -802,6 +804,7 @@ def _interp_solve(rows, rhs, n: int, domain: Any, seed: int = 20240601):
     sysm = _ModSystem(rows, rhs, n, domain)
     retries = 0
     if not sysm.active:
+        _stat("blocks_constant")  # no symbol in this block: the field solve is cheap
         return None
     rng = random.Random(seed)
     primes = _prime_source()
