@@ -738,24 +738,32 @@ def _recon(V: np.ndarray, valid: np.ndarray, xs: list[list[int]], bounds: list[i
 def _pilot_degrees(sysm: _ModSystem, p: int, rng) -> dict[int, tuple[int, int]]:
     """For each symbol v of the block: (deg_v Q, max_e deg_v N_e) with Q the lcm of the
     solution's denominators and N_e = x_e Q, read along one random line in v (generic
-    with high probability; the final exact check guards the rest)."""
+    with high probability; the final exact check guards the rest). The lines of all
+    symbols are evaluated together; a line too short for its degrees is redrawn twice as
+    long."""
     nv = len(sysm.domain.symbols)
-    out = {}
-    for v in sysm.active:
-        T = 16
-        while True:
-            if T > 4096:
-                raise _Unlucky
+    out: dict[int, tuple[int, int]] = {}
+    T = {v: 16 for v in sysm.active}
+    while len(out) < len(T):
+        todo = [v for v in T if v not in out]
+        if max(T[v] for v in todo) > 4096:
+            raise _Unlucky
+        lines, rows = {}, []
+        for v in todo:
             base = [rng.randrange(2, p - 1) for _ in range(nv)]
-            vals = _grid_values(rng, T, p, v)
-            pts = np.array([[vals[t] if i == v else base[i] for i in range(nv)] for t in range(T)], dtype=np.int64)
-            X, ok = sysm.evaluate(pts, p)
-            keep = [t for t in range(T) if ok[t]]
-            w = np.array([rng.randrange(1, p) for _ in range(sysm.n)], dtype=np.int64)
+            vals = _grid_values(rng, T[v], p, v)
+            lines[v] = (len(rows), vals)
+            rows += [[vals[t] if i == v else base[i] for i in range(nv)] for t in range(T[v])]
+        Xall, okall = sysm.evaluate(np.array(rows, dtype=np.int64), p)
+        w = np.array([rng.randrange(1, p) for _ in range(sysm.n)], dtype=np.int64)
+        for v in todo:
+            start, vals = lines[v]
+            X, ok = Xall[start:start + T[v]], okall[start:start + T[v]]
+            keep = [t for t in range(T[v]) if ok[t]]
             y = (X % p * w % p).sum(axis=1) % p
             rr = _ratrecon([vals[t] for t in keep], [int(y[t]) for t in keep], p, ncheck=3)
             if rr is None or len(rr[0]) + len(rr[1]) + 4 > len(keep):
-                T *= 2
+                T[v] *= 2
                 continue
             den = rr[1]
             xk = [vals[t] for t in keep]
@@ -764,10 +772,9 @@ def _pilot_degrees(sysm: _ModSystem, p: int, rng) -> dict[int, tuple[int, int]]:
             nz = np.nonzero(C.any(axis=1))[0]
             dN = int(nz[-1]) if len(nz) else 0
             if dN + 3 > len(keep):
-                T *= 2
+                T[v] *= 2
                 continue
             out[v] = (len(den) - 1, dN)
-            break
     return out
 
 
