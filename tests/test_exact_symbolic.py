@@ -108,7 +108,7 @@ def test_exact_theorem_states_the_symbolic_conditions():
     assert [bool(c.subs(m, 2)) for c in th.collapses] == [False, False]
     assert "A, B" in th.contraction
     tex = theorem_latex(th)
-    assert "contracts (its exact second-moment map" in tex and "collapses if and only if" in tex
+    assert "spectral radius below 1, if and only if" in tex and "collapses if and only if" in tex
 
 
 # --------------------------------------------------------------------------- growth rates

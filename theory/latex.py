@@ -338,13 +338,17 @@ def theorem_latex(th: Theorem) -> str:
     lines.append(r"\item " + "; ".join(verdicts) + ".")
     for name, rel in th.contraction.items():
         members = name.split(", ")
+        always, never = rel is True or rel == sp.true, rel is False or rel == sp.false
         if len(members) == 1:
-            lines.append(rf"\item In the exact theory the self-training learner ${learner_latex(name)}$ "
-                         rf"contracts if and only if ${tex(rel)}$.")
+            how = ("always contracts" if always else "never contracts" if never
+                   else f"contracts if and only if ${tex(rel)}$")
+            lines.append(rf"\item In the exact theory the self-training learner ${learner_latex(name)}$ {how}.")
         else:
+            how = ("always contracts: its exact second-moment map has spectral radius below 1" if always else
+                   "never contracts: its exact second-moment map has spectral radius at least 1" if never else
+                   f"contracts, i.e. its exact second-moment map has spectral radius below 1, if and only if ${tex(rel)}$")
             lines.append(r"\item In the exact theory the component $\{" + ", ".join(learner_latex(m) for m in members)
-                         + r"\}$ contracts (its exact second-moment map has spectral radius below 1) if and only if $"
-                         + tex(rel) + "$.")
+                         + r"\}$ " + how + ".")
     if th.stationary_risks:
         lines.append(r"\item The bounded learners converge to the stationary risks "
                      + ", ".join(rf"$R_{{{learner_latex(n)}}}^{{(\infty)}} = {tex(v)}$" for n, v in th.stationary_risks.items()) + ".")
