@@ -58,10 +58,10 @@ eliminated over ``QQ`` first, ``_schur_solve``) and LU over the fraction field, 
 also raises the error for a singular system.
 
 Where it stops scaling: the number of evaluation points is the product over the
-symbols of about (deg Q + deg N + 4) per symbol (dense in each symbol, however sparse the
+symbols of about (deg Q + deg N + 2) per symbol (dense in each symbol, however sparse the
 answer), times the number of primes, which grows with the coefficient size (about 30
 bits per prime). Three symbols with coefficients of some 200 bits (ring-plus family,
-K = 9: 11 primes, 150 000 points of a 45-unknown system) take about 15 s; the cost
+K = 9: 11 primes, 117 000 points of a 45-unknown system) take about 12 s; the cost
 also grows with the size of the output itself (converting, gcd-reducing and checking
 rational functions of hundreds of terms per entry).
 """
