@@ -998,7 +998,6 @@ def exact_contraction_condition(graph: InteractionGraph, members: Sequence[int])
 
     Examples
     --------
-    >>> import sympy as sp
     >>> from theory.builders import self_training
     >>> from theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23),
@@ -1060,7 +1059,6 @@ def exact_collapse_conditions(graph: InteractionGraph) -> tuple[dict[str, sp.Bas
 
     Examples
     --------
-    >>> import sympy as sp
     >>> from theory.builders import self_training
     >>> from theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23),
@@ -1075,14 +1073,10 @@ def exact_collapse_conditions(graph: InteractionGraph) -> tuple[dict[str, sp.Bas
     comps = scc_order(W)
     cond = [exact_contraction_condition(graph, A) for A in comps]
     comp_of = {k: i for i, A in enumerate(comps) for k in A}
-    G = nx.DiGraph()
-    G.add_nodes_from(range(graph.num_learners))
-    G.add_edges_from((j, k) for k in range(graph.num_learners) for j in range(graph.num_learners) if W[k, j] != 0)
     names = graph.names
     collapses = {}
-    for k in range(graph.num_learners):
-        anc = {comp_of[j] for j in nx.ancestors(G, k)} | {comp_of[k]}
-        collapses[names[k]] = sp.Or(*[sp.Not(cond[i]) for i in sorted(anc)])
+    for k, anc in enumerate(_ancestor_sets(graph)):  # ancestors-or-self
+        collapses[names[k]] = sp.Or(*[sp.Not(cond[i]) for i in sorted({comp_of[j] for j in anc})])
     contracts = {tuple(names[k] for k in A): cond[i] for i, A in enumerate(comps)
                  if not (len(A) == 1 and W[A[0], A[0]] == 0)}
     return collapses, contracts
@@ -1122,7 +1116,6 @@ def exact_growth_rates(graph: InteractionGraph, learners: Sequence[str] | None =
     --------
     One learner trained on itself only: the risk grows by :math:`\sigma^2 d/(N - d - 1)`.
 
-    >>> import sympy as sp
     >>> from theory.builders import self_training
     >>> from theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=0, samples=12, dimension=3), ["n=L0->L0.samples"])
@@ -1152,9 +1145,9 @@ def exact_growth_rates(graph: InteractionGraph, learners: Sequence[str] | None =
         if name not in names:
             raise GraphValueError(f"learners: unknown learner {name!r}")
         k = names.index(name)
-        if (anc[k] | {k}) & expanding:
+        if anc[k] & expanding:
             continue                   # geometric growth: no linear rate
-        S = sorted(anc[k] | {k})
+        S = sorted(anc[k])
         pairs, M = second_moment_map_matrix(graph, S)
         dom = M.domain
         n = len(pairs)

@@ -68,8 +68,7 @@ class OLSSetup:
     """Numeric data of a graph for the simulators (validated once, see :func:`ols_setup`).
 
     ``block_target``/``block_producer``/``block_size``/``block_noise`` list every data
-    block of a generation >= 1, sorted by target (producer -1 is the real block);
-    ``slot`` is the position of a block among its target's blocks.
+    block of a generation >= 1, sorted by target (producer -1 is the real block).
     """
 
     K: int
@@ -80,7 +79,6 @@ class OLSSetup:
     block_producer: np.ndarray
     block_size: np.ndarray
     block_noise: np.ndarray      # s_b^2
-    slot: np.ndarray
     max_blocks: int
     sigma: np.ndarray            # Sigma (d x d)
     sigma_chol: np.ndarray       # L, Sigma = L L^T
@@ -120,11 +118,7 @@ def ols_setup(graph: InteractionGraph) -> OLSSetup:
         rows.append((int(k), int(j), int(n), sig[int(j)]))
     rows.sort(key=lambda r: (r[0], r[1]))
     tgt = np.array([r[0] for r in rows], dtype=np.intp)
-    slot = np.zeros(len(rows), dtype=np.intp)
-    counts = np.zeros(K, dtype=np.intp)
-    for i, k in enumerate(tgt):
-        slot[i] = counts[k]
-        counts[k] += 1
+    counts = np.bincount(tgt, minlength=K)
     sigma = np.eye(d) if graph.covariance is None else np.array([[float(x) for x in r] for r in graph.covariance])
     noise = float(graph.noise_variance)
     initial = np.array([int(v) for v in graph.initial_samples])
@@ -132,7 +126,7 @@ def ols_setup(graph: InteractionGraph) -> OLSSetup:
     layout = _layout(K, d, [[(r[1], r[2], r[3]) for r in rows if r[0] == k] for k in range(K)])
     return OLSSetup(K, d, initial, noise, tgt,
                     np.array([r[1] for r in rows], dtype=np.intp), np.array([r[2] for r in rows], dtype=np.intp),
-                    np.array([r[3] for r in rows]), slot, int(counts.max()), sigma, np.linalg.cholesky(sigma),
+                    np.array([r[3] for r in rows]), int(counts.max()), sigma, np.linalg.cholesky(sigma),
                     layout0, layout)
 
 
@@ -179,7 +173,7 @@ class _Layout:
         return self.n_normal + self.chi_df.size
 
 
-def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]], rotation: bool = True) -> _Layout:
+def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]]) -> _Layout:
     """Offsets of the draws; ``blocks[k]`` lists (producer or -1, samples, noise variance)."""
     n_normal = 0
     chi_df: list[float] = []
@@ -200,7 +194,7 @@ def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]], rotation
         equal = len({b[2] for b in kb}) == 1
         N = sum(b[1] for b in kb)
         blk_start[k] = len(b_prod)
-        if rotation and len(synthetic) == 1 and len(real) <= 1 and equal:
+        if len(synthetic) == 1 and len(real) <= 1 and equal:
             mode[k] = 1
             rot_prod[k] = synthetic[0][0]
             rot_real[k] = len(real)
