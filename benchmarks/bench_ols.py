@@ -1,7 +1,7 @@
 """Speed of the fast OLS simulator against the naive baseline (run by hand, prints tables).
 
-    python benchmarks/bench_ols.py            # speed tables (about a minute)
-    python benchmarks/bench_ols.py --memory   # also 10^5 replications x 20 generations
+    python benchmarks/bench_ols.py            # speed tables (about 15 s after a JIT warm-up)
+    python benchmarks/bench_ols.py --memory   # also 10^5 replications x 20 generations (about 75 s)
 
 Learner-fits per second at d = 10, measured in the same run as
 ``../shared/baselines/naive_ols.fits_per_second`` (explicit design, one solve per fit).
