@@ -73,6 +73,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import sympy as sp
+from sympy.polys.domains import ZZ
+from sympy.polys.galoistools import gf_div, gf_eval, gf_mul, gf_sub
 from sympy.polys.matrices import DomainMatrix
 
 from .errors import GraphValueError
@@ -478,6 +480,7 @@ class _ModSystem:
 
 # ---- univariate polynomials mod p: lists of coefficients, lowest degree first ----------
 
+# thin adapters to sympy's galoistools (which keeps the highest degree first)
 def _pstrip(f: list[int]) -> list[int]:
     while f and f[-1] == 0:
         f.pop()
@@ -485,40 +488,20 @@ def _pstrip(f: list[int]) -> list[int]:
 
 
 def _peval(f: list[int], x: int, p: int) -> int:
-    acc = 0
-    for c in reversed(f):
-        acc = (acc * x + c) % p
-    return acc
+    return gf_eval(f[::-1], x, p, ZZ)
 
 
 def _pmul(f: list[int], g: list[int], p: int) -> list[int]:
-    if not f or not g:
-        return []
-    out = [0] * (len(f) + len(g) - 1)
-    for i, a in enumerate(f):
-        if a:
-            for j, b in enumerate(g):
-                out[i + j] += a * b
-    return _pstrip([c % p for c in out])
+    return gf_mul(f[::-1], g[::-1], p, ZZ)[::-1]
 
 
 def _psub(f: list[int], g: list[int], p: int) -> list[int]:
-    n = max(len(f), len(g))
-    return _pstrip([((f[i] if i < len(f) else 0) - (g[i] if i < len(g) else 0)) % p for i in range(n)])
+    return gf_sub(f[::-1], g[::-1], p, ZZ)[::-1]
 
 
 def _pdivmod(f: list[int], g: list[int], p: int) -> tuple[list[int], list[int]]:
-    r = list(f)
-    dg = len(g) - 1
-    inv = pow(g[-1], -1, p)
-    q = [0] * max(0, len(r) - dg)
-    for k in range(len(r) - 1 - dg, -1, -1):
-        c = r[k + dg] * inv % p
-        q[k] = c
-        if c:
-            for j in range(dg + 1):
-                r[k + j] = (r[k + j] - c * g[j]) % p
-    return _pstrip(q), _pstrip(r[:dg])
+    q, r = gf_div(f[::-1], g[::-1], p, ZZ)
+    return q[::-1], r[::-1]
 
 
 def _pinterp(xs: list[int], ys: list[int], p: int) -> list[int]:
