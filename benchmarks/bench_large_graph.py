@@ -1,4 +1,4 @@
-"""Speed and memory of the structural theory at scale (issue 2).
+"""Speed and memory of the structural theory at scale.
 
 1. Verdicts and growth rates on a seeded random graph of 1,000,000 learners with at
    least 1,000 offending source components (some periodic) and at least 10% of learners
@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from theory import InteractionGraph, collapse_condition, load_graph  # noqa: E402
-from theory.recursion import growth_rates_float, stationary_risks_float  # noqa: E402
+from graphcollapse.theory import InteractionGraph, collapse_condition, load_graph  # noqa: E402
+from graphcollapse.theory.recursion import growth_rates_float, stationary_risks_float  # noqa: E402
 
 
 def peak_rss_gb() -> float:
@@ -139,7 +139,7 @@ def stationary_benchmark(K: int = 2000, in_degree: int = 5, seed: int = 7) -> No
                          edges=edges, dimension=5, noise_variance=1)
     cond = collapse_condition(G)
     assert not any(cond.collapses)
-    from theory.analysis import spectral_radius
+    from graphcollapse.theory.analysis import spectral_radius
 
     rho = spectral_radius(G, cond)
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
-"""Batched logistic-regression fits per second against the naive baseline (issue 5).
+"""Batched logistic-regression fits per second against the naive baseline.
 
-Ours: :func:`verify.msimulate.fit_logistic_batch` fits a whole batch of data sets at once
+Ours: :func:`graphcollapse.verify.msimulate.fit_logistic_batch` fits a whole batch of data sets at once
 (damped Newton, batched BLAS). Baseline: ``../shared/baselines/naive_logit.py``
 (statsmodels ``Logit(...).fit()``, one fit at a time; needs ``pip install statsmodels``,
 which is not a package dependency). Both draw X ~ N(0, I_d) and y ~ Bernoulli(sigmoid(X theta))
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent / "shared" / "baselines"))
 
-from verify.msimulate import fit_logistic_batch  # noqa: E402
+from graphcollapse.verify.msimulate import fit_logistic_batch  # noqa: E402
 
 
 def batched_fits_per_second(d: int, n: int, fits: int, batch: int, seed: int = 0) -> tuple[float, float, int]:

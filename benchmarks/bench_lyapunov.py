@@ -80,7 +80,7 @@ FAMILIES = {"a-cycle": cycle_family, "b-ring-plus": ring_plus_family}
 
 
 def _ours(W, D):
-    from theory.lyapunov import solve_lyapunov_exact
+    from graphcollapse.theory.lyapunov import solve_lyapunov_exact
 
     return solve_lyapunov_exact(W, D)
 
@@ -128,7 +128,7 @@ def exact_value(expr: sp.Expr, values: dict) -> Fraction:
 def substitution_check(W: sp.Matrix, D: sp.Matrix, C: sp.Matrix, seed: int = 0) -> bool:
     """Whether C at one random rational point of its symbols equals the exact QQ solve of
     C = W C W^T + D at that point."""
-    from theory.lyapunov import solve_lyapunov_exact
+    from graphcollapse.theory.lyapunov import solve_lyapunov_exact
 
     rng = np.random.default_rng(seed)
     syms = sorted(set().union(*(e.free_symbols for e in list(W) + list(D))), key=str)
@@ -252,7 +252,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     # import both routes' modules before forking, so that no timed solve pays an import
     import naive_lyapunov  # noqa: F401
-    import theory.lyapunov  # noqa: F401
+    import graphcollapse.theory.lyapunov  # noqa: F401
     for family in args.families:
         times: dict[str, dict[int, float]] = {r: {} for r in ROUTES}
         for route in ROUTES:

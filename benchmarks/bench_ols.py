@@ -6,7 +6,7 @@
 Learner-fits per second at d = 10, measured in the same run as
 ``../shared/baselines/naive_ols.fits_per_second`` (explicit design, one solve per fit).
 A fit is one learner at one generation; the fast path runs replication blocks of
-``verify.blocks.BLOCK_SIZE`` exactly as ``graphcollapse verify`` does.
+``graphcollapse.verify.blocks.BLOCK_SIZE`` exactly as ``graphcollapse verify`` does.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ sys.path.insert(0, str(REPO / ".." / "shared" / "baselines"))
 
 import naive_ols  # noqa: E402
 
-from theory.builders import self_training  # noqa: E402
-from theory.graph import InteractionGraph  # noqa: E402
-from verify.blocks import BLOCK_SIZE, block_generator  # noqa: E402
-from verify.montecarlo import auto_chunk  # noqa: E402
-from verify.simulate import ols_setup, simulate_ols_blocks  # noqa: E402
+from graphcollapse.theory.builders import self_training  # noqa: E402
+from graphcollapse.theory.graph import InteractionGraph  # noqa: E402
+from graphcollapse.verify.blocks import BLOCK_SIZE, block_generator  # noqa: E402
+from graphcollapse.verify.montecarlo import auto_chunk  # noqa: E402
+from graphcollapse.verify.simulate import ols_setup, simulate_ols_blocks  # noqa: E402
 
 D = 10
 
@@ -74,7 +74,7 @@ def speed_table() -> None:
 
 
 def memory_run(replications: int = 100_000, generations: int = 20) -> None:
-    from verify.montecarlo import verify_ols
+    from graphcollapse.verify.montecarlo import verify_ols
 
     g = ten_learner_graph(200)
     start = time.perf_counter()

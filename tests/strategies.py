@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 from hypothesis import strategies as st
 
-from theory import InteractionGraph
+from graphcollapse.theory import InteractionGraph
 
 __all__ = ["interaction_graphs", "graph_params"]
 

@@ -10,10 +10,10 @@ import sympy as sp
 from hypothesis import assume, given, settings
 
 from strategies import interaction_graphs
-from theory import collapse_condition
-from theory.analysis import analyze, demo_graph, minimal_fix, predict
-from theory.builders import cycle, self_training
-from theory.recursion import stationary_covariance
+from graphcollapse.theory import collapse_condition
+from graphcollapse.theory.analysis import analyze, demo_graph, minimal_fix, predict
+from graphcollapse.theory.builders import cycle, self_training
+from graphcollapse.theory.recursion import stationary_covariance
 
 
 def _exact_max_risk(G):
@@ -68,7 +68,7 @@ def test_minimal_fix_default_samples_is_the_lower_median_of_positive_real_sample
 
 
 def test_analyze_json_contract():
-    """The documented keys and types of `analyze --json` (the contract of issue 2)."""
+    """The documented keys and types of `analyze --json` (the contract of docs/cli.md)."""
     out = json.loads(json.dumps(analyze(demo_graph(), theory="large-sample").to_json(), allow_nan=False))
     assert set(out) >= {"version", "theory", "collapse", "spectral_radius", "models", "components", "minimal_fix"}
     assert out["theory"] == "large-sample" and out["collapse"] is True and out["spectral_radius"] == 1.0
@@ -152,7 +152,7 @@ def test_exact_analysis_json_reports_expanding_components_and_differing_verdicts
 
 def test_exact_mode_outside_its_regime_suggests_large_sample():
     """N_k <= d + 1: a one-line error that points to --large-sample."""
-    from theory.errors import ExactRegimeError
+    from graphcollapse.theory.errors import ExactRegimeError
 
     with pytest.raises(ExactRegimeError, match="--large-sample"):
         analyze(self_training(real_samples=1, samples=4, dimension=5))

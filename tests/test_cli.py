@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from theory.analysis import demo_graph
-from verify.cli import main
+from graphcollapse.theory.analysis import demo_graph
+from graphcollapse.verify.cli import main
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_bad_graph_file_from_a_real_process(tmp_path, content, message):
     """The installed entry point: exit 2, one line on stderr, no traceback."""
     path = tmp_path / "g.json"
     path.write_text(content)
-    proc = subprocess.run([sys.executable, "-m", "verify.cli", "analyze", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "graphcollapse.verify.cli", "analyze", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -1,4 +1,4 @@
-"""Tests of the topological collapse condition (MODEL.md claims 1-2) and of the
+"""Tests of the topological collapse condition (docs/theory.md §3) and of the
 large-sample recursion (claims 3-4), as property tests over random interaction graphs."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import sympy as sp
 from hypothesis import assume, find, given, settings, strategies as st
 
 from strategies import interaction_graphs
-from theory import InteractionGraph, collapse_condition, verdicts_from_mixing_matrix
-from theory.builders import chain, complete, cycle, random_digraph, self_training, star
-from theory.recursion import (
+from graphcollapse.theory import InteractionGraph, collapse_condition, verdicts_from_mixing_matrix
+from graphcollapse.theory.builders import chain, complete, cycle, random_digraph, self_training, star
+from graphcollapse.theory.recursion import (
     covariance_trajectory,
     growth_rates,
     growth_rates_float,

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-import theory
-import verify
+import graphcollapse.theory as theory
+import graphcollapse.verify as verify
 
 
 def _public_functions():

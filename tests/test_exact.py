@@ -1,4 +1,4 @@
-"""Tests of the exact finite-sample theory (issue 3, ``theory/exact.py``, ``docs/exact.md``).
+"""Tests of the exact finite-sample theory (``theory/exact.py``, ``docs/exact.md``).
 
 Oracles, by tier: exact symbolic identities (``simplify(a - b) == 0``); exact rational
 trajectories; Monte Carlo with plain numpy at fixed seeds (|z| < 4 against the exact theory,
@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from theory.builders import complete, cycle, random_digraph, self_training
-from theory.condition import collapse_condition
-from theory.errors import ExactRegimeError, UndecidableError
-from theory.exact import (
+from graphcollapse.theory.builders import complete, cycle, random_digraph, self_training
+from graphcollapse.theory.condition import collapse_condition
+from graphcollapse.theory.errors import ExactRegimeError, UndecidableError
+from graphcollapse.theory.exact import (
     berlekamp_massey,
     component_map_radius,
     design_correction,
@@ -34,8 +34,8 @@ from theory.exact import (
     float_value,
     second_moment_map,
 )
-from theory.graph import InteractionGraph
-from theory.recursion import large_sample_initial_covariance, large_sample_noise_variance, risk_trajectory
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.theory.recursion import large_sample_initial_covariance, large_sample_noise_variance, risk_trajectory
 
 N_, d_, w_ = sp.symbols("N d w", positive=True)
 

@@ -15,12 +15,12 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.builders import random_digraph, self_training
-from theory.builders import complete
-from theory.exact import exact_analysis, exact_collapse_conditions, exact_contraction_condition, exact_growth_rates
-from theory.graph import InteractionGraph
-from theory.latex import derive_theorem, theorem_latex
-from theory.symbols import apply_symbols
+from graphcollapse.theory.builders import random_digraph, self_training
+from graphcollapse.theory.builders import complete
+from graphcollapse.theory.exact import exact_analysis, exact_collapse_conditions, exact_contraction_condition, exact_growth_rates
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.theory.latex import derive_theorem, theorem_latex
+from graphcollapse.theory.symbols import apply_symbols
 
 # d = 10, N = 17: the pair collapses geometrically with 1 real sample each (docs/exact.md §6.2)
 PAIR = InteractionGraph(["A", "B"], real_samples=[1, 1], initial_samples=[30, 30],

@@ -3,8 +3,8 @@
 import pytest
 import sympy as sp
 
-from theory.errors import GraphValueError
-from theory.families import FAMILIES, K, check_family, derive_family, family_instance
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.families import FAMILIES, K, check_family, derive_family, family_instance
 
 SIZES = [2, 3, 4, 5, 6, 7, 8, 13, 20]
 PARAMS = {
@@ -37,8 +37,8 @@ def test_closed_form_matches_symbolic_instance(family):
     """Claim: the closed form with symbolic sample sizes equals the symbolic solver at K = 3."""
     cf = derive_family(family)
     G = family_instance(family, 3, cf.parameters)
-    from theory.lyapunov import solve_lyapunov_exact
-    from theory.recursion import large_sample_noise_variance
+    from graphcollapse.theory.lyapunov import solve_lyapunov_exact
+    from graphcollapse.theory.recursion import large_sample_noise_variance
 
     C = solve_lyapunov_exact(G.mixing_matrix, sp.diag(*large_sample_noise_variance(G)))
     diffs = [sp.simplify(cf.entry(i, j).subs(K, 3) - C[i, j]) for i in range(3) for j in range(3)]

@@ -11,10 +11,10 @@ import networkx as nx
 import pytest
 import sympy as sp
 
-from theory import GraphTypeError, GraphValueError, InteractionGraph, load_graph
-from theory.analysis import demo_graph
-from theory.builders import chain, complete, cycle, random_digraph, self_training, star
-from theory.schema import graph_schema
+from graphcollapse.theory import GraphTypeError, GraphValueError, InteractionGraph, load_graph
+from graphcollapse.theory.analysis import demo_graph
+from graphcollapse.theory.builders import chain, complete, cycle, random_digraph, self_training, star
+from graphcollapse.theory.schema import graph_schema
 
 GOOD = {
     "format_version": 1,
@@ -28,7 +28,7 @@ GOOD = {
 }
 
 
-def test_json_example_of_the_issue_loads_exactly():
+def test_json_example_of_the_format_loads_exactly():
     """W and the real-data fractions are exact; JSON decimals are read exactly."""
     G = load_graph(json.dumps(GOOD))
     assert G.mixing_matrix == sp.Matrix([[0, sp.Rational(1, 2)], [1, 0]])

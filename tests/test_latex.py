@@ -13,12 +13,12 @@ import re
 import pytest
 import sympy as sp
 
-from theory.builders import chain, complete, cycle, self_training, star
-from theory.errors import NoClosedFormError
-from theory.families import FAMILIES, derive_family
-from theory.latex import tex, derive_risk_closed_form, derive_theorem, family_latex, theorem_latex
-from theory.symbols import apply_symbols
-from verify.cli import main
+from graphcollapse.theory.builders import chain, complete, cycle, self_training, star
+from graphcollapse.theory.errors import NoClosedFormError
+from graphcollapse.theory.families import FAMILIES, derive_family
+from graphcollapse.theory.latex import tex, derive_risk_closed_form, derive_theorem, family_latex, theorem_latex
+from graphcollapse.theory.symbols import apply_symbols
+from graphcollapse.verify.cli import main
 
 
 def _parser():
@@ -128,7 +128,7 @@ def test_exact_self_training_contraction_inequality():
 ])
 def test_closed_form_in_t_matches_recursion(G, T):
     """Claim: the closed form in t equals the large-sample recursion at t = 0..T."""
-    from theory.recursion import risk_trajectory
+    from graphcollapse.theory.recursion import risk_trajectory
 
     t = sp.Symbol("t", integer=True, nonnegative=True)
     forms = derive_risk_closed_form(G, t)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-import theory.lyapunov as lyap
-from theory.errors import GraphValueError
-from theory.lyapunov import solve_lyapunov_exact
+import graphcollapse.theory.lyapunov as lyap
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.lyapunov import solve_lyapunov_exact
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_lyapunov import (  # noqa: E402

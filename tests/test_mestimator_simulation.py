@@ -1,7 +1,7 @@
 """Monte Carlo checks of the M-estimator asymptotic theory (verify/msimulate.py,
 verify/mcompare.py).
 
-Claim 6 / issue 5: at large n the simulated n-scaled risk s * R_k(t) of every learner and
+Claim 6: at large n the simulated n-scaled risk s * R_k(t) of every learner and
 generation agrees with the asymptotic theory (|z| < 4), and the test has the power to
 reject a theory perturbed by 5% in either direction (pooled statistic: the per-replication
 sum of the n-scaled risks over learners and generations, whose se accounts for their
@@ -16,12 +16,12 @@ import warnings
 import numpy as np
 import pytest
 
-from theory.builders import random_digraph, self_training
-from theory.errors import GraphValueError
-from theory.mestimators import FAMILIES, asymptotic_prediction
-from verify.blocks import BLOCK_SIZE
-from verify.mcompare import parse_scales, verify_mestimator
-from verify.msimulate import MEstimatorConvergenceWarning, simulate_block
+from graphcollapse.theory.builders import random_digraph, self_training
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.mestimators import FAMILIES, asymptotic_prediction
+from graphcollapse.verify.blocks import BLOCK_SIZE
+from graphcollapse.verify.mcompare import parse_scales, verify_mestimator
+from graphcollapse.verify.msimulate import MEstimatorConvergenceWarning, simulate_block
 
 # random small graph: L1 trains on itself only (collapses), L2 has real data, L0 mixes both
 GRAPH = random_digraph(3, 0.5, seed=7, real_samples=(5, 10), samples=(5, 10), initial_samples=20, dimension=2)
@@ -93,7 +93,7 @@ def test_custom_loss_file_simulation_agrees():
     at the largest scale (|z| < 4 with the QMC accuracy far below the Monte Carlo se)."""
     from pathlib import Path
 
-    from theory.builders import cycle
+    from graphcollapse.theory.builders import cycle
 
     loss = Path(__file__).resolve().parents[1] / "docs" / "examples" / "cauchy.loss"
     G = cycle(2, real_samples=[20, 0], samples=20, initial_samples=40, dimension=2)

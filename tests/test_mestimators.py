@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory.analysis import analyze
-from theory.builders import cycle, random_digraph, self_training, star
-from theory.errors import GraphValueError
-from theory.graph import InteractionGraph
-from theory.loss_parser import parse_expression
-from theory.mestimators import (
+from graphcollapse.theory.analysis import analyze
+from graphcollapse.theory.builders import cycle, random_digraph, self_training, star
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.theory.loss_parser import parse_expression
+from graphcollapse.theory.mestimators import (
     FAMILIES,
     HUBER_THRESHOLD,
     asymptotic_analysis,
@@ -29,7 +29,7 @@ from theory.mestimators import (
     parse_theta,
     sandwich,
 )
-from theory.recursion import risk_trajectory
+from graphcollapse.theory.recursion import risk_trajectory
 
 # --------------------------------------------------------------------------- Gaussian == OLS
 OLS_GRAPHS = [

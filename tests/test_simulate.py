@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from theory.errors import GraphValueError
-from theory.graph import InteractionGraph
-from verify.blocks import block_generator
-from verify.simulate import ols_setup, sample_ols, simulate_ols_block
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.verify.blocks import block_generator
+from graphcollapse.verify.simulate import ols_setup, sample_ols, simulate_ols_block
 
 LEVEL = 1e-3
 R = 20000
@@ -90,7 +90,7 @@ def test_fast_path_is_reproducible() -> None:
 def test_work_does_not_depend_on_sample_count() -> None:
     """Claim: the fast path's work (random entries and array shapes) is the same for
     N = 50 and N = 100,000 (sufficient statistics; the timing is in benchmarks/)."""
-    from theory.builders import self_training
+    from graphcollapse.theory.builders import self_training
 
     sizes = []
     for n in (50, 100_000):

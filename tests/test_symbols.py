@@ -3,9 +3,9 @@
 import pytest
 import sympy as sp
 
-from theory.builders import chain
-from theory.errors import GraphValueError
-from theory.symbols import apply_symbols, parse_symbol_binding
+from graphcollapse.theory.builders import chain
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.symbols import apply_symbols, parse_symbol_binding
 
 
 def test_one_symbol_binds_several_fields():

@@ -1,6 +1,6 @@
 """Monte Carlo verification of the OLS theory and the ``graphcollapse verify`` command.
 
-Agreement tests use the Bonferroni rule of :mod:`verify.montecarlo` (family-wise level
+Agreement tests use the Bonferroni rule of :mod:`graphcollapse.verify.montecarlo` (family-wise level
 1e-3) with fixed seeds; every one also checks that a theory perturbed by 5% is rejected,
 so the test could fail.
 """
@@ -17,14 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.builders import cycle
-from theory.errors import GraphValueError
-from theory.graph import InteractionGraph
-from verify import montecarlo
-from verify.blocks import BLOCK_SIZE
-from verify.cli import main
-from verify.montecarlo import OLSVerification, verify_ols
-from verify.simulate import ols_setup
+from graphcollapse.theory.builders import cycle
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.verify import montecarlo
+from graphcollapse.verify.blocks import BLOCK_SIZE
+from graphcollapse.verify.cli import main
+from graphcollapse.verify.montecarlo import OLSVerification, verify_ols
+from graphcollapse.verify.simulate import ols_setup
 
 MIXED = InteractionGraph(  # a collapsing 2-cycle feeding a learner with real data, plus a bounded pair
     ["A", "B", "C", "D"], real_samples=[0, 0, 10, 20], initial_samples=[20, 20, 30, 25],
@@ -130,7 +130,7 @@ def graph_file(tmp_path: Path) -> str:
 
 
 def test_cli_json_keys(graph_file: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """Claim: ``verify --json`` prints one object with exactly the keys of issue 4."""
+    """Claim: ``verify --json`` prints one object with exactly the keys documented in docs/cli.md."""
     assert main(["verify", graph_file, "-T", "2", "-R", "600", "--seed", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"version", "seed", "replications", "completed", "interrupted", "estimator", "theory",

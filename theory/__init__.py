@@ -1,6 +1,6 @@
 """graphcollapse.theory: exact theory of model collapse on interaction graphs.
 
-Never imports :mod:`verify`.
+Never imports :mod:`graphcollapse.verify`.
 """
 
 from .errors import (
@@ -16,7 +16,7 @@ from .graph import InteractionGraph, load_graph
 from .condition import CollapseCondition, SourceComponent, collapse_condition, verdicts_from_mixing_matrix
 from .analysis import Analysis, Prediction, analyze, predict
 
-__version__ = "0.1.0"
+from graphcollapse import __version__
 
 __all__ = [
     "__version__",

@@ -7,8 +7,8 @@ immutable objects with ``to_json()`` (the documented JSON contract of
 ``graphcollapse analyze/predict --json``), ``report()`` (readable text) and
 ``_repr_latex_`` for Jupyter.
 
-Theories: ``"large-sample"`` (MODEL.md claim 4), ``"exact"`` (the exact finite-sample
-theory of Gaussian-design OLS, :mod:`theory.exact`) and ``"default"`` (exact when
+Theories: ``"large-sample"`` (docs/theory.md §2), ``"exact"`` (the exact finite-sample
+theory of Gaussian-design OLS, :mod:`graphcollapse.theory.exact`) and ``"default"`` (exact when
 available).
 """
 
@@ -69,7 +69,7 @@ def to_float(value: Any) -> float | None:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.analysis import to_float
+    >>> from graphcollapse.theory.analysis import to_float
     >>> to_float(sp.Rational(1, 4))
     0.25
     >>> to_float(sp.Symbol("n")) is None
@@ -90,7 +90,7 @@ def to_exact_string(value: Any) -> str | None:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.analysis import to_exact_string
+    >>> from graphcollapse.theory.analysis import to_exact_string
     >>> to_exact_string(sp.Rational(3, 7))
     '3/7'
     """
@@ -211,8 +211,8 @@ class Analysis:
 
         Examples
         --------
-        >>> from theory.builders import self_training
-        >>> from theory.analysis import analyze
+        >>> from graphcollapse.theory.builders import self_training
+        >>> from graphcollapse.theory.analysis import analyze
         >>> out = analyze(self_training(real_samples=0), theory="large-sample").to_json()
         >>> out["collapse"], out["models"]["L0"]["growth"], out["models"]["L0"]["growth_rate_exact"]
         (True, 'linear', '1/2')
@@ -263,8 +263,8 @@ class Prediction:
 
         Examples
         --------
-        >>> from theory.builders import self_training
-        >>> from theory.analysis import predict
+        >>> from graphcollapse.theory.builders import self_training
+        >>> from graphcollapse.theory.analysis import predict
         >>> predict(self_training(real_samples=0, dimension=1, initial_samples=10), 1,
         ...         theory="large-sample").to_json()["risk_exact"]
         {'L0': ['1/10', '1/5']}
@@ -304,7 +304,7 @@ def resolve_theory(theory: str) -> str:
 
     Examples
     --------
-    >>> from theory.analysis import resolve_theory
+    >>> from graphcollapse.theory.analysis import resolve_theory
     >>> resolve_theory("large-sample")
     'large-sample'
     """
@@ -331,7 +331,7 @@ def spectral_radius(graph: InteractionGraph, condition: CollapseCondition | None
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> spectral_radius(self_training(real_samples=10, samples=30))
     0.75
     """
@@ -408,7 +408,7 @@ def minimal_fix(graph: InteractionGraph, fix_samples: int | None = None,
 
     Examples
     --------
-    >>> from theory.builders import chain, cycle
+    >>> from graphcollapse.theory.builders import chain, cycle
     >>> fix = minimal_fix(cycle(3, real_samples=0))
     >>> fix.learners, fix.fix_samples
     (('L0',), 1)
@@ -509,8 +509,8 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
     A learner trained only on its own outputs collapses linearly; one that also gets
     real data settles:
 
-    >>> from theory.builders import self_training
-    >>> from theory.analysis import analyze
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.analysis import analyze
     >>> analyze(self_training(real_samples=0, samples=10, dimension=5),
     ...         theory="large-sample").learner("L0").growth_rate
     1/2
@@ -653,8 +653,8 @@ def predict(graph: InteractionGraph, generations: int, theory: str = "default") 
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from theory.analysis import predict
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.analysis import predict
     >>> predict(self_training(real_samples=0, dimension=1, initial_samples=10, samples=10),
     ...         2, theory="large-sample").risk["L0"]
     [1/10, 1/5, 3/10]
@@ -739,7 +739,7 @@ def demo_graph() -> InteractionGraph:
 
     Examples
     --------
-    >>> from theory.analysis import demo_graph
+    >>> from graphcollapse.theory.analysis import demo_graph
     >>> demo_graph().names
     ('A', 'B', 'C', 'D', 'E', 'F', 'G')
     """

@@ -63,7 +63,7 @@ def self_training(*, real_samples: Any = 0, samples: Any = 10, initial_samples: 
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> self_training(real_samples=10, samples=30).mixing_matrix
     Matrix([[3/4]])
     """
@@ -77,7 +77,7 @@ def chain(K: int, *, real_samples: Any = None, samples: Any = 10, initial_sample
 
     Examples
     --------
-    >>> from theory.builders import chain
+    >>> from graphcollapse.theory.builders import chain
     >>> chain(3).real_samples
     (10, 0, 0)
     """
@@ -94,7 +94,7 @@ def cycle(K: int, *, real_samples: Any = 0, samples: Any = 10, initial_samples: 
 
     Examples
     --------
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> cycle(2).mixing_matrix
     Matrix([
     [0, 1],
@@ -118,7 +118,7 @@ def star(K: int, *, direction: str = "out", real_samples: Any = None, samples: A
 
     Examples
     --------
-    >>> from theory.builders import star
+    >>> from graphcollapse.theory.builders import star
     >>> star(3).edges
     [('L0', 'L1', 10), ('L0', 'L2', 10)]
     >>> star(3, direction="in").real_samples
@@ -144,7 +144,7 @@ def complete(K: int, *, self_loops: bool = True, real_samples: Any = 0, samples:
 
     Examples
     --------
-    >>> from theory.builders import complete
+    >>> from graphcollapse.theory.builders import complete
     >>> complete(2, self_loops=False).mixing_matrix
     Matrix([
     [0, 1],
@@ -168,7 +168,7 @@ def random_digraph(K: int, edge_probability: float = 0.3, *, seed: int | np.rand
 
     Examples
     --------
-    >>> from theory.builders import random_digraph
+    >>> from graphcollapse.theory.builders import random_digraph
     >>> random_digraph(6, seed=1).edges == random_digraph(6, seed=1).edges
     True
     """

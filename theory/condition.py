@@ -1,4 +1,4 @@
-r"""The topological collapse condition (MODEL.md claims 1 and 2).
+r"""The topological collapse condition (docs/theory.md §3).
 
 Statement
 ---------
@@ -91,8 +91,8 @@ class SourceComponent:
 
         Examples
         --------
-        >>> from theory.builders import complete
-        >>> from theory import collapse_condition
+        >>> from graphcollapse.theory.builders import complete
+        >>> from graphcollapse.theory import collapse_condition
         >>> cond = collapse_condition(complete(2, real_samples=0))
         >>> cond.components[0].stationary_distribution()
         {'L0': 1/2, 'L1': 1/2}
@@ -148,7 +148,7 @@ def strongly_connected_labels(graph: InteractionGraph) -> tuple[int, np.ndarray]
 
     Examples
     --------
-    >>> from theory.builders import chain
+    >>> from graphcollapse.theory.builders import chain
     >>> n, labels = strongly_connected_labels(chain(3))
     >>> n
     3
@@ -165,7 +165,7 @@ def submatrix(M: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
     --------
     >>> import numpy as np
     >>> from scipy.sparse import csr_matrix
-    >>> from theory.condition import submatrix
+    >>> from graphcollapse.theory.condition import submatrix
     >>> M = csr_matrix(np.arange(16).reshape(4, 4))
     >>> submatrix(M, np.array([1, 3]), np.array([0, 2])).toarray()
     array([[ 4,  6],
@@ -239,7 +239,7 @@ def collapse_condition(graph: InteractionGraph) -> CollapseCondition:
     Two learners feeding each other, one with real data, plus a learner C trained only
     on its own outputs that also feeds B:
 
-    >>> from theory import InteractionGraph, collapse_condition
+    >>> from graphcollapse.theory import InteractionGraph, collapse_condition
     >>> G = InteractionGraph(["A", "B", "C"], real_samples=[5, 0, 0],
     ...                      initial_samples=[20, 20, 20],
     ...                      edges=[("A", "B", 5), ("B", "A", 5), ("C", "C", 5), ("C", "B", 5)],
@@ -353,7 +353,7 @@ def verdicts_from_mixing_matrix(W: sp.Matrix) -> list[Any]:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.condition import verdicts_from_mixing_matrix
+    >>> from graphcollapse.theory.condition import verdicts_from_mixing_matrix
     >>> W = sp.Matrix([[1, 0], [sp.Rational(1, 2), 0]])
     >>> verdicts_from_mixing_matrix(W)
     [True, True]

@@ -27,7 +27,7 @@ class GraphValueError(GraphCollapseError, ValueError):
 
     Examples
     --------
-    >>> from theory.errors import GraphValueError
+    >>> from graphcollapse.theory.errors import GraphValueError
     >>> issubclass(GraphValueError, ValueError)
     True
     """
@@ -38,7 +38,7 @@ class GraphTypeError(GraphCollapseError, TypeError):
 
     Examples
     --------
-    >>> from theory.errors import GraphTypeError
+    >>> from graphcollapse.theory.errors import GraphTypeError
     >>> issubclass(GraphTypeError, TypeError)
     True
     """
@@ -50,7 +50,7 @@ class UndecidableError(GraphCollapseError, ValueError):
 
     Examples
     --------
-    >>> from theory.errors import UndecidableError
+    >>> from graphcollapse.theory.errors import UndecidableError
     >>> issubclass(UndecidableError, ValueError)
     True
     """
@@ -61,7 +61,7 @@ class NoClosedFormError(GraphCollapseError, ValueError):
 
     Examples
     --------
-    >>> from theory.errors import NoClosedFormError
+    >>> from graphcollapse.theory.errors import NoClosedFormError
     >>> issubclass(NoClosedFormError, ValueError)
     True
     """
@@ -72,7 +72,7 @@ class ExactRegimeError(GraphValueError):
 
     Examples
     --------
-    >>> from theory.errors import ExactRegimeError
+    >>> from graphcollapse.theory.errors import ExactRegimeError
     >>> issubclass(ExactRegimeError, ValueError)
     True
     """

@@ -1,4 +1,4 @@
-r"""Exact finite-sample theory of Gaussian-design OLS on an interaction graph (issue 3).
+r"""Exact finite-sample theory of Gaussian-design OLS on an interaction graph.
 
 Statement
 ---------
@@ -135,11 +135,11 @@ def check_exact_regime(graph: InteractionGraph) -> None:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> check_exact_regime(self_training(real_samples=2, samples=3, dimension=5))
     Traceback (most recent call last):
     ...
-    theory.errors.ExactRegimeError: models[L0]: the exact theory needs N_k > d + 1 = 6 samples per generation, found N_k = 5; add samples or use --large-sample
+    graphcollapse.theory.errors.ExactRegimeError: models[L0]: the exact theory needs N_k > d + 1 = 6 samples per generation, found N_k = 5; add samples or use --large-sample
     """
     d = _as_sympy(graph.dimension)
     for what, field_name, values in (("N_k", "samples per generation", graph.total_samples),
@@ -160,7 +160,7 @@ def exact_noise_variance(graph: InteractionGraph) -> tuple[sp.Expr, ...]:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> exact_noise_variance(self_training(real_samples=10, samples=30, dimension=2))
     (2/37,)
     """
@@ -182,7 +182,7 @@ def exact_initial_covariance(graph: InteractionGraph) -> sp.Matrix:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> exact_initial_covariance(self_training(initial_samples=20, dimension=5))
     Matrix([[5/14]])
     """
@@ -206,7 +206,7 @@ def second_moment_map(graph: InteractionGraph, C: sp.Matrix) -> sp.Matrix:
     the map multiplies the risk by exactly 1.
 
     >>> import sympy as sp
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
     >>> second_moment_map(G, sp.Matrix([[1]]))
     Matrix([[1]])
@@ -230,7 +230,7 @@ def exact_step(graph: InteractionGraph, C: sp.Matrix) -> sp.Matrix:
     :math:`\sigma^2 d/(N-d-1)` per generation.
 
     >>> import sympy as sp
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=0, samples=12, initial_samples=12, dimension=3)
     >>> exact_step(G, sp.Matrix([[sp.Rational(3, 8)]]))
     Matrix([[3/4]])
@@ -256,7 +256,7 @@ def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | 
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
     >>> pairs, M = second_moment_map_matrix(G)
     >>> pairs, M.to_Matrix()
@@ -392,7 +392,7 @@ def exact_covariance_trajectory(graph: InteractionGraph, T: int) -> list[sp.Matr
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> [C[0, 0] for C in exact_covariance_trajectory(self_training(real_samples=0, samples=12,
     ...                                               initial_samples=12, dimension=3), 2)]
     [3/8, 3/4, 9/8]
@@ -414,7 +414,7 @@ def exact_risk_trajectory(graph: InteractionGraph, T: int) -> list[tuple[sp.Expr
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> exact_risk_trajectory(self_training(real_samples=7, samples=27, initial_samples=40,
     ...                                     dimension=23), 2)
     [(23/16,), (299/80,), (483/80,)]
@@ -507,7 +507,7 @@ def component_map_radius(graph: InteractionGraph, members: Sequence[int]) -> tup
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> component_map_radius(self_training(real_samples=4, samples=24, initial_samples=40,
     ...                                    dimension=20), [0])[0]
     7118/6615
@@ -631,7 +631,7 @@ def exact_stationary_covariance(graph: InteractionGraph, learners: Sequence[int]
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> exact_stationary_covariance(self_training(real_samples=10, samples=30, dimension=2), [0])
     Matrix([[2184/17111]])
     """
@@ -665,7 +665,7 @@ def exact_risk_bounds(graph: InteractionGraph, learners: Sequence[int]) -> dict[
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> exact_risk_bounds(self_training(real_samples=10, samples=30, dimension=2), [0])
     {0: (32/259, 8/37)}
     """
@@ -708,7 +708,7 @@ def expanding_fix(graph: InteractionGraph, members: Sequence[int]) -> dict[str, 
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> expanding_fix(self_training(real_samples=4, samples=24, initial_samples=40, dimension=20), [0])
     {'L0': 2}
     """
@@ -742,7 +742,7 @@ class ExpandingComponent:
 
 @dataclass(frozen=True)
 class ExactLearner:
-    """What the exact theory says about one learner (see ``theory.analysis.LearnerResult``)."""
+    """What the exact theory says about one learner (see ``graphcollapse.theory.analysis.LearnerResult``)."""
 
     name: str
     collapses: bool
@@ -806,7 +806,7 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
     graph : InteractionGraph
         Numeric graph with every :math:`N_k > d+1` and :math:`n^0_k > d+1`.
     fix_samples : int, optional
-        Accepted for signature compatibility with :func:`theory.analysis.analyze`; the
+        Accepted for signature compatibility with :func:`graphcollapse.theory.analysis.analyze`; the
         fix of expanding components (:func:`expanding_fix`) does not depend on it.
 
     Raises
@@ -818,7 +818,7 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> a = exact_analysis(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23))
     >>> r = a.learners["L0"]
     >>> r.collapses, r.growth, r.growth_degree, r.growth_rate, r.map_spectral_radius
@@ -998,8 +998,8 @@ def exact_contraction_condition(graph: InteractionGraph, members: Sequence[int])
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from theory.symbols import apply_symbols
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23),
     ...                   ["m=L0.real_samples"])
     >>> m = G.real_samples[0]
@@ -1059,8 +1059,8 @@ def exact_collapse_conditions(graph: InteractionGraph) -> tuple[dict[str, sp.Bas
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from theory.symbols import apply_symbols
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23),
     ...                   ["m=L0.real_samples"])
     >>> m = G.real_samples[0]
@@ -1116,8 +1116,8 @@ def exact_growth_rates(graph: InteractionGraph, learners: Sequence[str] | None =
     --------
     One learner trained on itself only: the risk grows by :math:`\sigma^2 d/(N - d - 1)`.
 
-    >>> from theory.builders import self_training
-    >>> from theory.symbols import apply_symbols
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=0, samples=12, dimension=3), ["n=L0->L0.samples"])
     >>> exact_growth_rates(G)
     {'L0': 3/(n - 4)}

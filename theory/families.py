@@ -2,7 +2,7 @@ r"""Closed forms for graph families with a symbolic number of learners :math:`K`
 
 Statement
 ---------
-For the large-sample recursion :math:`C = W C W^\top + D` (MODEL.md claim 4) on a family
+For the large-sample recursion :math:`C = W C W^\top + D` (docs/theory.md §2) on a family
 with a symmetry group acting transitively on some learner classes, the stationary
 :math:`C` is invariant under the group (the solution is unique when :math:`\rho(W) < 1`
 and the group maps solutions to solutions). So :math:`C` takes one value per orbit of
@@ -25,7 +25,7 @@ learner pairs, and the :math:`K^2` equations collapse to a handful:
 
 Each reduced system is solved by sympy, and :func:`check_family` substitutes the closed
 form back into the reduced equations and compares it entry by entry with
-:func:`theory.lyapunov.solve_lyapunov_exact` on the explicit builder instance. Proofs:
+:func:`graphcollapse.theory.lyapunov.solve_lyapunov_exact` on the explicit builder instance. Proofs:
 ``docs/gallery.md`` (generated) and the symmetry argument above.
 Noise: every producer uses :math:`\sigma^2` (the default), so :math:`D_k = d\sigma^2/N_k`.
 """
@@ -254,7 +254,7 @@ def family_instance(family: str, size: int, parameters: dict[str, Any] | None = 
     >>> family_instance("star", 1)
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: star: the number of learners must be an integer >= 2, found 1
+    graphcollapse.theory.errors.GraphValueError: star: the number of learners must be an integer >= 2, found 1
     """
     _check_family(family)
     if isinstance(size, bool) or not isinstance(size, int) or size < _MINIMUM[family]:

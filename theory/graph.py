@@ -108,7 +108,7 @@ class InteractionGraph:
     r"""An interaction graph of learners, immutable once built.
 
     Build one with :meth:`from_networkx`, :meth:`from_dict`, :func:`load_graph` or a
-    builder of :mod:`theory.builders`; the constructor takes already-indexed data.
+    builder of :mod:`graphcollapse.theory.builders`; the constructor takes already-indexed data.
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ class InteractionGraph:
 
     Examples
     --------
-    >>> from theory import InteractionGraph
+    >>> from graphcollapse.theory import InteractionGraph
     >>> G = InteractionGraph(["A", "B"], real_samples=[10, 0], initial_samples=[30, 30],
     ...                      edges=[("A", "B", 10), ("B", "B", 10)], dimension=5,
     ...                      noise_variance=1)
@@ -273,7 +273,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import chain
+        >>> from graphcollapse.theory.builders import chain
         >>> print(chain(2).describe())
         d = 5, sigma^2 = 1
           L0: 10 real samples per generation (generation 0: 30)
@@ -346,7 +346,7 @@ class InteractionGraph:
         Examples
         --------
         >>> import sympy as sp
-        >>> from theory.builders import self_training
+        >>> from graphcollapse.theory.builders import self_training
         >>> m = sp.Symbol("m", nonnegative=True)
         >>> self_training(real_samples=m).has_real_data(0)
         Ne(m, 0)
@@ -387,7 +387,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import cycle
+        >>> from graphcollapse.theory.builders import cycle
         >>> cycle(3, real_samples=0, samples=5).mixing_matrix
         Matrix([
         [0, 0, 1],
@@ -405,7 +405,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import chain
+        >>> from graphcollapse.theory.builders import chain
         >>> chain(2, samples=10, real_samples=10).mixing_matrix_float().toarray()
         array([[0. , 0. ],
                [0.5, 0. ]])
@@ -439,7 +439,7 @@ class InteractionGraph:
         Examples
         --------
         >>> import sympy as sp
-        >>> from theory.builders import self_training
+        >>> from graphcollapse.theory.builders import self_training
         >>> m = sp.Symbol("m", nonnegative=True)
         >>> self_training(real_samples=m).subs({m: 0}).real_samples
         (0,)
@@ -464,7 +464,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import self_training
+        >>> from graphcollapse.theory.builders import self_training
         >>> self_training(real_samples=0).replace(real_samples=[5]).real_samples
         (5,)
         """
@@ -491,7 +491,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import cycle
+        >>> from graphcollapse.theory.builders import cycle
         >>> cycle(2, real_samples=0).with_real_samples({"L1": 4}).real_samples
         (0, 4)
         """
@@ -505,7 +505,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import chain
+        >>> from graphcollapse.theory.builders import chain
         >>> chain(2).relabel({"L0": "first"}, order=["L1", "L0"]).names
         ('L1', 'first')
         """
@@ -538,7 +538,7 @@ class InteractionGraph:
         Examples
         --------
         >>> import networkx as nx
-        >>> from theory import InteractionGraph
+        >>> from graphcollapse.theory import InteractionGraph
         >>> G = nx.DiGraph(dimension=3, noise_variance=1)
         >>> G.add_node("A", real_samples=10, initial_samples=20)
         >>> G.add_node("B", real_samples=0, initial_samples=20)
@@ -584,7 +584,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import chain
+        >>> from graphcollapse.theory.builders import chain
         >>> sorted(chain(3).to_networkx().edges(data="samples"))
         [('L0', 'L1', 10), ('L1', 'L2', 10)]
         """
@@ -603,11 +603,11 @@ class InteractionGraph:
     @classmethod
     def from_dict(cls, data: Any) -> "InteractionGraph":
         """Build from the JSON-format dictionary (see ``docs/format.md`` and
-        :func:`theory.schema.graph_schema`); counts must be integers.
+        :func:`graphcollapse.theory.schema.graph_schema`); counts must be integers.
 
         Examples
         --------
-        >>> from theory import InteractionGraph
+        >>> from graphcollapse.theory import InteractionGraph
         >>> G = InteractionGraph.from_dict({
         ...     "dimension": 5, "noise_variance": 1.0,
         ...     "models": [{"name": "A", "initial_samples": 30, "real_samples": 0}],
@@ -689,7 +689,7 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import self_training
+        >>> from graphcollapse.theory.builders import self_training
         >>> self_training(real_samples=5, samples=10, dimension=2)
         InteractionGraph(1 learners, 1 edges, d=2, sigma^2=1)
         >>> self_training(real_samples=5, samples=10, dimension=2).to_dict()["edges"]
@@ -725,8 +725,8 @@ class InteractionGraph:
 
         Examples
         --------
-        >>> from theory.builders import self_training
-        >>> from theory import InteractionGraph
+        >>> from graphcollapse.theory.builders import self_training
+        >>> from graphcollapse.theory import InteractionGraph
         >>> G = self_training(real_samples=3)
         >>> InteractionGraph.from_dict(__import__("json").loads(G.dumps())).real_samples
         (3,)
@@ -809,7 +809,7 @@ def load_graph(source: str | Path | Mapping[str, Any]) -> InteractionGraph:
 
     Examples
     --------
-    >>> from theory import load_graph
+    >>> from graphcollapse.theory import load_graph
     >>> G = load_graph('{"dimension": 2, "noise_variance": 0.5, '
     ...                '"models": [{"name": "A", "initial_samples": 10, "real_samples": 4}]}')
     >>> G.noise_variance
@@ -842,7 +842,7 @@ def parse_json(text: str) -> Any:
 
     Examples
     --------
-    >>> from theory.graph import parse_json
+    >>> from graphcollapse.theory.graph import parse_json
     >>> parse_json('{"x": 0.25, "n": 3}')
     {'x': 1/4, 'n': 3}
     """

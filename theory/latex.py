@@ -10,7 +10,7 @@ For a graph with exact (rational or symbolic) parameters, :func:`derive_theorem`
   :math:`C^{(0)} = \operatorname{diag}(\sigma^2 d/n^0_k)`; exact (default)
   :math:`C^{(t)} = W C W^\top + \operatorname{diag}(\gamma_k(\sum_j W_{kj}C_{jj} - (WCW^\top)_{kk})) + D`
   with the design corrections :math:`\gamma_k = \gamma(N_k, d)` and
-  :math:`D_k = d(\dots)/(N_k(N_k-d-1))` of :mod:`theory.exact`,
+  :math:`D_k = d(\dots)/(N_k(N_k-d-1))` of :mod:`graphcollapse.theory.exact`,
 * the collapse condition per learner (a sympy Boolean in the symbolic real-data counts;
   in the exact theory, also the contraction inequality of every self-training learner),
 * the stationary risks of the bounded learners (rational functions, factored),
@@ -108,7 +108,7 @@ class Theorem:
     collapses : tuple
         Per learner: ``True``/``False`` or a sympy Boolean "collapses" (topological in the
         large-sample theory; in the exact theory with symbols,
-        :func:`theory.exact.exact_collapse_conditions`).
+        :func:`graphcollapse.theory.exact.exact_collapse_conditions`).
     contraction : dict
         Exact theory: learner name -> the inequality its self-training map must satisfy;
         with symbols also ``"A, B, ..."`` (a larger component) -> its contraction condition.
@@ -116,7 +116,7 @@ class Theorem:
         Bounded learner name -> stationary risk (symbolic counts assumed positive).
     growth_rates : dict
         Collapsing learner name -> growth rate :math:`\lim R_k^{(t)}/t` (large-sample, or
-        exact from :func:`theory.exact.exact_growth_rates`).
+        exact from :func:`graphcollapse.theory.exact.exact_growth_rates`).
     assumptions : list of str
         LaTeX assumptions the statement makes.
     """
@@ -206,7 +206,7 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
     Parameters
     ----------
     graph : InteractionGraph
-        Exact parameters (rationals or sympy symbols, e.g. from :func:`theory.symbols.apply_symbols`).
+        Exact parameters (rationals or sympy symbols, e.g. from :func:`graphcollapse.theory.symbols.apply_symbols`).
     theory : {"exact", "large-sample"}
 
     Returns
@@ -221,8 +221,8 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.builders import self_training
-    >>> from theory.symbols import apply_symbols
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=10, samples=30, dimension=2),
     ...                   ["m=L0.real_samples", "n=L0->L0.samples"])
     >>> th = derive_theorem(G, "large-sample")
@@ -299,7 +299,7 @@ def theorem_latex(th: Theorem) -> str:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> tex = theorem_latex(derive_theorem(self_training(real_samples=10, samples=30, dimension=2), "large-sample"))
     >>> tex.splitlines()[0]
     '\\begin{theorem}[Large-sample model collapse on a 1-learner graph]'
@@ -385,11 +385,11 @@ def document_latex(body: str, title: str = "Model collapse") -> str:
 
 
 def family_latex(cf: Any) -> str:
-    r"""LaTeX of a family's closed forms (:class:`theory.families.FamilyClosedForm`).
+    r"""LaTeX of a family's closed forms (:class:`graphcollapse.theory.families.FamilyClosedForm`).
 
     Examples
     --------
-    >>> from theory.families import derive_family
+    >>> from graphcollapse.theory.families import derive_family
     >>> family_latex(derive_family("cycle")).startswith("C_{kk}")
     True
     """
@@ -426,7 +426,7 @@ def derive_risk_closed_form(graph: InteractionGraph, t: sp.Symbol | None = None)
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> derive_risk_closed_form(self_training(real_samples=10, samples=30, initial_samples=20, dimension=2))
     (4/35 - 9**t/(70*2**(4*t)),)
     """

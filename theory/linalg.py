@@ -17,7 +17,7 @@ def common_field(exprs: Sequence[Any]):
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.linalg import common_field
+    >>> from graphcollapse.theory.linalg import common_field
     >>> common_field([sp.Rational(1, 2), 3])
     QQ
     """
@@ -33,7 +33,7 @@ def domain_matrix(M: sp.Matrix, domain: Any = None) -> DomainMatrix:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.linalg import domain_matrix
+    >>> from graphcollapse.theory.linalg import domain_matrix
     >>> domain_matrix(sp.Matrix([[1, 2], [3, 4]])).domain
     QQ
     """
@@ -49,7 +49,7 @@ def to_sympy(dm: DomainMatrix) -> sp.Matrix:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.linalg import domain_matrix, to_sympy
+    >>> from graphcollapse.theory.linalg import domain_matrix, to_sympy
     >>> to_sympy(domain_matrix(sp.Matrix([[sp.Rational(1, 3)]])))
     Matrix([[1/3]])
     """
@@ -62,7 +62,7 @@ def exact_det(M: sp.Matrix) -> sp.Expr:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.linalg import exact_det
+    >>> from graphcollapse.theory.linalg import exact_det
     >>> a = sp.Symbol("a")
     >>> exact_det(sp.Matrix([[1, a], [a, 1]]))
     1 - a**2
@@ -79,7 +79,7 @@ def solve_linear(A: DomainMatrix, b: DomainMatrix) -> DomainMatrix:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.linalg import domain_matrix, solve_linear, to_sympy
+    >>> from graphcollapse.theory.linalg import domain_matrix, solve_linear, to_sympy
     >>> A = domain_matrix(sp.Matrix([[2, 0], [0, 4]]))
     >>> to_sympy(solve_linear(A, domain_matrix(sp.Matrix([1, 1]), A.domain)))
     Matrix([

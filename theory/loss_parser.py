@@ -16,7 +16,7 @@ Whitelist
 * functions: :data:`FUNCTIONS` (``exp``, ``log``, ``sqrt``, ``abs``, ...).
 
 Anything else (attributes, subscripts, keywords, lambdas, comprehensions, strings,
-comparisons, ``^``...) raises :class:`~theory.errors.GraphValueError` with a one-line
+comparisons, ``^``...) raises :class:`~graphcollapse.theory.errors.GraphValueError` with a one-line
 message naming the offending piece.
 """
 
@@ -93,11 +93,11 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Expr], *, field: str = 
     >>> parse_expression("__import__('os')", {"y": y})
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: loss: function '__import__' is not allowed (allowed: exp, log, sqrt, abs, tanh, sin, cos, atan, erf)
+    graphcollapse.theory.errors.GraphValueError: loss: function '__import__' is not allowed (allowed: exp, log, sqrt, abs, tanh, sin, cos, atan, erf)
     >>> parse_expression("y + z", {"y": y})
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: loss: name 'z' is not allowed (allowed: y, functions exp, log, sqrt, abs, tanh, sin, cos, atan, erf, constants pi, E)
+    graphcollapse.theory.errors.GraphValueError: loss: name 'z' is not allowed (allowed: y, functions exp, log, sqrt, abs, tanh, sin, cos, atan, erf, constants pi, E)
     """
     if not isinstance(text, str):
         raise GraphValueError(f"{field}: expected a string expression, found {type(text).__name__}")

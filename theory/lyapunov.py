@@ -90,7 +90,7 @@ def scc_order(W: Any) -> list[list[int]]:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.lyapunov import scc_order
+    >>> from graphcollapse.theory.lyapunov import scc_order
     >>> scc_order(sp.Matrix([[0, 0], [1, 0]]))
     [[0], [1]]
     """
@@ -1041,7 +1041,7 @@ def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix) -> sp.Matrix:
     Examples
     --------
     >>> import sympy as sp
-    >>> from theory.lyapunov import solve_lyapunov_exact
+    >>> from graphcollapse.theory.lyapunov import solve_lyapunov_exact
     >>> a = sp.Rational(1, 2)
     >>> solve_lyapunov_exact(sp.Matrix([[a]]), sp.Matrix([[1]]))
     Matrix([[4/3]])
@@ -1102,7 +1102,7 @@ def solve_lyapunov_float(W: Any, D: Any) -> tuple[np.ndarray, float]:
     Examples
     --------
     >>> import numpy as np
-    >>> from theory.lyapunov import solve_lyapunov_float
+    >>> from graphcollapse.theory.lyapunov import solve_lyapunov_float
     >>> C, res = solve_lyapunov_float(np.array([[0.5]]), np.array([[1.0]]))
     >>> round(float(C[0, 0]), 12), res < 1e-14
     (1.333333333333, True)

@@ -1,4 +1,4 @@
-r"""Asymptotic theory of model collapse for M-estimators (MODEL.md claim 6).
+r"""Asymptotic theory of model collapse for M-estimators (docs/mestimators.md §§2-3).
 
 Statement
 ---------
@@ -21,13 +21,13 @@ noise variance :math:`\sigma_j^2` (:math:`A_j = \sigma_j^2\Sigma^{-1}`). The ris
 :math:`R_k = \operatorname{tr}(G S_{kk})` with :math:`G = \Sigma` for regression families
 and :math:`G = I` on :math:`(\mu, s^2)` for location-scale. Because the trace is linear
 and :math:`W \otimes I` acts blockwise, the scalars :math:`c_{kl} = \operatorname{tr}(G S_{kl})`
-obey the scalar recursion of :mod:`theory.recursion`,
+obey the scalar recursion of :mod:`graphcollapse.theory.recursion`,
 
 .. math:: c^{(t)} = W c^{(t-1)} W^\top + \operatorname{diag}(D_k), \quad
           D_k = \frac{m_k a + \sum_j n_{jk} a_j}{N_k^2}, \quad c^{(0)}_{kk} = a / n^0_k,
 
 with the *per-sample risk* :math:`a = \operatorname{tr}(G A)`. So the verdict is the
-topological condition of :mod:`theory.condition`, collapse is linear with rate
+topological condition of :mod:`graphcollapse.theory.condition`, collapse is linear with rate
 :math:`a \times` (the rate for unit :math:`a`), and bounded learners settle at
 :math:`a \times` (the unit stationary risk). Gaussian regression has
 :math:`a = d\sigma^2`, :math:`a_j = d\sigma_j^2`: exactly the large-sample OLS theory.
@@ -101,7 +101,7 @@ class Family:
 
     Built-in families are in :data:`FAMILIES`; custom ones come from :func:`load_loss`.
     ``loss_text`` is the whitelisted expression (parsed by
-    :func:`theory.loss_parser.parse_expression`), in the parameters ``theta1..thetad``,
+    :func:`graphcollapse.theory.loss_parser.parse_expression`), in the parameters ``theta1..thetad``,
     the data ``x1..xd``, ``y`` and the shorthand ``eta = theta1*x1 + ... + thetad*xd``
     (regression models), or ``mu``, ``v`` and ``y`` (model ``normal``, ``v`` = variance).
     """
@@ -186,7 +186,7 @@ def get_family(name: str, loss_file: str | Path | None = None) -> Family:
     >>> get_family("probit")
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: estimator: unknown family 'probit' (expected one of gaussian, logistic, poisson, huber, location-scale, or --loss FILE)
+    graphcollapse.theory.errors.GraphValueError: estimator: unknown family 'probit' (expected one of gaussian, logistic, poisson, huber, location-scale, or --loss FILE)
     """
     if loss_file is not None:
         return load_loss(loss_file)
@@ -205,7 +205,7 @@ def load_loss(path: str | Path) -> Family:
     Format: one ``key: value`` per line, ``#`` starts a comment, blank lines ignored.
 
     * ``loss:`` (required) the loss of one observation, a whitelisted expression (see
-      :mod:`theory.loss_parser`) in ``theta1..thetad``, ``x1..xd``, ``y`` and
+      :mod:`graphcollapse.theory.loss_parser`) in ``theta1..thetad``, ``x1..xd``, ``y`` and
       ``eta`` (:math:`= \theta^\top x`), or in ``mu``, ``v``, ``y`` for model ``normal``;
     * ``model:`` (required) the data-generating model, a key of :data:`MODELS`;
     * ``name:`` (optional) the estimator name used in reports (default: the file stem).
@@ -334,7 +334,7 @@ def default_theta(family: Family, graph: InteractionGraph) -> tuple[sp.Rational,
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> default_theta(FAMILIES["logistic"], self_training(dimension=3))
     (1, 1/4, -1/2)
     """
@@ -382,13 +382,13 @@ def parse_theta(theta: Any, family: Family, graph: InteractionGraph) -> tuple[sp
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> parse_theta("1,-0.5", FAMILIES["logistic"], self_training(dimension=2))
     (1, -1/2)
     >>> parse_theta("1", FAMILIES["logistic"], self_training(dimension=2))
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: --theta: expected 2 numbers (the dimension), found 1
+    graphcollapse.theory.errors.GraphValueError: --theta: expected 2 numbers (the dimension), found 1
     """
     if family.name == "gaussian" and family.builtin and _symbolic_dimension(graph):
         if theta is None or (isinstance(theta, tuple) and not theta):
@@ -503,7 +503,7 @@ def sandwich(graph: InteractionGraph, family: Family, theta: Any = None) -> Sand
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> sandwich(self_training(dimension=3, noise_variance=2), FAMILIES["gaussian"]).a
     6
     >>> sandwich(self_training(dimension=1), FAMILIES["poisson"], "1").a
@@ -679,7 +679,7 @@ def unit_noise_variance(graph: InteractionGraph, family: Family) -> tuple[sp.Exp
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> unit_noise_variance(self_training(real_samples=10, samples=30), FAMILIES["logistic"])
     (1/40,)
     """
@@ -700,7 +700,7 @@ def _scale(a: Any, x: Any, exact: bool) -> Any:
 
 @dataclass(frozen=True)
 class MAnalysis:
-    """The result of :func:`asymptotic_analysis`: the lead's :class:`~theory.analysis.Analysis`
+    """The result of :func:`asymptotic_analysis`: the lead's :class:`~graphcollapse.theory.analysis.Analysis`
     (theory ``"asymptotic"``, n-scaled risks) plus the family and its sandwich."""
 
     analysis: Analysis
@@ -761,7 +761,7 @@ def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: An
     --------
     Gaussian regression reproduces the large-sample OLS theory exactly:
 
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> out = asymptotic_analysis(self_training(real_samples=10, samples=30, dimension=2), "gaussian")
     >>> out.to_json()["models"]["L0"]["stationary_risk_exact"]
     '4/35'
@@ -861,7 +861,7 @@ def asymptotic_prediction(graph: InteractionGraph, family: Family | str, generat
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=0, samples=10, initial_samples=10, dimension=1)
     >>> asymptotic_prediction(G, "location-scale", 2).risk["L0"]
     [3/10, 3/5, 9/10]

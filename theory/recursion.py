@@ -1,4 +1,4 @@
-r"""The large-sample error recursion (MODEL.md claims 3 and 4).
+r"""The large-sample error recursion (docs/theory.md §§2 and 5).
 
 Statement
 ---------
@@ -60,7 +60,7 @@ def large_sample_noise_variance(graph: InteractionGraph) -> tuple[sp.Expr, ...]:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> large_sample_noise_variance(self_training(real_samples=10, samples=30, dimension=2))
     (1/20,)
     """
@@ -77,7 +77,7 @@ def large_sample_initial_covariance(graph: InteractionGraph) -> sp.Matrix:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> large_sample_initial_covariance(self_training(initial_samples=20, dimension=5))
     Matrix([[1/4]])
     """
@@ -110,7 +110,7 @@ def covariance_trajectory(graph: InteractionGraph, generations: int, *, D: Seque
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> [C[0, 0] for C in covariance_trajectory(self_training(real_samples=0, samples=10,
     ...                                         initial_samples=10, dimension=1), 2)]
     [1/10, 1/5, 3/10]
@@ -123,7 +123,7 @@ def risk_trajectory(graph: InteractionGraph, generations: int) -> list[tuple[sp.
 
     Examples
     --------
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> risk_trajectory(cycle(2, real_samples=[5, 0], samples=5, initial_samples=10, dimension=1), 1)
     [(1/10, 1/10), (1/8, 3/10)]
     """
@@ -154,7 +154,7 @@ def stationary_covariance(graph: InteractionGraph, condition: CollapseCondition 
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> stationary_covariance(self_training(real_samples=10, samples=30, dimension=2))
     ([0], Matrix([[4/35]]))
     """
@@ -177,8 +177,8 @@ def phase_probabilities(graph: InteractionGraph, component: SourceComponent) -> 
 
     Examples
     --------
-    >>> from theory.builders import cycle
-    >>> from theory import collapse_condition
+    >>> from graphcollapse.theory.builders import cycle
+    >>> from graphcollapse.theory import collapse_condition
     >>> G = cycle(2, real_samples=0)
     >>> phase_probabilities(G, collapse_condition(G).components[0])
     {0: [1, 0], 1: [0, 1]}
@@ -229,7 +229,7 @@ def growth_rates(graph: InteractionGraph, condition: CollapseCondition | None = 
     A directed 3-cycle without real data: every learner's risk grows by the average of
     the three one-generation variances per generation.
 
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> G = cycle(3, real_samples=0, samples=10, dimension=1)
     >>> growth_rates(G)
     {0: 1/10, 1: 1/10, 2: 1/10}
@@ -255,7 +255,7 @@ def stationary_risks_float(graph: InteractionGraph, condition: CollapseCondition
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> B, risks, residual = stationary_risks_float(self_training(real_samples=10, samples=30, dimension=2))
     >>> round(float(risks[0]), 12), residual < 1e-12
     (0.114285714286, True)
@@ -273,7 +273,7 @@ def large_sample_noise_variance_float(graph: InteractionGraph) -> np.ndarray:
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> large_sample_noise_variance_float(self_training(real_samples=10, samples=30, dimension=2))
     array([0.05])
     """
@@ -309,7 +309,7 @@ def growth_rates_float(graph: InteractionGraph, condition: CollapseCondition | N
 
     Examples
     --------
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> {k: round(v, 12) for k, v in growth_rates_float(cycle(3, real_samples=0, dimension=1)).items()}
     {0: 0.1, 1: 0.1, 2: 0.1}
     """

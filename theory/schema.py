@@ -1,6 +1,6 @@
 """The published JSON Schema of the interaction-graph format (``theory/graph.schema.json``).
 
-The schema checks the shape of a file; :func:`theory.graph.load_graph` additionally checks
+The schema checks the shape of a file; :func:`graphcollapse.theory.graph.load_graph` additionally checks
 what a schema cannot express (unique names, edges naming declared learners, no repeated
 edge, every learner has data, a symmetric positive-definite covariance of size d).
 """
@@ -19,7 +19,7 @@ def graph_schema() -> dict[str, Any]:
 
     Examples
     --------
-    >>> from theory.schema import graph_schema
+    >>> from graphcollapse.theory.schema import graph_schema
     >>> sorted(graph_schema()["required"])
     ['dimension', 'models', 'noise_variance']
     """

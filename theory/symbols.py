@@ -88,7 +88,7 @@ def parse_symbol_binding(text: str) -> SymbolBinding:
 
     Examples
     --------
-    >>> from theory.symbols import parse_symbol_binding
+    >>> from graphcollapse.theory.symbols import parse_symbol_binding
     >>> b = parse_symbol_binding("n=A->B.samples,dimension")
     >>> b.fields
     (('samples', 'A', 'B'), ('dimension',))
@@ -97,7 +97,7 @@ def parse_symbol_binding(text: str) -> SymbolBinding:
     >>> parse_symbol_binding("pi=dimension")
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: --symbol pi: the name clashes with the sympy name 'pi'; choose another name (e.g. pi_1)
+    graphcollapse.theory.errors.GraphValueError: --symbol pi: the name clashes with the sympy name 'pi'; choose another name (e.g. pi_1)
     """
     if not isinstance(text, str) or "=" not in text:
         raise GraphValueError(f"--symbol: expected NAME=FIELD[,FIELD...], found {text!r}")
@@ -155,8 +155,8 @@ def apply_symbols(graph: InteractionGraph, bindings: Sequence[SymbolBinding | st
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from theory.symbols import apply_symbols
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.symbols import apply_symbols
     >>> G = apply_symbols(self_training(real_samples=10), ["m=L0.real_samples", "n=L0->L0.samples"])
     >>> G.mixing_matrix
     Matrix([[n/(m + n)]])

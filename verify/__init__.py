@@ -1,5 +1,5 @@
 """graphcollapse.verify: simulators, Monte Carlo comparison with the theory, plots and
-the command-line program. Imports :mod:`theory`; never the reverse."""
+the command-line program. Imports :mod:`graphcollapse.theory`; never the reverse."""
 
 from .montecarlo import OLSVerification, verify_ols
 

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from theory.errors import GraphValueError
+from graphcollapse.theory.errors import GraphValueError
 
 __all__ = ["BLOCK_SIZE", "draw_seed", "block_generator", "replication_blocks"]
 
@@ -31,7 +31,7 @@ def draw_seed(rng: int | np.random.Generator | None = None) -> int:
 
     Examples
     --------
-    >>> from verify.blocks import draw_seed
+    >>> from graphcollapse.verify.blocks import draw_seed
     >>> draw_seed(7)
     7
     """
@@ -48,7 +48,7 @@ def block_generator(seed: int, block: int) -> np.random.Generator:
 
     Examples
     --------
-    >>> from verify.blocks import block_generator
+    >>> from graphcollapse.verify.blocks import block_generator
     >>> a = block_generator(1, 3).standard_normal()
     >>> b = block_generator(1, 3).standard_normal()
     >>> a == b
@@ -62,7 +62,7 @@ def replication_blocks(replications: int, block_size: int = BLOCK_SIZE) -> Itera
 
     Examples
     --------
-    >>> from verify.blocks import replication_blocks
+    >>> from graphcollapse.verify.blocks import replication_blocks
     >>> list(replication_blocks(600))
     [(0, 0, 256), (1, 256, 512), (2, 512, 600)]
     """

@@ -34,7 +34,7 @@ def strict_json(obj: Any) -> str:
 
     Examples
     --------
-    >>> from verify.cli import strict_json
+    >>> from graphcollapse.verify.cli import strict_json
     >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]})
     '{"a": null, "b": [1.5, null]}'
     """
@@ -52,7 +52,7 @@ def strict_json(obj: Any) -> str:
 
 
 def _load(path: str):
-    from theory.graph import load_graph
+    from graphcollapse.theory.graph import load_graph
 
     return load_graph(path)
 
@@ -99,7 +99,7 @@ def _family(args: argparse.Namespace):
         if args.loss is not None or args.theta is not None:
             raise CommandError("--loss and --theta apply to M-estimators; add --estimator NAME")
         return None
-    from theory.mestimators import get_family
+    from graphcollapse.theory.mestimators import get_family
 
     return get_family(args.estimator, args.loss)
 
@@ -108,11 +108,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     family = _family(args)
     graph = _load(args.graph)
     if family is not None:
-        from theory.mestimators import asymptotic_analysis
+        from graphcollapse.theory.mestimators import asymptotic_analysis
 
         result = asymptotic_analysis(graph, family, theta=args.theta)
     else:
-        from theory.analysis import analyze
+        from graphcollapse.theory.analysis import analyze
 
         result = analyze(graph, theory=_theory_name(args), fix_samples=args.fix_samples)
     print(strict_json(result.to_json()) if args.json else result.report())
@@ -123,11 +123,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     family = _family(args)
     graph = _load(args.graph)
     if family is not None:
-        from theory.mestimators import asymptotic_prediction
+        from graphcollapse.theory.mestimators import asymptotic_prediction
 
         result = asymptotic_prediction(graph, family, args.generations, theta=args.theta)
     else:
-        from theory.analysis import predict
+        from graphcollapse.theory.analysis import predict
 
         result = predict(graph, args.generations, theory=_theory_name(args))
     print(strict_json(result.to_json()) if args.json else result.report())
@@ -135,7 +135,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from theory.analysis import analyze, demo_graph, predict
+    from graphcollapse.theory.analysis import analyze, demo_graph, predict
 
     graph = demo_graph()
     print("graphcollapse demo: the built-in example graph (docs/examples/demo.json)")
@@ -147,8 +147,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-# ============================================================================ verify (issue 4/5)
-# BEGIN verify section (owned by the simulator work)
+# ============================================================================ verify
 def _add_verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="interaction graph JSON file (see docs/format.md)")
     p.add_argument("--generations", "-T", type=_int_at_least("--generations", 0), required=True, metavar="T",
@@ -174,7 +173,7 @@ def _add_verify_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from verify.montecarlo import ESTIMATORS, ProgressBar, verify_ols, with_covariance_file
+    from graphcollapse.verify.montecarlo import ESTIMATORS, ProgressBar, verify_ols, with_covariance_file
 
     if args.estimator not in ESTIMATORS:
         raise CommandError(f"--estimator: unknown estimator {args.estimator!r}; expected one of {', '.join(ESTIMATORS)}")
@@ -191,7 +190,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                                 progress=bar)
         else:
             try:
-                from verify.mcompare import verify_mestimator
+                from graphcollapse.verify.mcompare import verify_mestimator
             except ImportError:
                 raise CommandError(f"estimator {args.estimator} is not available") from None
             result = verify_mestimator(graph, args.estimator, generations=args.generations,
@@ -203,15 +202,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         result.to_csv(args.csv)
     if args.plot:
         if args.estimator == "ols":
-            from verify.plots import plot_verification
+            from graphcollapse.verify.plots import plot_verification
 
             plot_verification(result, args.plot)
         else:
-            from verify.mcompare import plot_mverification
+            from graphcollapse.verify.mcompare import plot_mverification
 
             plot_mverification(result, args.plot)
     if args.graph_plot:
-        from verify.plots import plot_interaction_graph
+        from graphcollapse.verify.plots import plot_interaction_graph
 
         plot_interaction_graph(graph, args.graph_plot)
     print(strict_json(result.to_json()) if args.json else result.report())
@@ -220,11 +219,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     return 0
-# END verify section
 
 
-# ============================================================================ latex (issue 6)
-# BEGIN latex section (owned by the symbolic/LaTeX work)
+# ============================================================================ latex
 def _add_latex_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="interaction graph JSON file")
     p.add_argument("--symbol", action="append", default=[], metavar="NAME=FIELD[,FIELD]",
@@ -237,8 +234,8 @@ def _add_latex_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_latex(args: argparse.Namespace) -> int:
-    from theory.latex import derive_theorem
-    from theory.symbols import apply_symbols
+    from graphcollapse.theory.latex import derive_theorem
+    from graphcollapse.theory.symbols import apply_symbols
 
     graph = apply_symbols(_load(args.graph), args.symbol)
     theorem = derive_theorem(graph, "large-sample" if args.large_sample else "exact")
@@ -252,7 +249,6 @@ def _cmd_latex(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
-# END latex section
 
 
 # ============================================================================ entry point
@@ -261,11 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     Examples
     --------
-    >>> from verify.cli import build_parser
+    >>> from graphcollapse.verify.cli import build_parser
     >>> build_parser().parse_args(["analyze", "g.json", "--json"]).json
     True
     """
-    from theory import __version__
+    from graphcollapse import __version__
 
     parser = _Parser(prog="graphcollapse", description=(
         "Model collapse in structured interactive learning: decide which learners collapse "
@@ -307,11 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> from verify.cli import main
+    >>> from graphcollapse.verify.cli import main
     >>> main(["analyze", "/nonexistent.json"])
     2
     """
-    from theory.errors import GraphCollapseError
+    from graphcollapse.theory.errors import GraphCollapseError
 
     parser = build_parser()
     args = parser.parse_args(argv)

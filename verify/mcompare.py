@@ -3,7 +3,7 @@ r"""Monte Carlo verification of the M-estimator asymptotic theory over sample-si
 At scale :math:`s` every count (:math:`m_k`, :math:`n_{jk}`, :math:`n^0_k`) is multiplied
 by :math:`s`; the simulated *n-scaled* risk :math:`s\,\hat R_k^{(t)}` is compared with the
 asymptotic prediction :math:`\lim_n n R_k^{(t)}` (at the graph's own counts, see
-:func:`theory.mestimators.asymptotic_prediction`). The theory is a first-order
+:func:`graphcollapse.theory.mestimators.asymptotic_prediction`). The theory is a first-order
 expansion: the relative error should shrink like :math:`1/s` until Monte Carlo noise
 dominates. *Agreement* means :math:`|z| < 4` for every learner and generation at the
 largest scale, with :math:`z` = (mean - theory) / se.
@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from theory.analysis import to_float
-from theory.errors import GraphValueError
-from theory.graph import InteractionGraph
-from theory.mestimators import asymptotic_prediction, get_family, parse_theta
+from graphcollapse.theory.analysis import to_float
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.theory.mestimators import asymptotic_prediction, get_family, parse_theta
 
 from .blocks import draw_seed, replication_blocks
 from .msimulate import simulate_block, warn_failures
@@ -35,7 +35,7 @@ MIN_RELIABLE = 100
 
 
 def _version() -> str:
-    from theory import __version__
+    from graphcollapse.theory import __version__
 
     return __version__
 
@@ -59,7 +59,7 @@ def parse_scales(scales: Any) -> tuple[int, ...]:
     >>> parse_scales("1,0.5")
     Traceback (most recent call last):
     ...
-    theory.errors.GraphValueError: --scales: expected positive integers, found '0.5'
+    graphcollapse.theory.errors.GraphValueError: --scales: expected positive integers, found '0.5'
     """
     if scales is None:
         return DEFAULT_SCALES
@@ -195,7 +195,7 @@ def verify_mestimator(graph: InteractionGraph, estimator: str, *, generations: i
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=100, samples=100, initial_samples=200, dimension=1)
     >>> res = verify_mestimator(G, "location-scale", generations=2, replications=256, scales="1,4", seed=5)
     >>> res.agrees, len(res.rows)
@@ -289,7 +289,7 @@ def plot_mverification(result: MVerification, path: str | Path | None = None) ->
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> res = verify_mestimator(self_training(real_samples=50, samples=50, initial_samples=100, dimension=1),
     ...                         "gaussian", generations=2, replications=64, scales="1,4", seed=1)
     >>> len(plot_mverification(res).axes)

@@ -31,8 +31,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from theory.errors import GraphValueError
-from theory.graph import InteractionGraph
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
 
 from .blocks import BLOCK_SIZE, block_generator, draw_seed, replication_blocks
 from .simulate import OLSSetup, ols_setup, simulate_ols_blocks
@@ -40,7 +40,7 @@ from .simulate import OLSSetup, ols_setup, simulate_ols_blocks
 __all__ = ["OLSVerification", "verify_ols", "auto_chunk", "with_covariance_file", "ProgressBar", "theory_risks", "reliable_learners", "bonferroni_bound",
            "ESTIMATORS", "FAMILY_WISE_LEVEL", "RELIABLE_MARGIN", "write_atomic"]
 
-#: Estimators ``graphcollapse verify`` knows (``ols`` here, the rest in :mod:`verify.mcompare`).
+#: Estimators ``graphcollapse verify`` knows (``ols`` here, the rest in :mod:`graphcollapse.verify.mcompare`).
 ESTIMATORS = ("ols", "gaussian", "logistic", "poisson", "huber", "location-scale", "custom")
 FAMILY_WISE_LEVEL = 1e-3
 RELIABLE_MARGIN = 8
@@ -48,7 +48,7 @@ ROW_KEYS = ("model", "generation", "theory", "mean", "se", "z", "se_reliable")
 
 
 def _version() -> str:
-    from theory import __version__
+    from graphcollapse.theory import __version__
 
     return __version__
 
@@ -77,17 +77,17 @@ def theory_risks(graph: InteractionGraph, generations: int, theory: str = "exact
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
     >>> theory_risks(G, 1).tolist()
     [[1.4375], [3.7375]]
     """
-    from theory.analysis import to_float
+    from graphcollapse.theory.analysis import to_float
 
     if theory == "exact":
-        from theory.exact import exact_risk_trajectory as trajectory
+        from graphcollapse.theory.exact import exact_risk_trajectory as trajectory
     elif theory == "large-sample":
-        from theory.recursion import risk_trajectory as trajectory
+        from graphcollapse.theory.recursion import risk_trajectory as trajectory
     else:
         raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
     return np.array([[to_float(v) for v in row] for row in trajectory(graph, generations)], dtype=float)
@@ -98,7 +98,7 @@ def reliable_learners(graph: InteractionGraph) -> np.ndarray:
 
     Examples
     --------
-    >>> from theory.builders import chain
+    >>> from graphcollapse.theory.builders import chain
     >>> reliable_learners(chain(3, real_samples=20, samples=10, initial_samples=30, dimension=2)).tolist()
     [True, True, True]
     >>> reliable_learners(chain(3, real_samples=5, samples=10, initial_samples=30, dimension=2)).tolist()
@@ -159,7 +159,7 @@ class OLSVerification:
                 for k, name in enumerate(self.names) for t in range(self.theory.shape[0])]
 
     def to_json(self) -> dict[str, Any]:
-        """The ``graphcollapse verify --json`` object (keys of issue 4)."""
+        """The ``graphcollapse verify --json`` object (keys documented in docs/cli.md)."""
         return {"version": _version(), "seed": self.seed, "replications": self.replications,
                 "completed": self.completed, "interrupted": self.interrupted, "estimator": "ols",
                 "theory": self.theory_name, "agrees": self.agrees, "rows": self.rows()}
@@ -227,8 +227,8 @@ def auto_chunk(setup: OLSSetup, budget: int = 16 * 2**20) -> int:
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from verify.simulate import ols_setup
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.verify.simulate import ols_setup
     >>> auto_chunk(ols_setup(self_training(real_samples=100, samples=100, dimension=10)))
     8
     """
@@ -267,7 +267,7 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
     replications : int
         At least 2.
     seed : int, optional
-        Drawn with :func:`verify.blocks.draw_seed` (and recorded) when omitted.
+        Drawn with :func:`graphcollapse.verify.blocks.draw_seed` (and recorded) when omitted.
     theory : {"exact", "large-sample"}
     workers : int
         Processes; the result does not depend on it.
@@ -289,7 +289,7 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
 
     Examples
     --------
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> G = cycle(2, real_samples=20, samples=10, initial_samples=40, dimension=3)
     >>> res = verify_ols(G, generations=3, replications=2000, seed=1)
     >>> res.agrees, res.completed, res.mean.shape
@@ -387,13 +387,13 @@ def with_covariance_file(graph: InteractionGraph, path: str | Path) -> Interacti
     Examples
     --------
     >>> import json, os, tempfile
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> p = os.path.join(tempfile.mkdtemp(), "cov.json")
     >>> _ = open(p, "w").write(json.dumps([[2, 0.5], [0.5, 1]]))
     >>> with_covariance_file(self_training(dimension=2), p).covariance
     ((2, 1/2), (1/2, 1))
     """
-    from theory.graph import parse_json
+    from graphcollapse.theory.graph import parse_json
 
     try:
         text = Path(path).read_text(encoding="utf-8")

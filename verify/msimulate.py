@@ -3,11 +3,11 @@ r"""Batched Monte Carlo simulators of M-estimators on interaction graphs.
 Every generation, learner :math:`k` fits its estimator on ``m_k`` fresh real samples
 from :math:`P_{\theta^*}` and, for every edge :math:`j \to k`, ``n_jk`` fresh samples
 from learner :math:`j`'s fitted model of the previous generation
-(:data:`theory.mestimators.MODELS`). All replications of a block are simulated at once:
+(:data:`graphcollapse.theory.mestimators.MODELS`). All replications of a block are simulated at once:
 closed forms for Gaussian regression and location-scale, batched damped Newton for
 logistic and Poisson regression and for custom losses, batched IRLS for Huber.
 
-Replications follow the block/seed scheme of :mod:`verify.blocks`: block ``b`` draws
+Replications follow the block/seed scheme of :mod:`graphcollapse.verify.blocks`: block ``b`` draws
 from ``block_generator(seed, b)`` only, so results do not depend on how blocks are
 grouped or spread over workers.
 
@@ -26,9 +26,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from theory.errors import GraphCollapseWarning, GraphValueError
-from theory.graph import InteractionGraph
-from theory.mestimators import Family, HUBER_THRESHOLD, derive_score_and_hessian, get_family, parse_theta
+from graphcollapse.theory.errors import GraphCollapseWarning, GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.theory.mestimators import Family, HUBER_THRESHOLD, derive_score_and_hessian, get_family, parse_theta
 
 from .blocks import block_generator, draw_seed, replication_blocks
 
@@ -466,8 +466,8 @@ def simulate_block(graph: InteractionGraph, family: Family, generations: int, se
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from theory.mestimators import FAMILIES
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.mestimators import FAMILIES
     >>> risk, failed, failures = simulate_block(self_training(real_samples=50, samples=50,
     ...     initial_samples=100, dimension=2), FAMILIES["gaussian"], 2, seed=1, block=0, size=8)
     >>> risk.shape, bool(failed.any())
@@ -545,7 +545,7 @@ def simulate_mestimator(graph: InteractionGraph, family: Family | str, generatio
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> sim = simulate_mestimator(self_training(real_samples=0, samples=200, initial_samples=200),
     ...                           "location-scale", 1, 64, seed=3)
     >>> sim.risk_mean.shape, sim.failed
@@ -571,7 +571,7 @@ def simulate_mestimator(graph: InteractionGraph, family: Family | str, generatio
 
 
 def warn_failures(failed: int, replications: int, name: str) -> None:
-    """Issue :class:`MEstimatorConvergenceWarning` when ``failed > 0``."""
+    """Warn with :class:`MEstimatorConvergenceWarning` when ``failed > 0``."""
     if failed:
         warnings.warn(f"{name}: {failed} of {replications} replications had a fit that did not converge "
                       "(or separated data); they are excluded from the averages", MEstimatorConvergenceWarning,

@@ -3,7 +3,7 @@
 * :func:`plot_verification`: per learner, the theory curve and the Monte Carlo means with
   error bars (+- 2 standard errors) over the generations.
 * :func:`plot_interaction_graph`: the interaction graph, learners coloured by verdict
-  (:func:`theory.condition.collapse_condition`), offending source components outlined.
+  (:func:`graphcollapse.theory.condition.collapse_condition`), offending source components outlined.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from theory.graph import InteractionGraph
+from graphcollapse.theory.graph import InteractionGraph
 
 __all__ = ["plot_verification", "plot_interaction_graph"]
 
@@ -59,8 +59,8 @@ def plot_verification(result: Any, path: str | Path | None = None) -> Any:
 
     Examples
     --------
-    >>> from theory.builders import cycle
-    >>> from verify.montecarlo import verify_ols
+    >>> from graphcollapse.theory.builders import cycle
+    >>> from graphcollapse.verify.montecarlo import verify_ols
     >>> res = verify_ols(cycle(2, real_samples=20, initial_samples=40, dimension=2),
     ...                  generations=2, replications=100, seed=0)
     >>> fig = plot_verification(res)
@@ -95,7 +95,7 @@ def plot_interaction_graph(graph: InteractionGraph, path: str | Path | None = No
 
     Examples
     --------
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> fig = plot_interaction_graph(cycle(3))
     >>> fig.axes[0].get_title()
     '3 learners: 3 collapse'
@@ -103,7 +103,7 @@ def plot_interaction_graph(graph: InteractionGraph, path: str | Path | None = No
     import networkx as nx
     from matplotlib.patches import Ellipse
 
-    from theory.condition import collapse_condition
+    from graphcollapse.theory.condition import collapse_condition
 
     plt = _pyplot()
     cond = collapse_condition(graph)

@@ -43,7 +43,7 @@ Two samplers of the same law:
   The cost of a fit is :math:`O(B d^3)` for :math:`B` blocks, independent of the sample
   counts; the arithmetic runs in one compiled (numba) kernel per generation.
 
-Both are vectorised over replications; replication block ``b`` of :mod:`verify.blocks`
+Both are vectorised over replications; replication block ``b`` of :mod:`graphcollapse.verify.blocks`
 draws from ``block_generator(seed, b)`` only, so results do not depend on chunking or
 workers.
 """
@@ -55,8 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from theory.errors import GraphValueError
-from theory.graph import InteractionGraph
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
 
 from .blocks import BLOCK_SIZE, block_generator
 
@@ -97,7 +97,7 @@ def ols_setup(graph: InteractionGraph) -> OLSSetup:
 
     Examples
     --------
-    >>> from theory.builders import cycle
+    >>> from graphcollapse.theory.builders import cycle
     >>> st = ols_setup(cycle(3, real_samples=5))
     >>> st.K, st.d, st.max_blocks, st.block_producer.tolist()
     (3, 5, 2, [-1, 2, -1, 0, -1, 1])
@@ -440,8 +440,8 @@ def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generat
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from verify.blocks import block_generator
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.verify.blocks import block_generator
     >>> st = ols_setup(self_training(real_samples=20, samples=20, initial_samples=30, dimension=3))
     >>> risk, _ = simulate_ols_block(st, 2, block_generator(0, 0), 4)
     >>> risk.shape
@@ -474,8 +474,8 @@ def simulate_ols_blocks(setup: OLSSetup, generations: int, streams: list[tuple[n
     Examples
     --------
     >>> import numpy as np
-    >>> from theory.builders import cycle
-    >>> from verify.blocks import block_generator
+    >>> from graphcollapse.theory.builders import cycle
+    >>> from graphcollapse.verify.blocks import block_generator
     >>> st = ols_setup(cycle(2, real_samples=20, initial_samples=30, dimension=3))
     >>> both, _ = simulate_ols_blocks(st, 2, [(block_generator(0, 0), 5), (block_generator(0, 1), 3)])
     >>> alone, _ = simulate_ols_block(st, 2, block_generator(0, 1), 3)
@@ -506,8 +506,8 @@ def simulate_ols_reference(setup: OLSSetup, generations: int, rng: np.random.Gen
 
     Examples
     --------
-    >>> from theory.builders import self_training
-    >>> from verify.blocks import block_generator
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.verify.blocks import block_generator
     >>> st = ols_setup(self_training(real_samples=20, samples=20, initial_samples=30, dimension=3))
     >>> risk, _ = simulate_ols_reference(st, 1, block_generator(0, 0), 5)
     >>> risk.shape
@@ -551,7 +551,7 @@ def sample_ols(graph: InteractionGraph, generations: int, replications: int, see
                method: str = "fast", projection: np.ndarray | None = None,
                _df_shift: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """All per-replication risks (and projections of the final whitened error): for tests
-    and small studies (memory grows with ``replications``; :func:`verify.montecarlo.verify_ols`
+    and small studies (memory grows with ``replications``; :func:`graphcollapse.verify.montecarlo.verify_ols`
     keeps only sums).
 
     Parameters
@@ -570,7 +570,7 @@ def sample_ols(graph: InteractionGraph, generations: int, replications: int, see
 
     Examples
     --------
-    >>> from theory.builders import self_training
+    >>> from graphcollapse.theory.builders import self_training
     >>> G = self_training(real_samples=20, samples=20, initial_samples=30, dimension=3)
     >>> sample_ols(G, 2, 300, seed=1)[0].shape
     (300, 3, 1)

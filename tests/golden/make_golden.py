@@ -79,7 +79,7 @@ def commands(path: Path) -> dict[str, list[str]]:
 
 def run(argv: list[str]) -> str:
     """Run the command line in-process; return exit status, stdout, stderr and any CSV."""
-    from verify.cli import main
+    from graphcollapse.verify.cli import main
 
     with tempfile.TemporaryDirectory() as tmp:
         argv = [a.replace("{tmp}", tmp) for a in argv]

@@ -1,0 +1,7 @@
+"""``python -m graphcollapse``: the command line of :mod:`graphcollapse.verify.cli`."""
+
+import sys
+
+from graphcollapse.verify.cli import main
+
+sys.exit(main())
