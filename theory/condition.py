@@ -27,19 +27,16 @@ class of the first member being class 0.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
 import numpy as np
 import sympy as sp
-from scipy.sparse import csgraph
-from sympy.polys.matrices import DomainMatrix
 
 from .errors import UndecidableError
 from .graph import InteractionGraph, _is_symbolic
 from .linalg import domain_matrix, exact_det, to_sympy
+from .structure import submatrix  # noqa: F401  (re-exported for the readers of W blocks)
 
 __all__ = [
     "SourceComponent",
@@ -144,66 +141,18 @@ class CollapseCondition:
 
 
 def strongly_connected_labels(graph: InteractionGraph) -> tuple[int, np.ndarray]:
-    """SCC labels of the learners (scipy.sparse.csgraph, linear time).
+    """Number of strongly connected components and the component of every learner,
+    numbered in topological order (read from :attr:`InteractionGraph.structure`).
 
     Examples
     --------
     >>> from graphcollapse.theory.builders import chain
     >>> n, labels = strongly_connected_labels(chain(3))
-    >>> n
-    3
+    >>> n, labels.tolist()
+    (3, [0, 1, 2])
     """
-    n, labels = csgraph.connected_components(graph.adjacency, directed=True, connection="strong")
-    return int(n), labels
-
-
-def submatrix(M: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
-    """``M[rows][:, cols]`` for a CSR matrix, in time linear in the selected rows' entries
-    (scipy's column fancy-indexing costs O(number of columns of M) per call).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scipy.sparse import csr_matrix
-    >>> from graphcollapse.theory.condition import submatrix
-    >>> M = csr_matrix(np.arange(16).reshape(4, 4))
-    >>> submatrix(M, np.array([1, 3]), np.array([0, 2])).toarray()
-    array([[ 4,  6],
-           [12, 14]])
-    """
-    from scipy.sparse import csr_matrix
-
-    R = M[rows]
-    pos = np.full(M.shape[1], -1, dtype=np.int64)
-    pos[cols] = np.arange(len(cols))
-    new_cols = pos[R.indices]
-    keep = new_cols >= 0
-    row_of_entry = np.repeat(np.arange(len(rows)), np.diff(R.indptr))
-    counts = np.bincount(row_of_entry[keep], minlength=len(rows))
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    return csr_matrix((R.data[keep], new_cols[keep], indptr), shape=(len(rows), len(cols)))
-
-
-def _period_and_classes(graph: InteractionGraph, members: np.ndarray) -> tuple[int, tuple[tuple[int, ...], ...]]:
-    """Period and cyclic classes of an SCC, from BFS levels: p = gcd(level[u] + 1 - level[v])
-    over the component's internal edges u -> v."""
-    adj = graph.adjacency
-    members = np.sort(members)
-    if len(members) == 1:
-        i = int(members[0])
-        has_loop = adj[i, i] != 0
-        return (1, ((i,),)) if has_loop else (0, ((i,),))
-    sub = submatrix(adj, members, members)
-    order, pred = csgraph.breadth_first_order(sub, 0, directed=True, return_predecessors=True)
-    level = np.zeros(len(members), dtype=np.int64)
-    for v in order[1:]:  # BFS order: predecessors come first
-        level[v] = level[pred[v]] + 1
-    coo = sub.tocoo()
-    diffs = np.abs(level[coo.row] + 1 - level[coo.col])
-    p = int(reduce(math.gcd, np.unique(diffs).tolist(), 0))
-    cls = level % p
-    classes = tuple(tuple(int(members[i]) for i in np.flatnonzero(cls == c)) for c in range(p))
-    return p, classes
+    structure = graph.structure
+    return structure.num_components, structure.labels
 
 
 def stationary_distribution(graph: InteractionGraph, members: tuple[int, ...]) -> list[sp.Expr]:
@@ -257,30 +206,46 @@ def collapse_condition(graph: InteractionGraph) -> CollapseCondition:
     >>> collapse_condition(G.replace(real_samples=[5, 0, m])).collapses
     (Eq(m, 0), Eq(m, 0), Eq(m, 0))
     """
-    K = graph.num_learners
-    n_comp, labels = strongly_connected_labels(graph)
-    src = np.asarray(graph.edge_sources, dtype=np.int64)
-    tgt = np.asarray(graph.edge_targets, dtype=np.int64)
-    crossing = labels[src] != labels[tgt]
-    is_source = np.ones(n_comp, dtype=bool)
-    is_source[labels[tgt[crossing]]] = False
+    cached = graph.derived.get("collapse_condition")
+    if cached is None:
+        cached = graph.derived["collapse_condition"] = _collapse_condition(graph)
+    return cached
 
+
+def _offending_candidates(graph: InteractionGraph) -> tuple[bool, np.ndarray]:
+    """Source components that may be offending: without real data (numeric counts), or
+    every source component (symbolic counts, decided below as a Boolean)."""
+    S = graph.structure
     numeric_real = not any(_is_symbolic(m) for m in graph.real_samples)
-    if numeric_real:
-        has_real = np.array([m > 0 for m in graph.real_samples], dtype=bool)
-        comp_has_real = np.zeros(n_comp, dtype=bool)
-        np.logical_or.at(comp_has_real, labels, has_real)
-        candidates = np.flatnonzero(is_source & ~comp_has_real)
-    else:
-        candidates = np.flatnonzero(is_source)
+    if not numeric_real:
+        return False, np.flatnonzero(S.is_source)
+    has_real = np.array([m > 0 for m in graph.real_samples], dtype=bool)
+    comp_has_real = np.zeros(S.num_components, dtype=bool)
+    np.logical_or.at(comp_has_real, S.labels, has_real)
+    return True, np.flatnonzero(S.is_source & ~comp_has_real)
 
-    # members per component, grouped with one stable sort
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(n_comp + 1))
 
+def _feeding(K: int, reaches: list[np.ndarray]) -> tuple[tuple[tuple[int, ...], ...], np.ndarray]:
+    """Per learner, the positions of the components reaching it (one sort of all
+    (learner, component) pairs), and whether any does."""
+    if not reaches:
+        return ((),) * K, np.zeros(K, dtype=bool)
+    learners = np.concatenate(reaches)
+    comp_ids = np.concatenate([np.full(len(r), i, dtype=np.int64) for i, r in enumerate(reaches)])
+    order_k = np.argsort(learners, kind="stable")
+    learners, comp_ids = learners[order_k], comp_ids[order_k]
+    splits = np.searchsorted(learners, np.arange(K + 1))
+    feeding = tuple(tuple(comp_ids[splits[k]:splits[k + 1]].tolist()) for k in range(K))
+    return feeding, np.diff(splits) > 0
+
+
+def _collapse_condition(graph: InteractionGraph) -> CollapseCondition:
+    K = graph.num_learners
+    S = graph.structure
+    numeric_real, candidates = _offending_candidates(graph)
     comps: list[tuple[int, np.ndarray, Any]] = []
     for c in candidates:
-        members = order[bounds[c]:bounds[c + 1]]
+        members = S.members(int(c))
         if numeric_real:
             cond: Any = True
         else:
@@ -290,37 +255,23 @@ def collapse_condition(graph: InteractionGraph) -> CollapseCondition:
                 continue
             if cond == sp.true:
                 cond = True
-        comps.append((int(members.min()), members, cond))
-    comps.sort(key=lambda x: x[0])
+        comps.append((int(c), members, cond))
+    comps.sort(key=lambda x: int(x[1][0]))  # documented order: by first member
 
-    adj = graph.adjacency
     components: list[SourceComponent] = []
     reaches: list[np.ndarray] = []
-    for pos, (_, members, cond) in enumerate(comps):
-        reach = np.sort(csgraph.breadth_first_order(adj, int(members[0]), directed=True,
-                                                    return_predecessors=False))
+    for c, members, cond in comps:
+        reach = S.descendants(members[:1])
         reaches.append(reach)
-        period, classes = _period_and_classes(graph, members)
         components.append(SourceComponent(
-            members=tuple(np.sort(members).tolist()),
-            period=period,
-            cyclic_classes=classes,
+            members=tuple(members.tolist()),
+            period=S.period(c),
+            cyclic_classes=S.cyclic_classes(c),
             offending=cond,
             affects=tuple(reach.tolist()),
             graph=graph,
         ))
-    # feeding[k]: the components reaching k, from one sort of all (learner, component) pairs
-    if reaches:
-        learners = np.concatenate(reaches)
-        comp_ids = np.concatenate([np.full(len(r), i, dtype=np.int64) for i, r in enumerate(reaches)])
-        order_k = np.argsort(learners, kind="stable")
-        learners, comp_ids = learners[order_k], comp_ids[order_k]
-        splits = np.searchsorted(learners, np.arange(K + 1))
-        feeding = tuple(tuple(comp_ids[splits[k]:splits[k + 1]].tolist()) for k in range(K))
-        fed = np.diff(splits) > 0
-    else:
-        feeding = ((),) * K
-        fed = np.zeros(K, dtype=bool)
+    feeding, fed = _feeding(K, reaches)
 
     collapses: list[Any] = []
     if numeric_real:
@@ -336,7 +287,7 @@ def collapse_condition(graph: InteractionGraph) -> CollapseCondition:
         collapses=tuple(collapses),
         components=tuple(components),
         feeding=feeding,
-        labels=labels,
+        labels=S.labels,
     )
 
 

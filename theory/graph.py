@@ -24,7 +24,7 @@ from fractions import Fraction
 from functools import cached_property
 from numbers import Integral
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -102,6 +102,9 @@ def _check_sign(value: Value, field: str, *, positive: bool) -> None:
 def _as_sympy(value: Value) -> sp.Expr:
     return sp.Integer(value) if isinstance(value, int) else value
 
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .structure import GraphStructure
 
 # --------------------------------------------------------------------------- graph
 class InteractionGraph:
@@ -367,19 +370,35 @@ class InteractionGraph:
         return G
 
     @cached_property
-    def adjacency(self):
-        """Sparse 0/1 adjacency (scipy CSR) with ``A[source, target] = 1``."""
-        from scipy.sparse import csr_matrix
+    def structure(self) -> "GraphStructure":
+        """The graph's structure (components in topological order, condensation, levels,
+        periods, cyclic classes, reachability), computed once and shared by every graph
+        with the same learners and edges (see :mod:`graphcollapse.theory.structure`).
 
-        K = self.num_learners
-        # float64 in canonical form: what scipy.sparse.csgraph works on without copying
-        data = np.ones(len(self.edge_sources), dtype=np.float64)
-        A = csr_matrix(
-            (data, (np.asarray(self.edge_sources, dtype=np.int64), np.asarray(self.edge_targets, dtype=np.int64))),
-            shape=(K, K),
-        )
-        A.sum_duplicates()
-        return A
+        Examples
+        --------
+        >>> from graphcollapse.theory.builders import chain
+        >>> G = chain(3)
+        >>> G.structure.num_components, G.structure.ancestors(2).tolist()
+        (3, [0, 1, 2])
+        >>> G.with_real_samples({"L2": 1}).structure is G.structure
+        True
+        """
+        from .structure import GraphStructure
+
+        return GraphStructure(self.num_learners, self.edge_sources, self.edge_targets)
+
+    @property
+    def adjacency(self):
+        """Sparse 0/1 adjacency (scipy CSR, float64) with ``A[source, target] = 1``."""
+        return self.structure.adjacency
+
+    @cached_property
+    def derived(self) -> dict[str, Any]:
+        """Objects derived from this graph's exact values, cached by the functions that
+        compute them (e.g. :func:`graphcollapse.theory.collapse_condition`); the graph is
+        immutable, so a cached object never goes stale."""
+        return {}
 
     @cached_property
     def mixing_matrix(self) -> sp.Matrix:
@@ -483,7 +502,10 @@ class InteractionGraph:
             raise GraphTypeError(f"replace: unknown field(s) {sorted(unknown)}")
         kwargs.update(changes)
         names = kwargs.pop("names")
-        return InteractionGraph(names, **kwargs)
+        new = InteractionGraph(names, **kwargs)
+        if new.edge_sources == self.edge_sources and new.edge_targets == self.edge_targets:
+            new.__dict__["structure"] = self.structure  # same topology, same structure
+        return new
 
     def with_real_samples(self, extra: Mapping[str, Any]) -> "InteractionGraph":
         """A copy where the named learners get the given real samples per generation
