@@ -18,7 +18,8 @@ sys.path.insert(0, str(HERE.parent))
 from graphcollapse.theory.builders import chain, cycle, self_training, star  # noqa: E402
 from graphcollapse.theory.families import FAMILIES, check_family, derive_family  # noqa: E402
 from graphcollapse.theory.graph import InteractionGraph  # noqa: E402
-from graphcollapse.theory.latex import derive_risk_closed_form, derive_theorem, family_latex, tex, theorem_latex  # noqa: E402
+from graphcollapse.theory.latex import family_latex, tex, theorem_latex  # noqa: E402
+from graphcollapse.theory.theorem import derive_risk_closed_form, derive_theorem  # noqa: E402
 from graphcollapse.theory.symbols import apply_symbols  # noqa: E402
 
 SIZES = [2, 3, 4, 5, 6, 7, 8, 13, 20]

@@ -19,7 +19,8 @@ from graphcollapse.theory.builders import random_digraph, self_training
 from graphcollapse.theory.builders import complete
 from graphcollapse.theory.exact import exact_analysis, exact_collapse_conditions, exact_contraction_condition, exact_growth_rates
 from graphcollapse.theory.graph import InteractionGraph
-from graphcollapse.theory.latex import derive_theorem, theorem_latex
+from graphcollapse.theory.latex import theorem_latex
+from graphcollapse.theory.theorem import derive_theorem
 from graphcollapse.theory.symbols import apply_symbols
 
 # d = 10, N = 17: the pair collapses geometrically with 1 real sample each (docs/exact.md §6.2)

@@ -16,7 +16,8 @@ import sympy as sp
 from graphcollapse.theory.builders import chain, complete, cycle, self_training, star
 from graphcollapse.theory.errors import NoClosedFormError
 from graphcollapse.theory.families import FAMILIES, derive_family
-from graphcollapse.theory.latex import tex, derive_risk_closed_form, derive_theorem, family_latex, theorem_latex
+from graphcollapse.theory.latex import tex, family_latex, theorem_latex
+from graphcollapse.theory.theorem import derive_risk_closed_form, derive_theorem
 from graphcollapse.theory.symbols import apply_symbols
 from graphcollapse.verify.cli import main
 
