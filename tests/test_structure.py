@@ -158,3 +158,17 @@ def test_structure_is_shared_by_graphs_with_the_same_edges():
     assert collapse_condition(G) is collapse_condition(G)
     assert collapse_condition(G).collapses == (True,) * 3
     assert collapse_condition(H).collapses == (False,) * 3
+
+
+@given(digraphs(), st.data())
+def test_reached_by_matches_networkx(g, data):
+    """Claim: reached_by marks exactly the components reachable from each given one."""
+    K, src, tgt = g
+    S = GraphStructure(K, src, tgt)
+    chosen = data.draw(st.lists(st.integers(0, S.num_components - 1), unique=True, max_size=4))
+    R = S.reached_by(chosen).toarray()
+    G = _nx(K, src, tgt)
+    for s, c in enumerate(chosen):
+        start = int(S.members(c)[0])
+        reached = {int(S.labels[j]) for j in nx.descendants(G, start) | {start}}
+        assert set(np.flatnonzero(R[:, s]).tolist()) == reached

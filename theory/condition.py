@@ -28,6 +28,7 @@ class of the first member being class 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -110,17 +111,24 @@ class CollapseCondition:
     components : tuple of SourceComponent
         The offending source components (those whose ``offending`` is not ``False``),
         in the documented order.
-    feeding : tuple of tuple of int
-        Per learner, the positions in ``components`` of the components it descends from.
+    feeding_matrix : scipy.sparse.csr_matrix
+        Learners x components, 1 where the component feeds the learner (the sparse form
+        of :attr:`feeding`, for large graphs).
     labels : numpy.ndarray
-        SCC label of every learner.
+        SCC label of every learner (components in topological order).
     """
 
     graph: InteractionGraph = field(repr=False)
     collapses: tuple[Any, ...]
     components: tuple[SourceComponent, ...]
-    feeding: tuple[tuple[int, ...], ...]
+    feeding_matrix: Any = field(repr=False, compare=False)
     labels: np.ndarray = field(repr=False)
+
+    @cached_property
+    def feeding(self) -> tuple[tuple[int, ...], ...]:
+        """Per learner, the positions in ``components`` of the components it descends from."""
+        F = self.feeding_matrix
+        return tuple(tuple(F.indices[F.indptr[k]:F.indptr[k + 1]].tolist()) for k in range(F.shape[0]))
 
     @property
     def any_collapse(self) -> Any:
@@ -216,27 +224,15 @@ def _offending_candidates(graph: InteractionGraph) -> tuple[bool, np.ndarray]:
     """Source components that may be offending: without real data (numeric counts), or
     every source component (symbolic counts, decided below as a Boolean)."""
     S = graph.structure
-    numeric_real = not any(_is_symbolic(m) for m in graph.real_samples)
-    if not numeric_real:
-        return False, np.flatnonzero(S.is_source)
-    has_real = np.array([m > 0 for m in graph.real_samples], dtype=bool)
+    real = np.asarray(graph.real_samples)
+    if real.dtype == object:  # some count is a sympy number or symbol
+        if any(_is_symbolic(m) for m in graph.real_samples):
+            return False, np.flatnonzero(S.is_source)
+        real = np.array([m > 0 for m in graph.real_samples], dtype=bool)
+    has_real = real > 0
     comp_has_real = np.zeros(S.num_components, dtype=bool)
     np.logical_or.at(comp_has_real, S.labels, has_real)
     return True, np.flatnonzero(S.is_source & ~comp_has_real)
-
-
-def _feeding(K: int, reaches: list[np.ndarray]) -> tuple[tuple[tuple[int, ...], ...], np.ndarray]:
-    """Per learner, the positions of the components reaching it (one sort of all
-    (learner, component) pairs), and whether any does."""
-    if not reaches:
-        return ((),) * K, np.zeros(K, dtype=bool)
-    learners = np.concatenate(reaches)
-    comp_ids = np.concatenate([np.full(len(r), i, dtype=np.int64) for i, r in enumerate(reaches)])
-    order_k = np.argsort(learners, kind="stable")
-    learners, comp_ids = learners[order_k], comp_ids[order_k]
-    splits = np.searchsorted(learners, np.arange(K + 1))
-    feeding = tuple(tuple(comp_ids[splits[k]:splits[k + 1]].tolist()) for k in range(K))
-    return feeding, np.diff(splits) > 0
 
 
 def _collapse_condition(graph: InteractionGraph) -> CollapseCondition:
@@ -258,27 +254,29 @@ def _collapse_condition(graph: InteractionGraph) -> CollapseCondition:
         comps.append((int(c), members, cond))
     comps.sort(key=lambda x: int(x[1][0]))  # documented order: by first member
 
+    # which offending components feed every learner: one pass over the condensation
+    reach = S.reached_by(np.array([c for c, _, _ in comps], dtype=np.int64))[S.labels]
+    by_component = reach.tocsc()
     components: list[SourceComponent] = []
-    reaches: list[np.ndarray] = []
-    for c, members, cond in comps:
-        reach = S.descendants(members[:1])
-        reaches.append(reach)
+    for pos, (c, members, cond) in enumerate(comps):
+        affects = by_component.indices[by_component.indptr[pos]:by_component.indptr[pos + 1]]
         components.append(SourceComponent(
             members=tuple(members.tolist()),
             period=S.period(c),
             cyclic_classes=S.cyclic_classes(c),
             offending=cond,
-            affects=tuple(reach.tolist()),
+            affects=tuple(np.sort(affects).tolist()),
             graph=graph,
         ))
-    feeding, fed = _feeding(K, reaches)
+    reach.sort_indices()
+    fed = np.diff(reach.indptr) > 0
 
     collapses: list[Any] = []
     if numeric_real:
         collapses = fed.tolist()
     else:
         for k in range(K):
-            feeds = feeding[k]
+            feeds = reach.indices[reach.indptr[k]:reach.indptr[k + 1]].tolist()
             v = sp.Or(*[components[c].offending for c in feeds]) if feeds else sp.false
             v = sp.simplify_logic(v) if isinstance(v, sp.Basic) and v not in (sp.true, sp.false) else v
             collapses.append(True if v in (True, sp.true) else False if v in (False, sp.false) else v)
@@ -286,7 +284,7 @@ def _collapse_condition(graph: InteractionGraph) -> CollapseCondition:
         graph=graph,
         collapses=tuple(collapses),
         components=tuple(components),
-        feeding=feeding,
+        feeding_matrix=reach,
         labels=S.labels,
     )
 

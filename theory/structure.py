@@ -55,10 +55,12 @@ def submatrix(M: csr_matrix, rows: np.ndarray, cols: np.ndarray) -> csr_matrix:
            [12, 14]])
     """
     R = M[rows]
-    pos = np.full(M.shape[1], -1, dtype=np.int64)
-    pos[cols] = np.arange(len(cols))
-    new_cols = pos[R.indices]
-    keep = new_cols >= 0
+    cols = np.asarray(cols, dtype=np.int64)
+    order = np.argsort(cols, kind="stable")
+    sorted_cols = cols[order]
+    at = np.minimum(np.searchsorted(sorted_cols, R.indices), max(len(cols) - 1, 0))
+    keep = (sorted_cols[at] == R.indices) if len(cols) else np.zeros(len(R.indices), dtype=bool)
+    new_cols = order[at]
     row_of_entry = np.repeat(np.arange(len(rows)), np.diff(R.indptr))
     counts = np.bincount(row_of_entry[keep], minlength=len(rows))
     indptr = np.concatenate([[0], np.cumsum(counts)])
@@ -114,8 +116,7 @@ class GraphStructure:
         crossing = raw[self.edge_sources] != raw[self.edge_targets]
         cs, ct = raw[self.edge_sources[crossing]], raw[self.edge_targets[crossing]]
         level = self._levels(n, cs, ct)
-        first = np.full(n, self.num_learners, dtype=np.int64)
-        np.minimum.at(first, raw, np.arange(self.num_learners))
+        _, first = np.unique(raw, return_index=True)  # first member of every component
         order = np.lexsort((first, level))  # new id -> old id
         new_of_old = np.empty(n, dtype=np.int64)
         new_of_old[order] = np.arange(n)
@@ -150,9 +151,9 @@ class GraphStructure:
         while len(frontier):
             level[frontier] = depth
             rows = out[frontier]
-            hit = rows.indices
-            np.subtract.at(indeg, hit, 1)
-            frontier = np.unique(hit[indeg[hit] == 0])
+            hit, times = np.unique(rows.indices, return_counts=True)
+            indeg[hit] -= times
+            frontier = hit[indeg[hit] == 0]
             depth += 1
         return level
 
@@ -252,6 +253,56 @@ class GraphStructure:
 
     def _reach_components(self, adj: csr_matrix, c: int) -> np.ndarray:
         return np.sort(csgraph.breadth_first_order(adj, int(c), directed=True, return_predecessors=False))
+
+    def reached_by(self, sources: Sequence[int] | np.ndarray) -> csr_matrix:
+        r"""Which of the given components reach every component.
+
+        One pass over the condensation in topological order, a level at a time: the
+        row of a component is the union of its predecessors' rows. Time and memory are
+        linear in the size of the answer times the in-degree, with no search per source.
+
+        Parameters
+        ----------
+        sources : sequence of int
+            Component numbers.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            ``num_components x len(sources)``, entry 1 where ``sources[s]`` reaches the
+            component (a component reaches itself).
+
+        Examples
+        --------
+        >>> from graphcollapse.theory.structure import GraphStructure
+        >>> S = GraphStructure(4, sources=[0, 1, 2], targets=[2, 2, 3])
+        >>> S.reached_by([0, 1]).toarray().astype(int).tolist()
+        [[1, 0], [0, 1], [1, 1], [1, 1]]
+        """
+        from .ragged import RaggedRows
+
+        n = self.num_components
+        sources = np.asarray(sources, dtype=np.int64)
+        ns = len(sources)
+        store = RaggedRows(n)
+        column_of = np.full(n, -1, dtype=np.int64)  # own column of a start component
+        column_of[sources] = np.arange(ns)
+        rev = self._reverse_condensation  # rows: component, columns: its predecessors
+        level_order = np.argsort(self.level, kind="stable")
+        bounds = np.searchsorted(self.level[level_order], np.arange(int(self.level.max()) + 2 if n else 1))
+        for L in range(len(bounds) - 1):
+            rows = level_order[bounds[L]:bounds[L + 1]]
+            block = rev[rows]
+            local_rows = np.repeat(np.arange(len(rows)), np.diff(block.indptr))
+            got = store.gather(block.indices.astype(np.int64), np.ones(block.nnz), local_rows, (len(rows), ns))
+            own = np.flatnonzero(column_of[rows] >= 0)
+            if len(own):
+                got = (got + csr_matrix((np.ones(len(own)), (own, column_of[rows[own]])), shape=got.shape)).tocsr()
+            if got.nnz == 0:
+                continue
+            got.data[:] = 1.0
+            store.set_rows(rows, got)
+        return store.to_csr(ns)
 
     def is_ancestor(self, j: int, k: int) -> bool:
         """Whether ``j`` is an ancestor of ``k`` (``j == k`` counts)."""
