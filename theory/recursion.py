@@ -35,12 +35,13 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from .condition import CollapseCondition, SourceComponent, collapse_condition, stationary_distribution
-from .errors import GraphValueError
+from .errors import ExactRegimeError, GraphValueError
 from .graph import InteractionGraph, _as_sympy
 from .linalg import common_field
 from .lyapunov import solve_lyapunov_exact, solve_lyapunov_float
 
 __all__ = [
+    "check_ols_sample_sizes",
     "large_sample_noise_variance",
     "large_sample_initial_covariance",
     "covariance_trajectory",
@@ -52,6 +53,42 @@ __all__ = [
     "stationary_risks_float",
     "large_sample_noise_variance_float",
 ]
+
+
+def check_ols_sample_sizes(graph: InteractionGraph) -> None:
+    r"""Raise :class:`~graphcollapse.theory.errors.ExactRegimeError` unless every learner
+    can fit ordinary least squares with a finite risk: :math:`N_k > d + 1` rows per
+    generation and :math:`n^0_k > d + 1` at generation 0.
+
+    With :math:`G \sim \mathrm{Wishart}_d(N, I)`, :math:`E\,\mathrm{tr}\,G^{-1} = d/(N-d-1)`
+    is finite only for :math:`N > d + 1` (for :math:`N < d` the fit is not even unique), so
+    both OLS theories, exact and large-sample, refuse smaller counts with the same one-line
+    message naming the learner and the field. Symbolic counts pass unless they can never
+    satisfy the inequality.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> check_ols_sample_sizes(self_training(real_samples=2, samples=3, dimension=5))
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.ExactRegimeError: models[L0]: OLS needs N_k > d + 1 = 6 samples per generation (its risk is infinite otherwise), found N_k = 5; add samples
+    """
+    d = _as_sympy(graph.dimension)
+    numeric_d = not graph.is_symbolic and isinstance(graph.dimension, int)
+    for what, field_name, values in (("N_k", "samples per generation", graph.total_samples),
+                                     ("n0_k", "initial_samples", graph.initial_samples)):
+        for name, v in zip(graph.names, values):
+            if numeric_d and isinstance(v, int):
+                bad = v <= graph.dimension + 1
+            else:
+                gap = sp.simplify(_as_sympy(v) - d - 1)
+                bad = bool(gap <= 0) if gap.is_number else (gap.is_positive is False)
+            if bad:
+                raise ExactRegimeError(
+                    f"models[{name}]: OLS needs {what} > d + 1 = {d + 1} {field_name} "
+                    f"(its risk is infinite otherwise), found {what} = {v}; add samples"
+                )
 
 
 def large_sample_noise_variance(graph: InteractionGraph) -> tuple[sp.Expr, ...]:
