@@ -27,6 +27,7 @@ from .errors import GraphValueError
 from .graph import InteractionGraph
 from .lyapunov import solve_lyapunov_float
 from .recursion import (
+    check_ols_sample_sizes,
     growth_rates,
     growth_rates_float,
     large_sample_noise_variance,
@@ -81,11 +82,16 @@ def to_float(value: Any) -> float | None:
         return float(value)
     if getattr(value, "free_symbols", None):
         return None  # symbolic: only the exact sibling key carries it
+    if isinstance(value, sp.Basic) and value.has(sp.CRootOf):
+        from .exact import float_value
+
+        return float_value(value)  # from the polynomial and an isolating interval
     return float(sp.N(value, 20))
 
 
 def to_exact_string(value: Any) -> str | None:
-    """The exact value as a string such as ``"3/7"`` (None stays None).
+    """The exact value as a string such as ``"3/7"`` (None stays None); algebraic numbers
+    in real radicals or as ``CRootOf(minimal polynomial, index)``.
 
     Examples
     --------
@@ -96,6 +102,10 @@ def to_exact_string(value: Any) -> str | None:
     """
     if value is None:
         return None
+    if isinstance(value, sp.Basic) and value.has(sp.CRootOf):
+        from .exact import exact_string
+
+        return exact_string(value)  # real radicals, else CRootOf(minimal polynomial, index)
     return str(value)
 
 
@@ -162,11 +172,15 @@ class ComponentResult:
 
 @dataclass(frozen=True)
 class MinimalFix:
-    """The cheapest fix: one learner per offending component gets ``fix_samples`` real
-    samples per generation, chosen to minimise the largest resulting stationary risk.
-
-    ``optimal`` is True when every combination was compared (up to
+    """The cheapest fix. Large-sample theory: one learner per offending component gets
+    ``fix_samples`` real samples per generation, chosen to minimise the largest resulting
+    stationary risk; ``optimal`` is True when every combination was compared (up to
     :data:`BRUTE_FORCE_LIMIT`), else the choice comes from coordinate descent.
+
+    Exact theory (:func:`graphcollapse.theory.exact.exact_minimal_fix`): the smallest
+    additions (fewest learners, then fewest added samples, each at least ``fix_samples``)
+    after which no learner collapses, per learner in ``amounts``; ``optimal`` is True when
+    that minimum is proved and the tie-break by stationary risk was exhaustive.
     """
 
     fix_samples: int
@@ -174,13 +188,23 @@ class MinimalFix:
     max_stationary_risk: float
     optimal: bool
     combinations: int
+    #: exact theory: real samples added to each of ``learners`` (None: ``fix_samples`` each)
+    amounts: tuple[int, ...] | None = None
+    #: exact theory: ("component", i) for offending component i of ``Analysis.components``,
+    #: ("expanding", i) for entry i of the JSON ``expanding`` list, per learner
+    groups: tuple[tuple[str, int], ...] | None = None
+
+    def entries(self) -> list[tuple[str, int, str, int]]:
+        """(kind, index, learner, added real samples) for every learner of the fix."""
+        if self.amounts is None or self.groups is None:
+            return [("component", i, name, self.fix_samples) for i, name in enumerate(self.learners)]
+        return [(kind, i, name, v) for (kind, i), name, v in zip(self.groups, self.learners, self.amounts)]
 
     def to_json(self) -> list[dict[str, Any]]:
-        """JSON list ``minimal_fix``: one entry per offending component, in order."""
-        return [
-            {"component": i, "learner": name, "add_real_samples": self.fix_samples}
-            for i, name in enumerate(self.learners)
-        ]
+        """JSON list ``minimal_fix``: the entries of the offending components, in order (the
+        exact theory lists expanding components in ``minimal_fix_expanding``)."""
+        return [{"component": i, "learner": name, "add_real_samples": v}
+                for kind, i, name, v in self.entries() if kind == "component"]
 
 
 @dataclass(frozen=True)
@@ -196,6 +220,8 @@ class Analysis:
     condition: CollapseCondition = field(repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: the exact theory's full result (:class:`graphcollapse.theory.exact.ExactAnalysis`)
+    exact: Any = field(default=None, repr=False)
 
     @property
     def collapse(self) -> bool:
@@ -313,7 +339,8 @@ def resolve_theory(theory: str) -> str:
     if theory == "default":
         return "exact" if _exact_module() is not None else "large-sample"
     if theory == "exact" and _exact_module() is None:
-        raise GraphValueError("theory: the exact finite-sample theory is not available in this build; use --large-sample")
+        raise GraphValueError("theory: the exact finite-sample theory is not available in this build; "
+                              "use the large-sample theory")
     return theory
 
 
@@ -521,6 +548,7 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
     used = resolve_theory(theory)
     if used == "exact":
         return _exact_analysis(graph, fix_samples)
+    check_ols_sample_sizes(graph)  # OLS needs N_k, n0_k > d + 1 in every theory
     condition = collapse_condition(graph)
     condition.require_decided()
     if exact is None:
@@ -560,48 +588,43 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
     )
 
 
-#: In exact mode each candidate fix costs an exact analysis: compare all combinations
-#: only up to this many, else coordinate descent.
-EXACT_BRUTE_FORCE_LIMIT = 64
-
-
-def _exact_max_risk(graph: InteractionGraph) -> float:
-    """Largest exact stationary risk, or infinity when something still collapses.
-
-    When every N_k >= 2d + 1 the exact verdict is the topological one (docs/exact.md),
-    so a graph without offending components is bounded and one sparse exact solve
-    suffices; otherwise the full exact analysis decides."""
-    from .exact import exact_analysis, exact_stationary_covariance
-
-    d = graph.dimension
-    if all(N >= 2 * d + 1 for N in graph.total_samples) and not any(collapse_condition(graph).collapses):
-        C = exact_stationary_covariance(graph, range(graph.num_learners))
-        return max(to_float(C[i, i]) for i in range(graph.num_learners))
-    result = exact_analysis(graph)
-    if result.collapse:
-        return float("inf")
-    return max(to_float(r.stationary_risk) for r in result.learners.values())
-
-
 def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysis:
-    """The exact finite-sample analysis in the shape of :class:`Analysis`."""
-    from .exact import exact_analysis, float_value
+    """The exact finite-sample analysis in the shape of :class:`Analysis`.
 
-    result = exact_analysis(graph)
+    Besides the common keys: per learner ``map_spectral_radius`` (radius of the exact map on
+    its ancestors), ``large_sample_collapses``, ``stationary_risk_bounds`` and, for a
+    collapsing learner, ``growth_rate_mean`` (the Cesaro mean of R_t / (t^q rho^t), rho the
+    growth factor or 1) and, where that ratio is certified periodic, ``growth_period`` and
+    ``growth_rate_phases`` (its limits along each phase t = r mod period; null otherwise;
+    ``growth_rate`` only where the limit exists with rho = 1); at the top level
+    ``exact_map_spectral_radius`` (the radius that decides the verdict), ``expanding`` and
+    ``minimal_fix_expanding``. The minimal fix is the exact one
+    (:func:`graphcollapse.theory.exact.exact_minimal_fix`; ``fix_samples`` is the least
+    number of real samples it gives a learner, default 1)."""
+    from .exact import exact_analysis
+
+    F = 1 if fix_samples is None else _check_fix_samples(graph, fix_samples)
+    result = exact_analysis(graph, F)
     condition = collapse_condition(graph)
-    fix_samples = _check_fix_samples(graph, fix_samples)
     learners = []
     differ = []
     for k, name in enumerate(graph.names):
         r = result.learners[name]
         extra: dict[str, Any] = {
-            "map_spectral_radius": float_value(r.map_spectral_radius),
+            "map_spectral_radius": to_float(r.map_spectral_radius),
             "map_spectral_radius_exact": to_exact_string(r.map_spectral_radius),
             "large_sample_collapses": bool(condition.collapses[k]),
         }
         if r.risk_bounds is not None:
             lower, upper = r.risk_bounds
             extra["stationary_risk_bounds"] = [to_float(lower), to_float(upper)]
+        extra["growth_period"] = r.growth_period
+        extra["growth_rate_phases"] = None if r.growth_rate_phases is None else [to_float(x) for x in r.growth_rate_phases]
+        extra["growth_rate_mean"] = to_float(r.growth_rate_mean)
+        if r.growth_rate_phases is not None:
+            extra["growth_rate_phases_exact"] = [to_exact_string(x) for x in r.growth_rate_phases]
+        if r.growth_rate_mean is not None:
+            extra["growth_rate_mean_exact"] = to_exact_string(r.growth_rate_mean)
         if r.collapses != condition.collapses[k]:
             differ.append(name)
         learners.append(LearnerResult(
@@ -609,32 +632,42 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysi
             growth_rate=r.growth_rate, growth_factor=r.growth_factor, stationary_risk=r.stationary_risk,
             components=condition.feeding[k], extra=extra))
     expanding = [
-        {"members": list(e.members), "map_spectral_radius": float_value(e.map_spectral_radius),
+        {"members": list(e.members), "map_spectral_radius": to_float(e.map_spectral_radius),
          "map_spectral_radius_exact": to_exact_string(e.map_spectral_radius), "fix": dict(e.fix)}
         for e in result.expanding
     ]
     fix = None
-    if condition.components:
-        # fix the expanding components first (their smallest increases), then choose one
-        # learner per offending component by the exact stationary risk
-        base = graph.with_real_samples({n: v for e in result.expanding for n, v in e.fix.items() if v})
-        fix = _minimal_fix_search(base, fix_samples, collapse_condition(base), _exact_max_risk,
-                                  EXACT_BRUTE_FORCE_LIMIT)
+    extra_top: dict[str, Any] = {
+        "exact_map_spectral_radius": to_float(result.map_spectral_radius),
+        "exact_map_spectral_radius_exact": to_exact_string(result.map_spectral_radius),
+        "expanding": expanding,
+    }
+    ex = result.minimal_fix
+    if ex is not None:
+        offending = {frozenset(graph.names[j] for j in c.members): i for i, c in enumerate(condition.components)}
+        expanding_index = {frozenset(e.members): i for i, e in enumerate(result.expanding)}
+        order = {n: i for i, n in enumerate(graph.names)}
+        rows = []
+        for comp, chosen in zip(ex.components, ex.chosen):
+            key = frozenset(comp.members)
+            group = ("component", offending[key]) if key in offending else ("expanding", expanding_index[key])
+            rows += [(group, n, v) for n, v in sorted(chosen.items(), key=lambda kv: order[kv[0]])]
+        rows.sort(key=lambda row: (row[0][0] != "component", row[0][1], order[row[1]]))
+        fix = MinimalFix(fix_samples=F, learners=tuple(n for _, n, _ in rows),
+                         max_stationary_risk=to_float(ex.max_stationary_risk), optimal=ex.optimal,
+                         combinations=ex.combinations, amounts=tuple(v for _, _, v in rows),
+                         groups=tuple(g for g, _, _ in rows))
+        extra_top["minimal_fix_expanding"] = [
+            {"expanding": i, "learner": n, "add_real_samples": v}
+            for kind, i, n, v in fix.entries() if kind == "expanding"]
     notes = []
     if differ:
         notes.append("the exact and large-sample verdicts differ for " + ", ".join(differ)
                      + " (the design noise makes the second-moment map expand; see docs/exact.md)")
-    if result.expanding:
-        for e in result.expanding:
-            adds = ", ".join(f"{n}: +{v}" for n, v in e.fix.items() if v)
-            notes.append(f"expanding component {{{', '.join(e.members)}}} (exact map radius "
-                         f"{float_value(e.map_spectral_radius):.6g}): smallest added real samples {adds}")
-    extra_top: dict[str, Any] = {"expanding": expanding}
-    if fix is not None:
-        extra_top["minimal_fix_expanding"] = [
-            {"expanding": i, "learner": n, "add_real_samples": v}
-            for i, e in enumerate(result.expanding) for n, v in e.fix.items() if v
-        ]
+    for e in result.expanding:
+        adds = ", ".join(f"{n}: +{v}" for n, v in e.fix.items() if v)
+        notes.append(f"expanding component {{{', '.join(e.members)}}} (exact map radius "
+                     f"{to_float(e.map_spectral_radius):.6g}): smallest added real samples {adds}")
     return Analysis(
         graph=graph,
         theory="exact",
@@ -645,6 +678,7 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysi
         condition=condition,
         extra=extra_top,
         notes=tuple(notes),
+        exact=result,
     )
 
 
@@ -665,6 +699,7 @@ def predict(graph: InteractionGraph, generations: int, theory: str = "default") 
 
         traj = exact_risk_trajectory(graph, generations)
     else:
+        check_ols_sample_sizes(graph)
         traj = risk_trajectory(graph, generations)
     return Prediction(
         graph=graph,
@@ -687,27 +722,55 @@ def _fmt(value: Any) -> str:
     return f"{f:.6g}"
 
 
+def _fmt_short(value: Any) -> str:
+    """Like :func:`_fmt`, without repeating an exact value the float already shows."""
+    text = _fmt(value)
+    return text.split(" (= ")[0] if text.endswith(f"(= {text.split(' ')[0]})") else text
+
+
 def _report(a: Analysis) -> str:
     g = a.graph
+    radius_w = 'symbolic' if a.spectral_radius != a.spectral_radius else f'{a.spectral_radius:.6g}'
     lines = [
         f"graphcollapse analysis ({a.theory} theory)",
         f"graph: {g.num_learners} learners, {len(g.edge_sources)} edges, d = {g.dimension}, "
         f"sigma^2 = {g.noise_variance}",
-        f"spectral radius of W: {'symbolic' if a.spectral_radius != a.spectral_radius else f'{a.spectral_radius:.6g}'}"
-        + (" (some learner collapses)" if a.collapse else " (nothing collapses)"),
-        "",
     ]
+    if a.exact is not None:
+        large = any(bool(c) for c in a.condition.collapses)
+        lines += [
+            f"spectral radius of W: {radius_w} (large-sample verdict: "
+            + ("some learner collapses)" if large else "nothing collapses)"),
+            f"spectral radius of the exact second-moment map: {_fmt_short(a.exact.map_spectral_radius)}; it decides the "
+            "verdict: " + (">= 1, some learner collapses" if a.collapse else "< 1, nothing collapses"),
+            "",
+        ]
+    else:
+        lines += [f"spectral radius of W: {radius_w}" + (" (some learner collapses)" if a.collapse else " (nothing collapses)"), ""]
     width = max(8, *(len(r.name) + 2 for r in a.learners))
     lines.append("learner".ljust(width) + "verdict".ljust(11) + "growth".ljust(12) + "value")
     for r in a.learners:
         if r.stationary_risk is not None:
             growth, value = "none", f"stationary risk {_fmt(r.stationary_risk)}"
         elif r.growth_factor is not None:
-            growth, value = "geometric", f"growth factor {_fmt(r.growth_factor)} per generation"
+            q = r.growth_degree
+            growth = "geometric" if not q else f"geometric t^{q}"
+            value = f"growth factor {_fmt(r.growth_factor)} per generation"
+            period = r.extra.get("growth_period")
+            norm = "R_t / rho^t" if not q else f"R_t / (t{'' if q == 1 else '^' + str(q)} rho^t)"
+            if period and period > 1:
+                value += f"; {norm} oscillates with period {period} (mean {r.extra['growth_rate_mean']:.6g})"
+            elif period is None and r.extra.get("growth_rate_mean") is not None:
+                value += f"; {norm} has no limit (Cesaro mean {r.extra['growth_rate_mean']:.6g})"
         else:
             q = r.growth_degree
             growth = r.growth if q in (None, 1) else f"{r.growth} t^{q}"
-            value = f"R_t / t{'' if q == 1 else '^' + str(q)} -> {_fmt(r.growth_rate)}"
+            norm = f"R_t / t{'' if q == 1 else '^' + str(q)}"
+            period = r.extra.get("growth_period")
+            if r.growth_rate is None and period and period > 1:
+                value = f"{norm} oscillates with period {period} (mean {r.extra['growth_rate_mean']:.6g})"
+            else:
+                value = f"{norm} -> {_fmt(r.growth_rate)}"
         verdict = "collapses" if r.collapses else "bounded"
         lines.append(r.name.ljust(width) + verdict.ljust(11) + growth.ljust(12) + value)
     if a.components:
@@ -718,7 +781,15 @@ def _report(a: Analysis) -> str:
             lines.append(f"  [{i}] {{{', '.join(c.members)}}}: period {c.period}, cyclic classes {classes}")
             lines.append(f"      stationary distribution pi = ({pi})")
             lines.append(f"      drags down: {', '.join(c.affects)}")
-    if a.minimal_fix:
+    if a.minimal_fix and a.minimal_fix.amounts is not None:
+        f = a.minimal_fix
+        who = ", ".join(f"{name} +{v} ({'component' if kind == 'component' else 'expanding component'} {i})"
+                        for kind, i, name, v in f.entries())
+        lines += ["", "minimal fix (fewest learners, then fewest added real samples per generation"
+                  + (f", at least {f.fix_samples} each" if f.fix_samples > 1 else "") + f"): {who};",
+                  f"  largest stationary risk afterwards {f.max_stationary_risk:.6g}"
+                  + ("; proved minimal" if f.optimal else "; not proved minimal (docs/exact.md section 9)")]
+    elif a.minimal_fix:
         f = a.minimal_fix
         who = ", ".join(f"{name} (component {i})" for i, name in enumerate(f.learners))
         lines += ["", f"minimal fix: give {f.fix_samples} real samples per generation to {who};",

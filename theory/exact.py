@@ -43,6 +43,9 @@ Proofs and counterexamples: ``docs/exact.md``.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -55,6 +58,7 @@ from .errors import ExactRegimeError, GraphValueError, UndecidableError
 from .graph import InteractionGraph, _as_sympy
 from .linalg import common_field
 from .lyapunov import scc_order, solve_lyapunov_exact
+from .recursion import check_ols_sample_sizes
 
 __all__ = [
     "design_correction",
@@ -67,14 +71,20 @@ __all__ = [
     "exact_covariance_trajectory",
     "exact_risk_trajectory",
     "component_map_radius",
+    "component_contracts",
     "exact_stationary_covariance",
     "exact_risk_bounds",
     "expanding_fix",
+    "component_fix",
+    "exact_minimal_fix",
+    "ComponentFix",
+    "ExactFix",
     "exact_analysis",
     "ExactAnalysis",
     "ExactLearner",
     "ExpandingComponent",
     "float_value",
+    "exact_string",
     "berlekamp_massey",
     "exact_contraction_condition",
     "exact_collapse_conditions",
@@ -123,35 +133,44 @@ def design_correction(N: Any, d: Any) -> sp.Expr:
     """
     Ns, ds = _as_sympy(N), _as_sympy(d)
     if Ns.is_number and ds.is_number and not Ns > ds + 1:
-        raise ExactRegimeError(
-            f"N: the exact theory needs N > d + 1 = {ds + 1}, found N = {Ns}; add samples or use --large-sample"
-        )
+        raise ExactRegimeError(f"N: OLS needs N > d + 1 = {ds + 1} (its risk is infinite otherwise), found N = {Ns}")
     return sp.cancel(((ds + 1) * Ns**2 - (ds + 5) * Ns + 2 * (ds + 1)) / ((Ns - ds - 1) * (Ns - 1) * (Ns + 2)))
 
 
 def check_exact_regime(graph: InteractionGraph) -> None:
-    r"""Raise :class:`ExactRegimeError` unless every :math:`N_k > d+1` and
-    :math:`n^0_k > d+1` (symbolic counts pass unless they can never satisfy it).
+    r"""Raise :class:`ExactRegimeError` unless the exact finite-sample theory is defined:
+    every numeric sample count is an integer and every :math:`N_k > d+1`,
+    :math:`n^0_k > d+1` (:func:`graphcollapse.theory.recursion.check_ols_sample_sizes`;
+    symbolic counts pass unless they can never satisfy it).
+
+    A fractional count has no finite-sample meaning (the formal large-sample formulas accept
+    it); the message names the field.
 
     Examples
     --------
+    >>> import sympy as sp
     >>> from graphcollapse.theory.builders import self_training
     >>> check_exact_regime(self_training(real_samples=2, samples=3, dimension=5))
     Traceback (most recent call last):
     ...
-    graphcollapse.theory.errors.ExactRegimeError: models[L0]: the exact theory needs N_k > d + 1 = 6 samples per generation, found N_k = 5; add samples or use --large-sample
+    graphcollapse.theory.errors.ExactRegimeError: models[L0]: OLS needs N_k > d + 1 = 6 samples per generation (its risk is infinite otherwise), found N_k = 5; add samples
+    >>> check_exact_regime(self_training(real_samples=sp.Rational(5, 2), samples=30, dimension=2))
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.ExactRegimeError: models[L0].real_samples: the exact finite-sample theory needs integer sample counts, found 5/2; the large-sample theory accepts fractional counts
     """
-    d = _as_sympy(graph.dimension)
-    for what, field_name, values in (("N_k", "samples per generation", graph.total_samples),
-                                     ("n0_k", "initial_samples", graph.initial_samples)):
-        for name, v in zip(graph.names, values):
-            gap = sp.simplify(_as_sympy(v) - d - 1)
-            bad = (gap <= 0) if gap.is_number else (gap.is_positive is False)
-            if bad:
-                raise ExactRegimeError(
-                    f"models[{name}]: the exact theory needs {what} > d + 1 = {d + 1} {field_name}, "
-                    f"found {what} = {v}; add samples or use --large-sample"
-                )
+    names = graph.names
+    fields = [(f"models[{n}].real_samples", v) for n, v in zip(names, graph.real_samples)]
+    fields += [(f"edges[{names[s]}->{names[t]}].samples", v)
+               for s, t, v in zip(graph.edge_sources, graph.edge_targets, graph.edge_samples)]
+    fields += [(f"models[{n}].initial_samples", v) for n, v in zip(names, graph.initial_samples)]
+    for field_name, v in fields:
+        if not isinstance(v, int) and _as_sympy(v).is_number and not _as_sympy(v).is_integer:
+            raise ExactRegimeError(
+                f"{field_name}: the exact finite-sample theory needs integer sample counts, found {v}; "
+                "the large-sample theory accepts fractional counts"
+            )
+    check_ols_sample_sizes(graph)
 
 
 def exact_noise_variance(graph: InteractionGraph) -> tuple[sp.Expr, ...]:
@@ -246,6 +265,22 @@ def _pairs(idx: Sequence[int]) -> list[tuple[int, int]]:
     return [(idx[a], idx[b]) for a in range(len(idx)) for b in range(a, len(idx))]
 
 
+def _rational_parts(graph: InteractionGraph) -> tuple[dict[int, list[tuple[int, Any]]], list[Any]] | None:
+    """Rows of W (``{k: [(j, W_kj)]}``) and the gammas as QQ elements when every count and the
+    dimension are Python integers in the exact regime, else None (the general path)."""
+    d = graph.dimension
+    Ns = graph.total_samples
+    if (graph.is_symbolic or not isinstance(d, int) or not all(isinstance(N, int) and N > d + 1 for N in Ns)
+            or not all(isinstance(n, int) for n in graph.edge_samples)):
+        return None
+    QQ = sp.QQ
+    rows: dict[int, list[tuple[int, Any]]] = {k: [] for k in range(graph.num_learners)}
+    for s, t, n in zip(graph.edge_sources, graph.edge_targets, graph.edge_samples):
+        rows[t].append((s, QQ(n, Ns[t])))
+    g = [QQ((d + 1) * N * N - (d + 5) * N + 2 * (d + 1), (N - d - 1) * (N - 1) * (N + 2)) for N in Ns]
+    return rows, g
+
+
 def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | None = None,
                              *, W: Any = None, gammas: Sequence[Any] | None = None,
                              domain: Any = None) -> tuple[list[tuple[int, int]], DomainMatrix]:
@@ -262,16 +297,23 @@ def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | 
     >>> pairs, M.to_Matrix()
     ([(0, 0)], Matrix([[1]]))
     """
-    W = graph.mixing_matrix if W is None else W
-    g = _gammas(graph) if gammas is None else tuple(gammas)
     idx = list(range(graph.num_learners)) if learners is None else sorted(learners)
     pairs = _pairs(idx)
     col = {p: c for c, p in enumerate(pairs)}
-    if domain is None:
-        domain = common_field([W[k, j] for k in idx for j in idx] + [g[k] for k in idx] + [0])
-    conv = domain.from_sympy
-    Wd = {k: [(j, conv(sp.sympify(W[k, j]))) for j in idx if W[k, j] != 0] for k in idx}
-    gd = {k: conv(sp.sympify(g[k])) for k in idx}
+    fast = _rational_parts(graph) if W is None and gammas is None and domain is None else None
+    if fast is not None:  # integer counts: W and gamma straight in QQ
+        domain = sp.QQ
+        inside = set(idx)
+        Wd = {k: [(j, w) for j, w in fast[0][k] if j in inside] for k in idx}
+        gd = {k: fast[1][k] for k in idx}
+    else:
+        W = graph.mixing_matrix if W is None else W
+        g = _gammas(graph) if gammas is None else tuple(gammas)
+        if domain is None:
+            domain = common_field([W[k, j] for k in idx for j in idx] + [g[k] for k in idx] + [0])
+        conv = domain.from_sympy
+        Wd = {k: [(j, conv(sp.sympify(W[k, j]))) for j in idx if W[k, j] != 0] for k in idx}
+        gd = {k: conv(sp.sympify(g[k])) for k in idx}
     one = domain.one
     rows: dict[int, dict[int, Any]] = {}
     for r, (k, l) in enumerate(pairs):
@@ -466,24 +508,9 @@ def _largest_real_root(P: sp.Poly) -> sp.Expr:
     for f, _ in sp.Poly(P, _LAMBDA, domain=sp.QQ).factor_list()[1]:
         n = len(f.intervals())
         if n:
-            root = -f.nth(0) / f.nth(1) if f.degree() == 1 else sp.CRootOf(f, n - 1)
+            root = -f.nth(0) / f.nth(1) if f.degree() == 1 else _real_root(f, n - 1)
             cands.append((root, f))
     return _max_root(cands) if cands else sp.Integer(0)
-
-
-def _radical_or_root(r: sp.Expr) -> sp.Expr:
-    """Express an algebraic real root in radicals when its minimal polynomial has degree <= 4."""
-    if not isinstance(r, sp.CRootOf):
-        return r
-    f = r.poly
-    if f.degree() > 4:
-        return r
-    target = sp.N(r, 40)
-    best = None
-    for cand in sp.roots(f, multiple=True):
-        if abs(sp.N(cand, 40) - target) < sp.Float("1e-30"):
-            best = cand
-    return r if best is None else best
 
 
 def _minimal_poly_of(r: sp.Expr) -> sp.Poly:
@@ -492,9 +519,23 @@ def _minimal_poly_of(r: sp.Expr) -> sp.Poly:
     after rescaling the polynomial)."""
     if r.is_Rational:
         return sp.Poly(_LAMBDA - r, _LAMBDA, domain=sp.QQ)
-    if isinstance(r, sp.CRootOf):
-        return sp.Poly(r.poly.as_expr().subs(r.poly.gen, _LAMBDA), _LAMBDA, domain=sp.QQ)
+    parts = _root_parts(r)
+    if parts is not None:  # c * CRootOf(g): the roots of g(lambda / c)
+        c, root = parts
+        g = sp.Poly(root.poly.as_expr().subs(root.poly.gen, _LAMBDA / c), _LAMBDA, domain=sp.QQ)
+        return g.monic()
     return sp.Poly(sp.minimal_polynomial(r, _LAMBDA), _LAMBDA, domain=sp.QQ)
+
+
+def _root_parts(v: sp.Expr) -> tuple[sp.Rational, sp.CRootOf] | None:
+    """(c, r) with v = c * r, c a nonzero Rational and r a CRootOf, else None."""
+    if isinstance(v, sp.CRootOf):
+        return sp.Integer(1), v
+    if isinstance(v, sp.Mul):
+        c, rest = v.as_coeff_Mul()
+        if isinstance(rest, sp.CRootOf) and c.is_Rational and c != 0:
+            return c, rest
+    return None
 
 
 def component_map_radius(graph: InteractionGraph, members: Sequence[int]) -> tuple[sp.Expr, sp.Poly]:
@@ -515,6 +556,23 @@ def component_map_radius(graph: InteractionGraph, members: Sequence[int]) -> tup
     _, M = second_moment_map_matrix(graph, members)
     P = _charpoly(M)
     return _largest_real_root(P), P
+
+
+def component_contracts(graph: InteractionGraph, members: Sequence[int]) -> bool:
+    r"""Whether :math:`\rho(\mathcal L_A) < 1` for the learners ``members`` (usually one
+    strongly connected component), decided exactly by real-root counting.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> G = self_training(real_samples=4, samples=24, initial_samples=40, dimension=20)
+    >>> component_contracts(G, [0]), component_contracts(G.with_real_samples({"L0": 2}), [0])
+    (False, True)
+    """
+    _, M = second_moment_map_matrix(graph, members)
+    P = _charpoly(M)
+    # rho is a real eigenvalue (Krein-Rutman): rho < 1 iff no real root >= 1
+    return P.eval(1) != 0 and not _has_root_above_one(P)
 
 
 def _count_ge_one(P: sp.Poly, radius: sp.Expr | None = None) -> tuple[int, bool]:
@@ -540,9 +598,79 @@ def _has_root_above_one(f: sp.Poly) -> bool:
     return len(f.intervals(inf=1)) > 0
 
 
+# --------------------------------------------------------------------------- real algebraic numbers
+# An irrational exact value (a map radius, a growth factor, a leading coefficient) is kept as
+# a real root of its minimal polynomial: ``CRootOf(f, i)`` (sympy may write it c * CRootOf(g, i)
+# after rescaling f). Its float comes from the polynomial and an isolating interval refined
+# in exact rational arithmetic; radicals are only ever used to print a value, and only when
+# every radical in them is real.
+_X = sp.Symbol("x")
+
+
+def _real_root(f: sp.Poly, index: int) -> sp.Expr:
+    """The ``index``-th real root (ascending) of the irreducible ``f``, as a sympy value
+    in the variable x (so that its string parses back)."""
+    g = sp.Poly(f.as_expr().subs(f.gen, _X), _X, domain=sp.QQ)
+    if g.degree() == 1:
+        return -g.nth(0) / g.nth(1)
+    return sp.CRootOf(g, index)
+
+
+def _as_real_root(value: Any) -> tuple[sp.Poly, int] | None:
+    """(minimal polynomial over ZZ in x, index among its real roots, ascending) of an exact
+    real algebraic number, or None for a Rational."""
+    v = sp.sympify(value)
+    if v.is_Rational:
+        return None
+    f = sp.Poly(_minimal_poly_of(v).as_expr().subs(_LAMBDA, _X), _X, domain=sp.QQ)
+    f = sp.Poly(f.clear_denoms()[1].primitive()[1], _X, domain=sp.ZZ)
+    if f.LC() < 0:
+        f = -f
+    parts = _root_parts(v)
+    if parts is not None and parts[1].is_real:  # c * (i-th real root of g): order kept or reversed
+        c, root = parts
+        return f, root.index if c > 0 else root.poly.count_roots() - 1 - root.index
+    return f, _index_of(f, _certified_rational(v, 60))
+
+
+def _index_of(f: sp.Poly, approx: sp.Rational, tol: sp.Rational = sp.Rational(1, 10**50)) -> int:
+    """Index (ascending) of the real root of f within ``tol`` of ``approx``: the isolating
+    intervals are refined only while more than one of them is that close."""
+    intervals = [(a, b) for (a, b), _ in f.intervals()]
+    while True:
+        hits = [i for i, (a, b) in enumerate(intervals) if a - tol <= approx <= b + tol]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits or all(b - a < tol for a, b in (intervals[i] for i in hits)):  # pragma: no cover
+            raise GraphValueError(f"exact: cannot isolate a real root of {f.as_expr()} (internal error)")
+        for i in hits:
+            a, b = intervals[i]
+            intervals[i] = f.refine_root(a, b, eps=max((b - a) / 1000, tol / 10))
+
+
+def _certified_rational(value: Any, digits: int) -> sp.Rational:
+    """A Rational within about 10**-digits (relative) of an exact real value built from
+    Rationals and CRootOf atoms (each refined on its isolating interval)."""
+    v = sp.sympify(value)
+    if v.is_Rational:
+        return v
+    atoms = v.atoms(sp.CRootOf)
+    if not atoms:
+        # other exact forms (radicals): go through the minimal polynomial
+        f = sp.Poly(sp.minimal_polynomial(v, _X), _X)
+        guess = sp.re(sp.N(v, digits + 20))
+        cands = [r for r in sp.Poly(f, _X).real_roots() if abs(sp.N(r, digits + 20) - guess) < sp.Float(10) ** (-digits)]
+        if len(cands) != 1:  # pragma: no cover
+            raise GraphValueError(f"exact: {v} is not a real algebraic number")
+        return _certified_rational(cands[0], digits)
+    sub = {r: r.eval_rational(n=digits + 10) for r in atoms}
+    return sp.Rational(v.xreplace(sub))
+
+
 def float_value(expr: Any) -> float:
-    r"""A float within 1e-12 (relative) of an exact real expression (Rational, radicals,
-    ``CRootOf``).
+    r"""The float of an exact real algebraic value (Rational, ``CRootOf`` or an expression
+    in them), computed from the minimal polynomial and a refined isolating interval, never by
+    evaluating radicals (relative error below 1e-15).
 
     Examples
     --------
@@ -550,9 +678,63 @@ def float_value(expr: Any) -> float:
     >>> x = sp.Symbol("x")
     >>> round(float_value(sp.CRootOf(x**5 - x - 1, 0)), 12)
     1.167303978261
+    >>> float_value(sp.CRootOf(x**3 - 3*x + 1, 2))
+    1.532088886237956
     """
-    v = sp.N(sp.sympify(expr), 30)
-    return float(sp.re(v))
+    return float(_certified_rational(expr, 30))
+
+
+def exact_string(value: Any) -> str:
+    r"""The exact value as a string that sympy parses back: a Rational as ``"p/q"``, an
+    algebraic number in radicals when its minimal polynomial has degree at most 4 and the
+    radicals are real, otherwise ``"CRootOf(f, i)"`` with ``f`` its minimal polynomial over
+    the integers in ``x`` and ``i`` the index of the root among the real roots of ``f``
+    (ascending, as in sympy).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> exact_string(sp.CRootOf(x**2 - 2, 1)), exact_string(sp.CRootOf(x**3 - 2, 0))
+    ('sqrt(2)', '2**(1/3)')
+    >>> exact_string(sp.CRootOf(x**3 - 3*x + 1, 2))
+    'CRootOf(x**3 - 3*x + 1, 2)'
+    """
+    return _exact_string(sp.sympify(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _exact_string(v: sp.Expr) -> str:
+    if v.is_Rational or v.free_symbols:
+        return str(v)
+    if v.has(sp.CRootOf) and _root_parts(v) is None:
+        # an expression in real roots (a leading coefficient, a polynomial in rho): each root
+        # in real radicals where it has them, else as CRootOf(minimal polynomial, index)
+        subs = {}
+        for r in v.atoms(sp.CRootOf):
+            text = _exact_string(r)
+            subs[r] = sp.sympify(text) if not text.startswith("CRootOf(") else r
+        return str(v.xreplace(subs))
+    f, index = _as_real_root(v)
+    if f.degree() <= 4:
+        lo = _certified_rational(v, 40)
+        match = []
+        for cand in sp.roots(f, multiple=True):
+            if _real_radicals(cand) and abs(sp.N(cand, 60) - lo) < sp.Float(10) ** -35:
+                match.append(cand)
+        if len(match) == 1:
+            return str(match[0])
+    return f"CRootOf({sp.sstr(f.as_expr())}, {index})"
+
+
+def _real_radicals(expr: sp.Expr) -> bool:
+    """Whether every radical in ``expr`` is a real root of a positive number (no I)."""
+    if expr.has(sp.I):
+        return False
+    for p in expr.atoms(sp.Pow):
+        if not p.exp.is_Integer and p.base.is_positive is not True:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- Berlekamp-Massey
@@ -695,16 +877,243 @@ def _ancestor_sets(graph: InteractionGraph) -> list[set[int]]:
 
 
 # --------------------------------------------------------------------------- fix
-def expanding_fix(graph: InteractionGraph, members: Sequence[int]) -> dict[str, int]:
-    r"""The smallest water-filling top-up that makes the exact map of a (non-offending)
-    component contract.
+#: The fix search gives up proving minimality (and falls back, see ``docs/exact.md`` §9)
+#: after this many exact one-parameter solves in one component.
+FIX_SEARCH_BUDGET = 400
 
-    Definition: for a level :math:`\ell`, member :math:`k` gets
-    :math:`\Delta_k = \max(0, \ell - N_k)` added real samples per generation; the result is
-    the :math:`\Delta` of the smallest integer :math:`\ell` for which
-    :math:`\rho(\mathcal L_A) < 1` (decided exactly). The search stops at
-    :math:`\ell = 2d + 1`, which always works for a component that is not a source
-    component without real data (Theorem 3 of ``docs/exact.md``).
+
+def _theorem3_addition(graph: InteractionGraph, members: Sequence[int], floor: int) -> dict[int, int]:
+    """Every member gets max(floor, 2d + 1 - N_k): all N_k >= 2d + 1 and every member has real
+    data, so the component contracts (Theorem 3 of ``docs/exact.md``)."""
+    d = int(graph.dimension)
+    return {k: max(floor, 2 * d + 1 - int(graph.total_samples[k])) for k in members}
+
+
+def _det_polynomial(graph: InteractionGraph, members: Sequence[int], k: int) -> sp.Poly:
+    r"""A polynomial :math:`p(\Delta)` whose real roots in :math:`[0, \infty)` are those of
+    :math:`\det(I - \mathcal L_A(\Delta))`, where learner ``k`` gets :math:`\Delta` added real
+    samples: :math:`p = \det(I - \mathcal L_A(\Delta)) (N+\Delta)^{a+1} (N+\Delta-d-1)
+    (N+\Delta-1)(N+\Delta+2)` (:math:`N = N_k`, :math:`a = |A|`).
+
+    Multiplying each of the :math:`a` rows of :math:`I - \mathcal L_A` that involve ``k`` by its
+    denominator makes the matrix polynomial in :math:`\Delta` (degree 1 in the rows
+    :math:`(k, l)`, :math:`l \ne k`, and 5 in the row :math:`(k, k)`), so :math:`p` is a
+    polynomial of degree at most :math:`a + 4`; it is interpolated exactly from :math:`a + 5`
+    integer points and checked at one more. The extra factors have no root in
+    :math:`[0, \infty)` since :math:`N > d + 1`."""
+    idx = sorted(members)
+    a = len(idx)
+    d = int(graph.dimension)
+    N = int(graph.total_samples[k])
+    name = graph.names[k]
+    points = list(range(a + 6))
+    values = []
+    for c in points:
+        fixed = graph.with_real_samples({name: c}) if c else graph
+        _, M = second_moment_map_matrix(fixed, idx)
+        n = M.shape[0]
+        det = (DomainMatrix.eye(n, M.domain) - M.to_dense()).to_dense().det()
+        Nc = N + c
+        values.append(M.domain.to_sympy(det) * Nc ** (a + 1) * (Nc - d - 1) * (Nc - 1) * (Nc + 2))
+    p = _interpolate(points[:-1], values[:-1])
+    if p.eval(points[-1]) != values[-1]:  # pragma: no cover - the degree bound is a theorem
+        raise GraphValueError("exact: the determinant polynomial exceeds its degree bound (internal error)")
+    return p
+
+
+def _interpolate(xs: Sequence[int], ys: Sequence[Any]) -> sp.Poly:
+    """The polynomial over QQ of degree < len(xs) through the points (Newton's divided differences)."""
+    delta = sp.Symbol("delta")
+    coef = [sp.QQ.from_sympy(sp.sympify(y)) for y in ys]
+    n = len(xs)
+    for j in range(1, n):
+        for i in range(n - 1, j - 1, -1):
+            coef[i] = (coef[i] - coef[i - 1]) / (xs[i] - xs[i - j])
+    p = sp.Poly(sp.QQ.to_sympy(coef[-1]), delta, domain=sp.QQ)
+    for i in range(n - 2, -1, -1):
+        p = p * sp.Poly(delta - xs[i], delta, domain=sp.QQ) + sp.Poly(sp.QQ.to_sympy(coef[i]), delta, domain=sp.QQ)
+    return p
+
+
+def _min_single_addition(graph: InteractionGraph, members: Sequence[int], k: int, floor: int,
+                         upper: int | None = None) -> int | None:
+    r"""The smallest integer :math:`\Delta` with ``floor <= Delta <= upper`` such that the map of
+    ``members`` contracts when learner ``k`` gets :math:`\Delta` added real samples, or None
+    when there is none; exact, with no monotonicity assumption.
+
+    For real :math:`\Delta \ge 0` the map keeps the PSD cone (Lemma 6(a) holds for any
+    :math:`W \ge 0` with row sums at most 1 and :math:`\gamma \ge 0`), so
+    :math:`\rho(\mathcal L_A(\Delta))` is an eigenvalue and a continuous function of
+    :math:`\Delta`; it can only cross 1 where :math:`\det(I - \mathcal L_A(\Delta)) = 0`. The
+    verdict is therefore constant between consecutive real roots of
+    :func:`_det_polynomial`, and the smallest feasible integer is among ``floor``, the
+    integers at the roots and the first integer above each root. Those candidates are
+    decided exactly (:func:`component_contracts`). Short ranges are scanned directly."""
+    name = graph.names[k]
+    if upper is not None and upper < floor:
+        return None
+    if component_contracts(graph.with_real_samples({name: floor}), members):
+        return floor
+    if upper is not None and upper - floor < 6:
+        candidates = list(range(floor, upper + 1))
+    else:
+        p = _det_polynomial(graph, members, k)
+        if p.is_zero:
+            return None  # 1 is an eigenvalue for every Delta: never contracts
+        cands = {floor}
+        for (a, b), _ in p.intervals():
+            if b < floor - 1:
+                continue
+            while b - a > sp.Rational(1, 2):
+                a, b = p.refine_root(a, b, eps=sp.Rational(1, 2))
+            cands.update(range(max(floor, int(sp.floor(a))), int(sp.ceiling(b)) + 2))
+        candidates = sorted(c for c in cands if upper is None or c <= upper)
+    for c in candidates:
+        if component_contracts(graph.with_real_samples({name: c}), members):
+            return c
+    return None
+
+
+@dataclass(frozen=True)
+class ComponentFix:
+    """The smallest additions of real samples that make one component's exact map contract.
+
+    ``options`` lists every addition (learner name -> added real samples per generation)
+    that reaches the minimum found in the order (fewest learners, then fewest added
+    samples); ``proved`` says whether that minimum is proved (``docs/exact.md`` §9).
+    """
+
+    members: tuple[str, ...]
+    options: tuple[dict[str, int], ...]
+    proved: bool
+
+    @property
+    def learners(self) -> int:
+        """Number of learners the fix gives real data to."""
+        return len(self.options[0])
+
+    @property
+    def samples(self) -> int:
+        """Total added real samples per generation."""
+        return sum(self.options[0].values())
+
+
+def component_fix(graph: InteractionGraph, members: Sequence[int], fix_samples: int = 1) -> ComponentFix | None:
+    r"""The smallest additions of real samples that make the exact map of one component
+    contract (None when it already contracts).
+
+    Order: fewest learners, then fewest added real samples per generation; every chosen
+    learner gets at least ``fix_samples``. Adding real samples to learner :math:`k` only
+    changes row :math:`k` of :math:`W` and :math:`\gamma_k`, so components are fixed
+    independently. Search (``docs/exact.md`` §9):
+
+    1. one learner: for each member the smallest sufficient count, decided exactly over
+       all integers (:func:`_min_single_addition`); if any works the result is proved
+       minimal;
+    2. otherwise, supports of 2, 3, ... learners with totals up to :math:`T` (the total of
+       the addition of Theorem 3, which always works): all counts of all but the last
+       learner are enumerated and the last one is solved exactly. A two-learner result is
+       proved minimal (step 1 excluded one learner exactly, and every smaller total was
+       examined); a result with three or more learners is not (a smaller support with a
+       total above :math:`T` is not excluded). Past :data:`FIX_SEARCH_BUDGET` exact solves
+       the best addition found (at worst the Theorem 3 one) is returned, not proved.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import complete, self_training
+    >>> component_fix(self_training(real_samples=4, samples=24, initial_samples=40, dimension=20), [0])
+    ComponentFix(members=('L0',), options=({'L0': 2},), proved=True)
+
+    Two closed learners of N = 12 in d = 8 feeding themselves and each other: one real
+    sample for one of them is not enough, seven are.
+
+    >>> fix = component_fix(complete(2, real_samples=0, samples=6, initial_samples=20, dimension=8), [0, 1])
+    >>> fix.options, fix.proved
+    (({'L0': 7}, {'L1': 7}), True)
+    """
+    idx = sorted(int(k) for k in members)
+    names = graph.names
+    F = int(fix_samples)
+    if component_contracts(graph, idx):
+        return None
+    label = tuple(names[k] for k in idx)
+    # 1. one learner, exact over all integers
+    singles = {k: _min_single_addition(graph, idx, k, F) for k in idx}
+    found = [v for v in singles.values() if v is not None]
+    if found:
+        best = min(found)
+        return ComponentFix(label, tuple({names[k]: best} for k in idx if singles[k] == best), True)
+    # 2. larger supports up to the Theorem 3 total
+    fallback = _theorem3_addition(graph, idx, F)
+    T = sum(fallback.values())
+    budget = [FIX_SEARCH_BUDGET]
+    for size in range(2, len(idx) + 1):
+        best_total: int | None = None
+        options: list[dict[str, int]] = []
+        exhausted = False
+        for S in itertools.combinations(idx, size):
+            limit = T if best_total is None else best_total
+            for total, add in _support_search(graph, idx, S, F, limit, budget):
+                if best_total is None or total < best_total:
+                    best_total, options = total, []
+                if total == best_total:
+                    options.append({names[j]: v for j, v in add.items()})
+            if budget[0] <= 0:
+                exhausted = True
+                break
+        if options and not exhausted:
+            return ComponentFix(label, tuple(options), size == 2)
+        if exhausted:
+            break
+    return ComponentFix(label, ({names[k]: v for k, v in fallback.items()},), False)
+
+
+def _support_search(graph: InteractionGraph, members: list[int], S: tuple[int, ...], floor: int,
+                    limit: int, budget: list[int]):
+    """Yield (total, addition) for the additions supported exactly on ``S`` (each count >=
+    floor) of smallest total <= limit: counts of all but the last learner are enumerated in
+    increasing total, the last is solved exactly by :func:`_min_single_addition`."""
+    *head, last = S
+    best = limit
+    results: list[tuple[int, dict[int, int]]] = []
+    for part in _bounded_vectors(len(head), floor, best - floor):
+        if budget[0] <= 0:
+            break
+        p = sum(part)
+        if p + floor > best:
+            continue
+        budget[0] -= 1
+        G = graph.with_real_samples({graph.names[j]: v for j, v in zip(head, part)})
+        v = _min_single_addition(G, members, last, floor, upper=best - p)
+        if v is None:
+            continue
+        total = p + v
+        if total < best:
+            best, results = total, []
+        if total == best:
+            results.append((total, {**dict(zip(head, part)), last: v}))
+    yield from results
+
+
+def _bounded_vectors(n: int, floor: int, cap: int):
+    """Integer vectors of length n, entries >= floor, sum <= cap, in increasing sum."""
+    for total in range(n * floor, cap + 1):
+        yield from _vectors_with_sum(n, floor, total)
+
+
+def _vectors_with_sum(n: int, floor: int, total: int):
+    if n == 0:
+        if total == 0:
+            yield ()
+        return
+    for first in range(floor, total - (n - 1) * floor + 1):
+        for rest in _vectors_with_sum(n - 1, floor, total - first):
+            yield (first,) + rest
+
+
+def expanding_fix(graph: InteractionGraph, members: Sequence[int], fix_samples: int = 1) -> dict[str, int]:
+    r"""The smallest additions of real samples that make the exact map of one component
+    contract: the first option of :func:`component_fix` (members without an addition get 0).
 
     Examples
     --------
@@ -712,19 +1121,245 @@ def expanding_fix(graph: InteractionGraph, members: Sequence[int]) -> dict[str, 
     >>> expanding_fix(self_training(real_samples=4, samples=24, initial_samples=40, dimension=20), [0])
     {'L0': 2}
     """
-    idx = sorted(members)
-    d = int(graph.dimension)
-    names = graph.names
-    Ns = [int(graph.total_samples[k]) for k in idx]
-    for level in range(min(Ns) + 1, max(2 * d + 1, min(Ns) + 1) + 1):
-        extra = {names[k]: max(0, level - N) for k, N in zip(idx, Ns)}
-        fixed = graph.with_real_samples({n: v for n, v in extra.items() if v})
-        _, M = second_moment_map_matrix(fixed, idx)
-        gt, at = _count_ge_one(_charpoly(M))
-        if gt == 0 and not at:
-            return extra
-    raise GraphValueError("exact: no water-filling level up to 2d + 1 makes this component contract; "
-                          "it is a source component without real data")  # pragma: no cover
+    fix = component_fix(graph, members, fix_samples)
+    names = [graph.names[k] for k in sorted(members)]
+    chosen = fix.options[0] if fix else {}
+    return {n: chosen.get(n, 0) for n in names}
+
+
+@dataclass(frozen=True)
+class ExactFix:
+    """The smallest fix of a whole graph under the exact theory (:func:`exact_minimal_fix`).
+
+    ``additions`` maps learners to added real samples per generation; ``components`` holds
+    the search result of every component whose exact map does not contract, and ``chosen``
+    the option taken for each; ``max_stationary_risk`` is the largest exact stationary risk
+    after the fix; ``optimal`` is True when every component's minimum is proved and the
+    tie-break compared every combination.
+    """
+
+    fix_samples: int
+    additions: dict[str, int]
+    components: tuple[ComponentFix, ...]
+    chosen: tuple[dict[str, int], ...]
+    max_stationary_risk: sp.Expr
+    optimal: bool
+    combinations: int
+
+
+#: Tie-breaking by the exact stationary risk compares every combination of tied options up
+#: to this many, else coordinate descent.
+FIX_TIE_BREAK_LIMIT = 64
+
+
+def _max_exact_risk(graph: InteractionGraph) -> sp.Expr:
+    C = exact_stationary_covariance(graph, range(graph.num_learners))
+    return max(C[i, i] for i in range(graph.num_learners))
+
+
+def exact_minimal_fix(graph: InteractionGraph, fix_samples: int = 1) -> ExactFix | None:
+    r"""The smallest additions of real samples after which no learner collapses under the
+    exact theory (None when nothing collapses).
+
+    Order: fewest learners, then fewest added real samples per generation (every chosen
+    learner gets at least ``fix_samples``), then the smallest largest exact stationary risk,
+    then graph order. Learner :math:`k` collapses iff an ancestor component's exact map has
+    radius :math:`\ge 1` (Theorem 2), and an addition only changes the map of the
+    component of the learner that receives it, so the fix is the union of the
+    per-component fixes of :func:`component_fix`; the lexicographic order on (learners,
+    samples) is compatible with addition, so minimising each component minimises the sum.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import complete
+    >>> fix = exact_minimal_fix(complete(2, real_samples=0, samples=6, initial_samples=20, dimension=8))
+    >>> fix.additions, fix.optimal, fix.max_stationary_risk
+    ({'L0': 7}, True, 1817812/11445)
+    """
+    check_exact_regime(graph)
+    if isinstance(fix_samples, bool) or not isinstance(fix_samples, (int, np.integer)) or fix_samples < 1:
+        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
+    comps = [A for A in scc_order(graph.mixing_matrix)]
+    fixes = [f for f in (component_fix(graph, A, int(fix_samples)) for A in comps) if f is not None]
+    if not fixes:
+        return None
+    cache: dict[tuple[int, ...], sp.Expr] = {}
+
+    def value(choice: tuple[int, ...]) -> sp.Expr:
+        if choice not in cache:
+            add: dict[str, int] = {}
+            for f, i in zip(fixes, choice):
+                add.update(f.options[i])
+            cache[choice] = _max_exact_risk(graph.with_real_samples(add))
+        return cache[choice]
+
+    sizes = [len(f.options) for f in fixes]
+    total = int(np.prod(sizes, dtype=object))
+    exhaustive = total <= FIX_TIE_BREAK_LIMIT
+    if exhaustive:
+        best = min(itertools.product(*[range(s) for s in sizes]), key=lambda c: (value(c), c))
+    else:
+        best = tuple(0 for _ in sizes)
+        for _ in range(10):
+            changed = False
+            for i, s in enumerate(sizes):
+                for j in range(s):
+                    cand = best[:i] + (j,) + best[i + 1:]
+                    if value(cand) < value(best):
+                        best, changed = cand, True
+            if not changed:
+                break
+    chosen = tuple(f.options[i] for f, i in zip(fixes, best))
+    additions: dict[str, int] = {}
+    for c in chosen:
+        additions.update(c)
+    order = {n: i for i, n in enumerate(graph.names)}
+    additions = dict(sorted(additions.items(), key=lambda kv: order[kv[0]]))
+    return ExactFix(int(fix_samples), additions, tuple(fixes), chosen, value(best),
+                    all(f.proved for f in fixes) and exhaustive, len(cache))
+
+
+def _component_period(graph: InteractionGraph, members: Sequence[int]) -> int:
+    """The period of the strongly connected component ``members`` (gcd of its cycle
+    lengths; 1 with a self-loop), 0 for a single learner without a self-loop."""
+    A = set(members)
+    edges = [(s, t) for s, t in zip(graph.edge_sources, graph.edge_targets) if s in A and t in A]
+    if not edges:
+        return 0
+    start = min(A)
+    level = {start: 0}
+    todo = [start]
+    out: dict[int, list[int]] = {}
+    for s, t in edges:
+        out.setdefault(s, []).append(t)
+    while todo:
+        u = todo.pop()
+        for v in out.get(u, []):
+            if v not in level:
+                level[v] = level[u] + 1
+                todo.append(v)
+    g = 0
+    for s, t in edges:
+        g = math.gcd(g, level[s] + 1 - level[t])
+    return abs(g)
+
+
+@functools.lru_cache(maxsize=256)
+def _field_of(rho: sp.Expr):
+    """QQ for a rational rho, else the number field QQ(rho) built from its minimal
+    polynomial and root index; rho as an element of it (the generator)."""
+    if rho.is_Rational:
+        return sp.QQ, sp.QQ.from_sympy(rho)
+    f, index = _as_real_root(rho)
+    K = sp.QQ.alg_field_from_poly(f, root_index=index)
+    return K, K.dtype([sp.QQ.one, sp.QQ.zero], K.mod.to_list(), sp.QQ)
+
+
+def _eval_poly(coeffs: Sequence[Any], z: Any, K: Any) -> Any:
+    """Horner evaluation of sum_i coeffs[i] z^i (rational coefficients) in the field K."""
+    acc = K.zero
+    for c in reversed(coeffs):
+        c = sp.QQ.from_sympy(c) if isinstance(c, sp.Basic) else c
+        acc = acc * z + K.convert(c, sp.QQ)
+    return acc
+
+
+def _leading_coefficient(seq: list[Any], K: Any, z0: Any, m: int) -> Any:
+    r"""For a linear recurrent sequence ``seq`` (enough terms for Berlekamp-Massey) whose
+    generating function N(z)/c(z) has no pole nearer than ``z0`` of order above ``m``: the
+    limit of :math:`u_s / (s^{m-1} z_0^{-s})`, i.e. :math:`m N(z_0) / (c^{(m)}(z_0) (-z_0)^m)`
+    when :math:`z_0` is a root of :math:`c` of multiplicity :math:`m`, 0 when of lower
+    multiplicity (computed in the field K)."""
+    c = berlekamp_massey(seq, sp.QQ)
+    L = len(c) - 1
+    Ncoef = [sum((c[j] * seq[i - j] for j in range(i + 1)), sp.QQ.zero) for i in range(L)]
+    derivs = list(c)
+    mult = 0
+    while mult <= m:
+        if _eval_poly(derivs, z0, K) != K.zero:
+            break
+        derivs = [derivs[i] * i for i in range(1, len(derivs))]
+        mult += 1
+    if mult > m:  # pragma: no cover - the growth degree was computed from the same recurrence
+        raise GraphValueError("exact: a phase grows faster than the whole sequence (internal error)")
+    if mult < m:
+        return K.zero
+    cm = _eval_poly(derivs, z0, K)  # derivs holds the coefficients of c^(m)
+    return K.convert(sp.QQ(m), sp.QQ) * _eval_poly(Ncoef, z0, K) / (cm * (-z0) ** m)
+
+
+def _field_to_real(value: Any, K: Any, theta: sp.Expr) -> sp.Expr:
+    """An element of QQ or QQ(theta) (``theta`` the generator, a ``CRootOf`` value) as an
+    exact sympy value: a Rational, or a polynomial in theta with rational coefficients."""
+    if K == sp.QQ:
+        return sp.QQ.to_sympy(value)
+    rep = value.to_list()
+    if len(rep) <= 1:
+        return sp.QQ.to_sympy(rep[0]) if rep else sp.Integer(0)
+    n = len(rep) - 1
+    return sp.Add(*[sp.QQ.to_sympy(c) * theta ** (n - i) for i, c in enumerate(rep) if c])
+
+
+def _peripheral_poles_are_periodic(seq: list[Any], K: Any, rho: Any, m: int, P: int) -> bool:
+    r"""Whether every pole :math:`\lambda` of the sequence of modulus :math:`\rho` and order
+    ``m`` satisfies :math:`\lambda^P = \rho^P` (decided exactly in K = QQ(rho)).
+
+    The poles are the roots of the reversed connection polynomial c^rev; those of order
+    >= m are the roots of G = gcd(c^rev, ..., (c^rev)^{(m-1)}). No pole has modulus above
+    rho (``docs/exact.md`` §7, Lemma 9), so a root of G lies on the circle |lambda| = rho iff
+    rho^2/conj(lambda) = lambda is also a root, i.e. iff it is a root of
+    Z = gcd(G, G*) with G*(lambda) = lambda^deg G G(rho^2/lambda) (G is real); the claim is
+    that Z divides lambda^P - rho^P."""
+    lam = sp.Symbol("lam")
+    c = berlekamp_massey(seq, sp.QQ)
+    crev = sp.Poly.from_list(list(c), lam, domain=sp.QQ)  # c_0 lam^L + ... + c_L: roots are the poles
+    G = crev
+    for j in range(1, m):
+        G = G.gcd(crev.diff(lam, j) if j == 1 else sp.Poly(sp.diff(crev.as_expr(), lam, j), lam, domain=sp.QQ))
+    GK = G.set_domain(K)
+    low = list(reversed(GK.all_coeffs()))  # g_0, ..., g_n (as K elements via rep)
+    low = [K.convert(sp.QQ.from_sympy(g), sp.QQ) if isinstance(g, sp.Basic) else g for g in low]
+    rho2 = rho * rho
+    star = [g * rho2**i for i, g in enumerate(low)]  # coefficient of lam^(n - i)
+    Gstar = sp.Poly.from_list(star, lam, domain=K)
+    GK = sp.Poly.from_list(list(reversed(low)), lam, domain=K)
+    Z = GK.gcd(Gstar)
+    target = sp.Poly.from_list([K.one] + [K.zero] * (P - 1) + [-(rho**P)], lam, domain=K)
+    return target.rem(Z).is_zero
+
+
+def _growth_phases(seq: list[Any], rho: sp.Expr, q: int, P: int, n: int) -> tuple[tuple[sp.Expr, ...] | None, sp.Expr]:
+    r"""The per-phase limits :math:`c_r = \lim_{s} R(Ps + r) / ((Ps + r)^q \rho^{Ps + r})`,
+    r = 0..P-1, reduced to the smallest period that divides P (None when the poles of
+    modulus rho and top order are not all rho times P-th roots of unity), and the Cesàro
+    mean :math:`c_\rho` of :math:`R(t)/(t^q \rho^t)` (exact).
+
+    The mean is the coefficient of the pole :math:`1/\rho` of order q + 1 of the generating
+    function of R (``docs/exact.md`` §7, Theorem 7); for :math:`\rho = 1` there is no
+    oscillation (Lemma 11). Otherwise, once :func:`_peripheral_poles_are_periodic`
+    certifies P, the decimated sequence :math:`u_s = R(Ps + r)` (linear recurrent of order
+    at most ``n``) has :math:`z_0 = \rho^{-P}` as its only pole of modulus
+    :math:`\rho^{-P}` and top order, so :math:`u_s \sim A_r s^q \rho^{Ps}` and
+    :math:`c_r = A_r / (P^q \rho^r)`."""
+    K, r_elem = _field_of(rho)
+    m = q + 1
+    full = seq[: 2 * n + 2]
+    mean = _leading_coefficient(full, K, K.one / r_elem, m)
+    if rho == 1:
+        value = _field_to_real(mean, K, rho)
+        return (value,), value
+    if not _peripheral_poles_are_periodic(full, K, r_elem, m, P):
+        return None, _field_to_real(mean, K, rho)
+    z0 = K.one / r_elem**P
+    phases = []
+    for r in range(P):
+        sub = seq[r::P][: 2 * n + 2]
+        A = _leading_coefficient(sub, K, z0, m)
+        phases.append(A / (K.convert(sp.QQ(P**q), sp.QQ) * r_elem**r))
+    if sum(phases, K.zero) != mean * K.convert(sp.QQ(P), sp.QQ):  # pragma: no cover - Theorem 7
+        raise GraphValueError("exact: the per-phase limits do not average to the Cesaro mean (internal error)")
+    p = next(p for p in range(1, P + 1) if P % p == 0 and all(phases[i] == phases[(i + p) % P] for i in range(P)))
+    return tuple(_field_to_real(x, K, rho) for x in phases[:p]), _field_to_real(mean, K, rho)
 
 
 # --------------------------------------------------------------------------- results
@@ -732,7 +1367,8 @@ def expanding_fix(graph: InteractionGraph, members: Sequence[int]) -> dict[str, 
 class ExpandingComponent:
     """An SCC whose exact map has radius >= 1 although it is not topologically offending.
 
-    ``fix`` maps member names to the added real samples of :func:`expanding_fix`.
+    ``fix`` maps member names to the real samples the exact minimal fix adds to them
+    (:func:`exact_minimal_fix`; 0 for members it leaves alone).
     """
 
     members: tuple[str, ...]
@@ -742,7 +1378,20 @@ class ExpandingComponent:
 
 @dataclass(frozen=True)
 class ExactLearner:
-    """What the exact theory says about one learner (see ``graphcollapse.theory.analysis.LearnerResult``)."""
+    """What the exact theory says about one learner (see ``graphcollapse.theory.analysis.LearnerResult``).
+
+    For a collapsing learner :math:`R_k(t) = t^q \\rho^t (p_k(t) + o(1))` with :math:`p_k` a
+    nonnegative trigonometric polynomial (``docs/exact.md`` §7): ``growth_degree`` is q,
+    ``growth_factor`` is :math:`\\rho` when :math:`\\rho > 1`; ``growth_rate_mean`` is the
+    Cesàro mean of :math:`R_k(t)/(t^q\\rho^t)` (always defined); when :math:`p_k` is
+    certified periodic (exactly: every top-order pole of modulus :math:`\\rho` is
+    :math:`\\rho` times a root of unity of order dividing the lcm of the ancestor components'
+    periods), ``growth_period`` is its least period (1 when :math:`R_k(t)/(t^q\\rho^t)` has a
+    limit) and ``growth_rate_phases`` its values :math:`p_k(0), \\dots, p_k(\\text{period}-1)`,
+    :math:`p_k(r)` the limit along :math:`t \\equiv r`; otherwise both are None.
+    ``growth_rate`` is :math:`\\lim R_k(t)/t^q`, set only when :math:`\\rho = 1` (the limit
+    then always exists, Lemma 11).
+    """
 
     name: str
     collapses: bool
@@ -754,6 +1403,9 @@ class ExactLearner:
     map_spectral_radius: sp.Expr
     risk_bounds: tuple[sp.Expr, sp.Expr | None] | None
     expanding: list[ExpandingComponent] = field(default_factory=list)
+    growth_period: int | None = None
+    growth_rate_phases: tuple[sp.Expr, ...] | None = None
+    growth_rate_mean: sp.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -763,7 +1415,9 @@ class ExactAnalysis:
     ``expanding`` lists every expanding component once; each learner's ``expanding`` lists
     those among its ancestors. ``design_corrections`` and ``noise_variance`` are the exact
     :math:`\\gamma_k` and :math:`D_k`; ``component_radii`` maps each SCC (member names) to
-    :math:`\\rho(\\mathcal L_A)`.
+    :math:`\\rho(\\mathcal L_A)`; ``map_spectral_radius`` is the radius of the whole exact map,
+    :math:`\\max_A \\rho(\\mathcal L_A)` (§3), which is :math:`\\ge 1` iff some learner collapses;
+    ``minimal_fix`` is :func:`exact_minimal_fix` (None when nothing collapses).
     """
 
     graph: InteractionGraph = field(repr=False)
@@ -772,6 +1426,8 @@ class ExactAnalysis:
     design_corrections: tuple[sp.Expr, ...]
     noise_variance: tuple[sp.Expr, ...]
     component_radii: dict[tuple[str, ...], sp.Expr]
+    map_spectral_radius: sp.Expr = sp.Integer(0)
+    minimal_fix: ExactFix | None = None
 
     @property
     def collapse(self) -> bool:
@@ -798,21 +1454,23 @@ def _max_root(candidates: list[tuple[sp.Expr, sp.Poly]]) -> sp.Expr:
     return best
 
 
-def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> ExactAnalysis:
-    r"""Exact verdicts, growth, stationary risks, bounds and expanding components.
+def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None, *, fix: bool = True) -> ExactAnalysis:
+    r"""Exact verdicts, growth, stationary risks, bounds, expanding components and the fix.
 
     Parameters
     ----------
     graph : InteractionGraph
-        Numeric graph with every :math:`N_k > d+1` and :math:`n^0_k > d+1`.
+        Numeric graph with integer counts, every :math:`N_k > d+1` and :math:`n^0_k > d+1`.
     fix_samples : int, optional
-        Accepted for signature compatibility with :func:`graphcollapse.theory.analysis.analyze`; the
-        fix of expanding components (:func:`expanding_fix`) does not depend on it.
+        The least number of real samples the fix gives a learner it chooses (default 1,
+        the pure minimum; :func:`exact_minimal_fix`).
+    fix : bool
+        Whether to search the minimal fix (``minimal_fix``, ``expanding[].fix``).
 
     Raises
     ------
     ExactRegimeError
-        Sample sizes outside the exact regime.
+        Sample sizes outside the exact regime, or fractional counts.
     UndecidableError
         Symbolic graphs (the verdict needs numbers).
 
@@ -821,14 +1479,17 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
     >>> from graphcollapse.theory.builders import self_training
     >>> a = exact_analysis(self_training(real_samples=7, samples=27, initial_samples=40, dimension=23))
     >>> r = a.learners["L0"]
-    >>> r.collapses, r.growth, r.growth_degree, r.growth_rate, r.map_spectral_radius
-    (True, 'linear', 1, 23/10, 1)
-    >>> a.expanding[0].members, a.expanding[0].fix
-    (('L0',), {'L0': 1})
+    >>> r.collapses, r.growth, r.growth_degree, r.growth_rate, r.map_spectral_radius, r.growth_period
+    (True, 'linear', 1, 23/10, 1, 1)
+    >>> a.expanding[0].members, a.expanding[0].fix, a.map_spectral_radius
+    (('L0',), {'L0': 1}, 1)
     """
     check_exact_regime(graph)
     if graph.is_symbolic:
         raise UndecidableError("exact_analysis: the exact verdict needs numeric parameters; substitute the symbols first")
+    F = 1 if fix_samples is None else fix_samples
+    if isinstance(F, bool) or not isinstance(F, (int, np.integer)) or F < 1:
+        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
     K = graph.num_learners
     names = graph.names
     W = graph.mixing_matrix
@@ -836,29 +1497,35 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
     comp_of = {k: i for i, A in enumerate(comps) for k in A}
     radius: list[tuple[sp.Expr, sp.Poly]] = [component_map_radius(graph, A) for A in comps]
     status = [_count_ge_one(P, r) for r, P in radius]
+    periods = [_component_period(graph, A) for A in comps]
     # topologically offending: source SCC (no edge entering from outside) without real data
     offending = []
     for A in comps:
         Aset = set(A)
         entering = any(W[k, j] != 0 for k in A for j in range(K) if j not in Aset)
         offending.append(not entering and all(graph.real_samples[k] == 0 for k in A))
+    anc = _ancestor_sets(graph)
+    anc_comps = [sorted({comp_of[j] for j in anc[k]}) for k in range(K)]
+    collapses = [any(status[i][0] or status[i][1] for i in anc_comps[k]) for k in range(K)]
+    minimal = exact_minimal_fix(graph, int(F)) if fix and any(collapses) else None
+    chosen: dict[str, int] = minimal.additions if minimal else {}
     expanding: dict[int, ExpandingComponent] = {}
     for i, A in enumerate(comps):
         gt, at = status[i]
         if (gt or at) and not offending[i]:
             expanding[i] = ExpandingComponent(
                 members=tuple(names[k] for k in A),
-                map_spectral_radius=_radical_or_root(radius[i][0]),
-                fix=expanding_fix(graph, A),
+                map_spectral_radius=radius[i][0],
+                fix={names[k]: chosen.get(names[k], 0) for k in A} if minimal else {},
             )
-    anc = _ancestor_sets(graph)
-    anc_comps = [sorted({comp_of[j] for j in anc[k]}) for k in range(K)]
-    collapses = [any(status[i][0] or status[i][1] for i in anc_comps[k]) for k in range(K)]
     bounded = [k for k in range(K) if not collapses[k]]
     stat = exact_stationary_covariance(graph, bounded) if bounded else sp.zeros(0, 0)
     bounds = exact_risk_bounds(graph, bounded)
-    # growth of collapsing learners from the exact generating function of R_k
-    need = [len(anc[k]) * (len(anc[k]) + 1) + 4 for k in range(K) if collapses[k]]
+    # growth of collapsing learners from the exact generating function of R_k; the
+    # per-phase limits need P (2 n_k + 2) terms, n_k = a(a+1)/2 + 1 the state dimension
+    state = [len(anc[k]) * (len(anc[k]) + 1) // 2 + 1 for k in range(K)]
+    period = [math.lcm(*([periods[i] for i in anc_comps[k] if periods[i]] or [1])) for k in range(K)]
+    need = [period[k] * (2 * state[k] + 2) + period[k] for k in range(K) if collapses[k]]
     seqs: list[list[Any]] = []
     domain = sp.QQ
     if need:
@@ -866,35 +1533,40 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None) -> E
     learners: dict[str, ExactLearner] = {}
     for k in range(K):
         rho = _max_root([radius[i] for i in anc_comps[k]])
-        rho_out = _radical_or_root(rho)
         mine = [expanding[i] for i in anc_comps[k] if i in expanding]
         if not collapses[k]:
             pos = bounded.index(k)
             learners[names[k]] = ExactLearner(
                 name=names[k], collapses=False, growth="none", growth_degree=None, growth_rate=None,
-                growth_factor=None, stationary_risk=stat[pos, pos], map_spectral_radius=rho_out,
+                growth_factor=None, stationary_risk=stat[pos, pos], map_spectral_radius=rho,
                 risk_bounds=bounds[k], expanding=mine)
             continue
-        n_terms = len(anc[k]) * (len(anc[k]) + 1) + 4
-        q, rate = _growth_from_sequence(seqs[k][:n_terms], domain, rho)
+        q, _ = _growth_from_sequence(seqs[k][: 2 * state[k] + 2], domain, rho)
+        phases, mean = _growth_phases(seqs[k], rho, q, period[k], state[k])
+        limit = phases[0] if phases is not None and len(phases) == 1 else None
+        n_phases = None if phases is None else len(phases)
         if rho == 1:
             growth = "linear" if q == 1 else "polynomial"
             learners[names[k]] = ExactLearner(
-                name=names[k], collapses=True, growth=growth, growth_degree=q, growth_rate=rate,
-                growth_factor=None, stationary_risk=None, map_spectral_radius=rho_out,
-                risk_bounds=None, expanding=mine)
+                name=names[k], collapses=True, growth=growth, growth_degree=q, growth_rate=limit,
+                growth_factor=None, stationary_risk=None, map_spectral_radius=rho,
+                risk_bounds=None, expanding=mine, growth_period=n_phases, growth_rate_phases=phases,
+                growth_rate_mean=mean)
         else:
             learners[names[k]] = ExactLearner(
                 name=names[k], collapses=True, growth="geometric", growth_degree=q, growth_rate=None,
-                growth_factor=rho_out, stationary_risk=None, map_spectral_radius=rho_out,
-                risk_bounds=None, expanding=mine)
+                growth_factor=rho, stationary_risk=None, map_spectral_radius=rho,
+                risk_bounds=None, expanding=mine, growth_period=n_phases, growth_rate_phases=phases,
+                growth_rate_mean=mean)
     return ExactAnalysis(
         graph=graph,
         learners=learners,
         expanding=[expanding[i] for i in sorted(expanding)],
         design_corrections=_gammas(graph),
         noise_variance=exact_noise_variance(graph),
-        component_radii={tuple(names[k] for k in A): _radical_or_root(radius[i][0]) for i, A in enumerate(comps)},
+        component_radii={tuple(names[k] for k in A): radius[i][0] for i, A in enumerate(comps)},
+        map_spectral_radius=_max_root(radius),
+        minimal_fix=minimal,
     )
 
 
