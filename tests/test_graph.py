@@ -179,3 +179,89 @@ def test_networkx_missing_attributes():
     H.add_node("A", real_samples=1, initial_samples=3)
     with pytest.raises(GraphValueError, match="noise_variance: missing graph attribute"):
         InteractionGraph.from_networkx(H)
+
+
+# --------------------------------------------------------------------------- hardened input
+_ONE = '{"dimension": 2, "noise_variance": %s, "models": [{"name": "A", "initial_samples": 10, "real_samples": %s}]}'
+
+
+@pytest.mark.parametrize("text,error,message", [
+    pytest.param(_ONE % ("1", "9" * 5000), GraphValueError,
+                 r"models\[A\]\.real_samples: expected an integer <= 2\^53, found an integer with 5000 digits",
+                 id="5000-digit-count"),
+    pytest.param(_ONE % ("1", "9" * 4000), GraphValueError,
+                 r"models\[A\]\.real_samples: expected an integer <= 2\^53, found an integer with 4000 digits",
+                 id="4000-digit-count"),
+    pytest.param(_ONE % ("1", "9007199254740993"), GraphValueError,
+                 r"real_samples: expected an integer <= 2\^53, found 9007199254740993", id="count-above-2^53"),
+    pytest.param('{"dimension": ' + "[" * 200_000 + "]" * 200_000 + "}", GraphValueError,
+                 r"graph file: malformed JSON: nesting too deep", id="200000-nested-brackets"),
+    pytest.param('{"dimension": 2, "dimension": 3, "noise_variance": 1, "models": []}', GraphValueError,
+                 r"dimension: the key appears twice in one JSON object", id="duplicate-top-key"),
+    pytest.param(_ONE.replace('"real_samples": %s', '"real_samples": 1, "real_samples": %s') % ("1", "2"),
+                 GraphValueError, r"real_samples: the key appears twice", id="duplicate-model-key"),
+    pytest.param(_ONE % ("1e400", "3"), GraphValueError,
+                 r"noise_variance: expected a finite number within the float64 range .*found 1e400",
+                 id="noise-1e400"),
+    pytest.param(_ONE % ("1e-400", "3"), GraphValueError, r"noise_variance: expected a finite number within",
+                 id="noise-1e-400"),
+    pytest.param(_ONE % ("1e999999999", "3"), GraphValueError, r"noise_variance: expected a finite number within",
+                 id="noise-huge-exponent"),
+    pytest.param(_ONE % ("0." + "1" * 200, "3"), GraphValueError,
+                 r"noise_variance: expected a number written with at most 100 characters", id="noise-200-digits"),
+    pytest.param((_ONE % ("1", "3")).replace('"dimension": 2', '"dimension": 2, "covariance": [[1, 0], [0]]'),
+                 GraphValueError, r"covariance: expected a 2 x 2 matrix, found 1 entries in row 2", id="ragged-cov"),
+    pytest.param((_ONE % ("1", "3")).replace('"dimension": 2', '"dimension": 2, "covariance": [[1, 0]]'),
+                 GraphValueError, r"covariance: expected a 2 x 2 matrix, found 1 rows", id="short-cov"),
+])
+def test_hardened_json_input(text, error, message):
+    """Hostile JSON gets one of our one-line errors naming the field, quickly."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(error, match=message) as info:
+        load_graph(text)
+    assert "\n" not in str(info.value)
+    assert time.perf_counter() - start < 5
+
+
+def test_numpy_integer_counts_are_integers():
+    """np.int64 (and other numpy integer) counts in a dictionary are read as ints."""
+    import numpy as np
+
+    data = copy.deepcopy(GOOD)
+    data["dimension"] = np.int32(5)
+    data["models"][0]["initial_samples"] = np.int64(30)
+    data["edges"][0]["samples"] = np.uint8(10)
+    G = load_graph(data)
+    assert G.initial_samples == (30, 30) and type(G.initial_samples[0]) is int
+    assert G.mixing_matrix == load_graph(GOOD).mixing_matrix
+    data["models"][0]["real_samples"] = np.bool_(True)
+    with pytest.raises(GraphTypeError, match=r"models\[A\]\.real_samples: expected an integer"):
+        load_graph(data)
+
+
+@pytest.mark.parametrize("source,message", [
+    pytest.param(b'{"dimension": 2}', r"found bytes; decode JSON bytes first", id="bytes"),
+    pytest.param(None, r"found None", id="none"),
+    pytest.param(3.5, r"found float", id="float"),
+])
+def test_load_graph_rejects_what_is_not_a_graph_source(source, message):
+    """bytes, None and other objects are a GraphTypeError, not 'malformed JSON'."""
+    with pytest.raises(GraphTypeError, match=r"graph: expected a file path, JSON text or a dictionary, " + message):
+        load_graph(source)
+
+
+def test_name_with_a_trailing_newline_is_rejected():
+    """Learner names must match the whole pattern ('A\\n' used to slip through)."""
+    with pytest.raises(GraphValueError, match="models.name: expected 1-64 letters"):
+        InteractionGraph(["A\n"], [1], [5], [], dimension=1, noise_variance=1)
+
+
+def test_schema_knows_the_count_bound():
+    """The published schema rejects counts above 2^53 like the reader."""
+    data = _mutate(("models", 0, "real_samples"), 2**53 + 1)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, graph_schema())
+    with pytest.raises(GraphValueError, match=r"expected an integer <= 2\^53"):
+        InteractionGraph.from_dict(data)

@@ -17,14 +17,18 @@ as their shortest decimal representation (``0.1`` is ``1/10``).
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import os
 import re
 from fractions import Fraction
 from functools import cached_property
+from itertools import repeat
 from numbers import Integral
+from operator import itemgetter, methodcaller
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
 
 import networkx as nx
 import numpy as np
@@ -32,31 +36,86 @@ import sympy as sp
 
 from .errors import GraphTypeError, GraphValueError
 
-__all__ = ["InteractionGraph", "load_graph", "FORMAT_VERSION", "NAME_PATTERN"]
+__all__ = ["InteractionGraph", "load_graph", "save_graph", "parse_json", "FORMAT_VERSION", "NAME_PATTERN",
+           "MAX_COUNT"]
 
 FORMAT_VERSION = 1
 #: Learner names: letters, digits and underscores (they appear in LaTeX field
 #: bindings such as ``B->A.samples`` and in sympy symbol names).
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}\Z")
+#: The largest integer a graph file may give for a count or the dimension (2^53, the
+#: largest integer up to which every integer is exactly a float64).
+MAX_COUNT = 2**53
+#: The longest number literal a graph file may contain, in characters.
+MAX_NUMBER_LENGTH = 100
 
 _TOP_KEYS = {"format_version", "dimension", "noise_variance", "models", "edges", "covariance"}
 _MODEL_KEYS = {"name", "initial_samples", "real_samples", "synthetic_noise_variance"}
 _EDGE_KEYS = {"source", "target", "samples"}
+_BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_]")
 
 Value = Any  # int | sympy.Expr
 
 
 # --------------------------------------------------------------------------- values
+class _OutOfRange:
+    """A number literal of a graph file that is not accepted as written: an integer with
+    too many digits, a literal longer than :data:`MAX_NUMBER_LENGTH`, or a decimal outside
+    the float64 range (``1e400``, ``1e-400``). The parser keeps the text so that the field
+    check can reject it with a message naming the field."""
+
+    __slots__ = ("text", "integer")
+
+    def __init__(self, text: str, integer: bool) -> None:
+        self.text = text
+        self.integer = integer
+
+    def describe(self) -> str:
+        if self.integer:
+            return f"an integer with {len(self.text.lstrip('-'))} digits"
+        if len(self.text) > 40:
+            return f"a number written with {len(self.text)} characters"
+        return self.text
+
+    def error(self, field: str) -> GraphValueError:
+        if self.integer:
+            return GraphValueError(f"{field}: expected an integer <= 2^53, found {self.describe()}")
+        if len(self.text) > MAX_NUMBER_LENGTH:
+            return GraphValueError(f"{field}: expected a number written with at most {MAX_NUMBER_LENGTH} "
+                                   f"characters, found {self.describe()}")
+        return GraphValueError(f"{field}: expected a finite number within the float64 range "
+                               f"(magnitude 1e-307 to 1e308), found {self.describe()}")
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+def _label(text: Any) -> str:
+    """User text (a key, a learner name) as it may appear in a one-line message: as is when
+    short and printable, else quoted with escapes and shortened."""
+    if isinstance(text, str) and text.isprintable() and 0 < len(text) <= 80:
+        return text
+    shown = repr(text[:60] if isinstance(text, str) else text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _first_key(keys: Iterable[Any]) -> str:
+    """The first of some unknown keys (sorted as text), as :func:`_label` shows it."""
+    return _label(sorted(keys, key=str)[0])
+
+
 def _is_symbolic(value: Value) -> bool:
     return isinstance(value, sp.Basic) and bool(value.free_symbols)
 
 
 def _normalise_number(value: Any, field: str, *, allow_float: bool) -> Value:
     """Return ``value`` as a Python int, a sympy Rational or a sympy expression."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise GraphTypeError(f"{field}: expected a number, found the boolean {value!r}")
     if isinstance(value, Integral):
         return int(value)
+    if isinstance(value, _OutOfRange):
+        raise value.error(field)
     if isinstance(value, Fraction):
         value = sp.Rational(value.numerator, value.denominator)
     if isinstance(value, (float, np.floating)):
@@ -101,6 +160,70 @@ def _check_sign(value: Value, field: str, *, positive: bool) -> None:
 
 def _as_sympy(value: Value) -> sp.Expr:
     return sp.Integer(value) if isinstance(value, int) else value
+
+
+class _EdgeColumns(NamedTuple):
+    """Edges as three columns (sources and targets as names or indices, samples), the
+    form in which the file readers hand edges to :class:`InteractionGraph`."""
+
+    sources: Sequence[Any]
+    targets: Sequence[Any]
+    samples: Sequence[Any]
+
+
+def _edge_columns(edges: Sequence[Any]) -> _EdgeColumns | None:
+    """The columns of a sequence of (source, target, samples) triples, or ``None`` when
+    some item is not a triple (the item-by-item check then reports it)."""
+    try:
+        if set(map(len, edges)) - {3}:
+            return None
+    except TypeError:
+        return None
+    if not edges:
+        return _EdgeColumns((), (), ())
+    return _EdgeColumns(*zip(*edges))
+
+
+def _int_column(seq: Any) -> np.ndarray | None:
+    """``seq`` as an int64 array when it holds only plain integers (Python ``int`` or numpy
+    integers, not booleans) that fit in int64; ``None`` otherwise."""
+    if isinstance(seq, np.ndarray):
+        if seq.ndim != 1 or seq.dtype.kind not in "iu":
+            return None
+        if seq.dtype.kind == "u" and seq.dtype.itemsize >= 8 and seq.size and int(seq.max()) >= 2**63:
+            return None
+        return seq.astype(np.int64, copy=False)
+    try:
+        types = set(map(type, seq))
+    except TypeError:
+        return None
+    if not all(t is int or (issubclass(t, np.integer) and t is not np.uint64) for t in types):
+        return None
+    try:
+        return np.array(seq, dtype=np.int64).reshape(-1)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _name_index(names: tuple[Any, ...]) -> dict[str, int]:
+    """Check the learner names (pattern, uniqueness) and return name -> index."""
+    if set(map(type, names)) == {str}:
+        lengths = set(map(len, names))
+        if min(lengths) >= 1 and max(lengths) <= 64 and not _BAD_NAME_CHAR.search("".join(names)):
+            index = dict(zip(names, range(len(names))))
+            if len(index) == len(names):
+                return index
+    for name in names:
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise GraphValueError(
+                f"models.name: expected 1-64 letters, digits or underscores, found {name!r}"
+            )
+    index = {}
+    for i, name in enumerate(names):
+        if name in index:
+            raise GraphValueError(f"models.name: duplicate learner name {name!r}; names must be unique")
+        index[name] = i
+    return index
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -162,19 +285,14 @@ class InteractionGraph:
         synthetic_noise_variance: Sequence[Any] | None = None,
         covariance: Sequence[Sequence[Any]] | None = None,
     ) -> None:
+        # Every stage below has a vectorised check for plain integer data (Python or numpy
+        # ints) and the item-by-item check that also normalises sympy values; when the
+        # vectorised check finds a problem, the item-by-item check runs from the first
+        # offending item, so that the error is the one the item-by-item order gives.
         names = tuple(names)
         if not names:
             raise GraphValueError("models: the graph has no learners; give at least one model")
-        for name in names:
-            if not isinstance(name, str) or not NAME_PATTERN.match(name):
-                raise GraphValueError(
-                    f"models.name: expected 1-64 letters, digits or underscores, found {name!r}"
-                )
-        index: dict[str, int] = {}
-        for i, name in enumerate(names):
-            if name in index:
-                raise GraphValueError(f"models.name: duplicate learner name {name!r}; names must be unique")
-            index[name] = i
+        index = _name_index(names)
         K = len(names)
         for field, seq in (("real_samples", real_samples), ("initial_samples", initial_samples)):
             if len(seq) != K:
@@ -191,17 +309,20 @@ class InteractionGraph:
         self.noise_variance = _normalise_number(noise_variance, "noise_variance", allow_float=True)
         _check_sign(self.noise_variance, "noise_variance", positive=True)
 
-        real = []
-        init = []
-        for k, name in enumerate(names):
-            m = _normalise_number(real_samples[k], f"models[{name}].real_samples", allow_float=False)
-            _check_sign(m, f"models[{name}].real_samples", positive=False)
-            n0 = _normalise_number(initial_samples[k], f"models[{name}].initial_samples", allow_float=False)
-            _check_sign(n0, f"models[{name}].initial_samples", positive=True)
-            real.append(m)
-            init.append(n0)
-        self.real_samples: tuple[Value, ...] = tuple(real)
-        self.initial_samples: tuple[Value, ...] = tuple(init)
+        real_arr, init_arr = _int_column(real_samples), _int_column(initial_samples)
+        start = None
+        if real_arr is not None and init_arr is not None:
+            bad = (real_arr < 0) | (init_arr < 1)
+            if bad.any():
+                start = int(np.argmax(bad))  # the check below raises there
+            else:
+                self.real_samples: tuple[Value, ...] = tuple(real_arr.tolist())
+                self.initial_samples: tuple[Value, ...] = tuple(init_arr.tolist())
+        if real_arr is None or init_arr is None or start is not None:
+            real_arr = init_arr = None
+            real, init = self._learner_counts(real_samples, initial_samples, start or 0)
+            self.real_samples = tuple(real)
+            self.initial_samples = tuple(init)
 
         snv: list[Value | None] = [None] * K
         if synthetic_noise_variance is not None:
@@ -209,17 +330,94 @@ class InteractionGraph:
                 raise GraphValueError(
                     f"synthetic_noise_variance: expected {K} values, found {len(synthetic_noise_variance)}"
                 )
+            seen_values: dict[Any, Value] = {}  # many learners share a few variances
             for k, v in enumerate(synthetic_noise_variance):
                 if v is not None:
-                    v = _normalise_number(v, f"models[{names[k]}].synthetic_noise_variance", allow_float=True)
-                    _check_sign(v, f"models[{names[k]}].synthetic_noise_variance", positive=True)
+                    key = (type(v), v)
+                    try:
+                        v = seen_values[key]
+                    except (KeyError, TypeError):
+                        field = f"models[{names[k]}].synthetic_noise_variance"
+                        w = _normalise_number(v, field, allow_float=True)
+                        _check_sign(w, field, positive=True)
+                        try:
+                            seen_values[key] = w
+                        except TypeError:
+                            pass
+                        v = w
                 snv[k] = v
         self._synthetic_noise_variance = tuple(snv)
 
+        if not isinstance(edges, _EdgeColumns):
+            edges = edges if isinstance(edges, (list, tuple)) else list(edges)
+        columns = edges if isinstance(edges, _EdgeColumns) else _edge_columns(edges)
+        fast = None if columns is None else self._edges_vectorised(columns)
+        if fast is not None:
+            src, tgt, num = fast
+            self.edge_sources: tuple[int, ...] = tuple(src.tolist())
+            self.edge_targets: tuple[int, ...] = tuple(tgt.tolist())
+            self.edge_samples: tuple[Value, ...] = tuple(num.tolist())
+        else:
+            if isinstance(edges, _EdgeColumns):
+                edges = list(zip(*edges))
+            sources, targets, samples = self._edges_checked(edges, 0, set())
+            self.edge_sources = tuple(sources)
+            self.edge_targets = tuple(targets)
+            self.edge_samples = tuple(samples)
+
+        totals_arr = None
+        if real_arr is not None and fast is not None:
+            num = fast[2]
+            largest = int(num.max()) if len(num) else 0
+            if largest * len(num) + int(real_arr.max()) < 2**62:  # no int64 overflow
+                totals_arr = real_arr.copy()
+                np.add.at(totals_arr, fast[1], num)
+        if totals_arr is not None:
+            empty = totals_arr == 0
+            if empty.any():
+                self._no_data(int(np.argmax(empty)))
+            self.total_samples: tuple[Value, ...] = tuple(totals_arr.tolist())
+        else:
+            totals: list[Value] = list(self.real_samples)
+            for s, t, n in zip(self.edge_sources, self.edge_targets, self.edge_samples):
+                totals[t] = totals[t] + n
+            for k, total in enumerate(totals):
+                if not _is_symbolic(total) and total == 0:
+                    self._no_data(k)
+            self.total_samples = tuple(totals)
+
+        self.covariance: tuple[tuple[Value, ...], ...] | None = None
+        if covariance is not None:
+            self.covariance = _check_covariance(covariance, self.dimension)
+
+    # ------------------------------------------------------------------ helpers
+    def _no_data(self, k: int) -> None:
+        raise GraphValueError(
+            f"models[{self.names[k]}]: the learner has no data (real_samples = 0 and no in-edges); "
+            "give it real_samples or an in-edge"
+        )
+
+    def _learner_counts(self, real_samples: Sequence[Any], initial_samples: Sequence[Any],
+                        start: int) -> tuple[list[Value], list[Value]]:
+        """Normalise and check the per-learner counts one by one from learner ``start``."""
+        real, init = [], []
+        for k in range(start, len(self.names)):
+            name = self.names[k]
+            m = _normalise_number(real_samples[k], f"models[{name}].real_samples", allow_float=False)
+            _check_sign(m, f"models[{name}].real_samples", positive=False)
+            n0 = _normalise_number(initial_samples[k], f"models[{name}].initial_samples", allow_float=False)
+            _check_sign(n0, f"models[{name}].initial_samples", positive=True)
+            real.append(m)
+            init.append(n0)
+        return real, init
+
+    def _edges_checked(self, edges: Iterable[Any], start: int,
+                       seen: set[tuple[int, int]]) -> tuple[list[int], list[int], list[Value]]:
+        """Resolve and check the edges one by one (``edges`` from position ``start``)."""
+        names = self.names
         sources: list[int] = []
         targets: list[int] = []
         samples: list[Value] = []
-        seen: set[tuple[int, int]] = set()
         for edge in edges:
             if len(edge) != 3:
                 raise GraphValueError(f"edges: expected (source, target, samples), found {edge!r}")
@@ -234,26 +432,59 @@ class InteractionGraph:
             sources.append(s)
             targets.append(t)
             samples.append(n)
-        self.edge_sources: tuple[int, ...] = tuple(sources)
-        self.edge_targets: tuple[int, ...] = tuple(targets)
-        self.edge_samples: tuple[Value, ...] = tuple(samples)
+        return sources, targets, samples
 
-        totals: list[Value] = list(self.real_samples)
-        for s, t, n in zip(sources, targets, samples):
-            totals[t] = totals[t] + n
-        for k, total in enumerate(totals):
-            if not _is_symbolic(total) and total == 0:
-                raise GraphValueError(
-                    f"models[{names[k]}]: the learner has no data (real_samples = 0 and no in-edges); "
-                    "give it real_samples or an in-edge"
-                )
-        self.total_samples: tuple[Value, ...] = tuple(totals)
+    def _edges_vectorised(self, columns: "_EdgeColumns") -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Check integer edge columns with numpy: (sources, targets, samples) as int64
+        arrays, or ``None`` when the columns are not plain integer data (names or indices,
+        integer samples). On a problem, raises the error of the first offending edge."""
+        K = len(self.names)
+        src = self._index_column(columns.sources)
+        tgt = self._index_column(columns.targets)
+        num = _int_column(columns.samples)
+        if src is None or tgt is None or num is None:
+            return None
+        E = len(num)
+        if len(src) != E or len(tgt) != E:
+            return None
+        unresolved = (src < 0) | (tgt < 0)
+        bad = unresolved | (num < 1)
+        keys = np.where(unresolved, -1 - np.arange(E, dtype=np.int64), src * K + tgt)
+        ordered = np.sort(keys)
+        repeated = np.zeros(E, dtype=bool)
+        if E > 1 and (ordered[1:] == ordered[:-1]).any():
+            order = np.argsort(keys, kind="stable")
+            sorted_keys = keys[order]
+            repeated[order[1:][sorted_keys[1:] == sorted_keys[:-1]]] = True  # later occurrences
+            bad |= repeated
+        if bad.any():
+            i = int(np.argmax(bad))
+            edge = (columns.sources[i], columns.targets[i], columns.samples[i])
+            seen = {(int(src[i]), int(tgt[i]))} if repeated[i] else set()
+            self._edges_checked([edge], i, seen)  # raises the message of edge i
+            return None  # pragma: no cover - the line above raises
+        return src, tgt, num
 
-        self.covariance: tuple[tuple[Value, ...], ...] | None = None
-        if covariance is not None:
-            self.covariance = _check_covariance(covariance, self.dimension)
+    def _index_column(self, column: Sequence[Any]) -> np.ndarray | None:
+        """Learner indices (int64, -1 where the name or index is not a learner) of a column
+        of names or of integer indices; ``None`` for anything else."""
+        if isinstance(column, np.ndarray) and column.dtype.kind in "iu":
+            idx = _int_column(column)
+        else:
+            try:
+                types = set(map(type, column))
+            except TypeError:
+                return None
+            if types <= {str}:
+                try:
+                    return np.array(list(map(self.index.__getitem__, column)), dtype=np.int64)
+                except KeyError:  # some name is not a learner: -1 there
+                    return np.array(list(map(self.index.get, column, repeat(-1))), dtype=np.int64)
+            idx = _int_column(column)
+        if idx is None:
+            return None
+        return np.where((idx >= 0) & (idx < len(self.names)), idx, -1)
 
-    # ------------------------------------------------------------------ helpers
     def _resolve(self, node: Any, role: str) -> int:
         if isinstance(node, str):
             if node not in self.index:
@@ -583,12 +814,12 @@ class InteractionGraph:
             attrs = G.nodes[n]
             for key in ("real_samples", "initial_samples"):
                 if key not in attrs:
-                    raise GraphValueError(f"models[{n}].{key}: missing node attribute")
+                    raise GraphValueError(f"models[{_label(n)}].{key}: missing node attribute")
             data.append(attrs)
         edges = []
         for s, t, attrs in G.edges(data=True):
             if "samples" not in attrs:
-                raise GraphValueError(f"edges[{s}->{t}].samples: missing edge attribute")
+                raise GraphValueError(f"edges[{_label(s)}->{_label(t)}].samples: missing edge attribute")
             edges.append((str(s), str(t), attrs["samples"]))
         return cls(
             names,
@@ -642,7 +873,7 @@ class InteractionGraph:
         unknown = set(data) - _TOP_KEYS
         if unknown:
             raise GraphValueError(
-                f"{sorted(unknown)[0]}: unknown field; allowed top-level fields are {sorted(_TOP_KEYS)}"
+                f"{_first_key(unknown)}: unknown field; allowed top-level fields are {sorted(_TOP_KEYS)}"
             )
         version = data.get("format_version", FORMAT_VERSION)
         if isinstance(version, bool) or version != FORMAT_VERSION:
@@ -657,44 +888,16 @@ class InteractionGraph:
             raise GraphTypeError(f"models: expected a list of learner objects, found {_json_type(models)}")
         if not models:
             raise GraphValueError("models: the graph has no learners; give at least one model")
-        names, real, init, snv = [], [], [], []
-        for i, model in enumerate(models):
-            where = f"models[{i}]"
-            if not isinstance(model, dict):
-                raise GraphTypeError(f"{where}: expected an object, found {_json_type(model)}")
-            unknown = set(model) - _MODEL_KEYS
-            if unknown:
-                raise GraphValueError(f"{where}.{sorted(unknown)[0]}: unknown field; allowed are {sorted(_MODEL_KEYS)}")
-            for key in ("name", "initial_samples", "real_samples"):
-                if key not in model:
-                    raise GraphValueError(f"{where}.{key}: missing required field")
-            name = model["name"]
-            if not isinstance(name, str):
-                raise GraphTypeError(f"{where}.name: expected a string, found {_json_type(name)}")
-            where = f"models[{name}]"
-            names.append(name)
-            init.append(_json_int(model["initial_samples"], f"{where}.initial_samples", minimum=1))
-            real.append(_json_int(model["real_samples"], f"{where}.real_samples", minimum=0))
-            v = model.get("synthetic_noise_variance")
-            snv.append(None if v is None else _json_positive(v, f"{where}.synthetic_noise_variance"))
+        columns = _model_columns(models)
+        if columns is None:
+            columns = _model_items(models)
+        names, init, real, snv = columns
         raw_edges = data.get("edges", [])
         if not isinstance(raw_edges, list):
             raise GraphTypeError(f"edges: expected a list of edge objects, found {_json_type(raw_edges)}")
-        edges = []
-        for i, edge in enumerate(raw_edges):
-            where = f"edges[{i}]"
-            if not isinstance(edge, dict):
-                raise GraphTypeError(f"{where}: expected an object, found {_json_type(edge)}")
-            unknown = set(edge) - _EDGE_KEYS
-            if unknown:
-                raise GraphValueError(f"{where}.{sorted(unknown)[0]}: unknown field; allowed are {sorted(_EDGE_KEYS)}")
-            for key in ("source", "target", "samples"):
-                if key not in edge:
-                    raise GraphValueError(f"{where}.{key}: missing required field")
-            for key in ("source", "target"):
-                if not isinstance(edge[key], str):
-                    raise GraphTypeError(f"{where}.{key}: expected a learner name (string), found {_json_type(edge[key])}")
-            edges.append((edge["source"], edge["target"], _json_int(edge["samples"], f"{where}.samples", minimum=1)))
+        edges = _edge_object_columns(raw_edges)
+        if edges is None:
+            edges = _edge_items(raw_edges)
         covariance = data.get("covariance")
         if covariance is not None:
             if not isinstance(covariance, list) or not all(isinstance(r, list) for r in covariance):
@@ -764,20 +967,43 @@ def _json_type(x: Any) -> str:
 
 
 def _json_int(x: Any, field: str, *, minimum: int) -> int:
+    if isinstance(x, _OutOfRange):
+        if not x.integer:
+            raise GraphTypeError(f"{field}: expected an integer count, found the number {x.describe()}")
+        raise x.error(field)
     if isinstance(x, sp.Rational):
         raise GraphTypeError(f"{field}: expected an integer count, found the number {x} written with a decimal point or exponent")
+    if isinstance(x, np.integer):
+        x = int(x)
     if isinstance(x, bool) or not isinstance(x, int):
         raise GraphTypeError(f"{field}: expected an integer, found {_json_type(x)} {x!r}")
     if x < minimum:
-        raise GraphValueError(f"{field}: expected an integer >= {minimum}, found {x}")
+        raise GraphValueError(f"{field}: expected an integer >= {minimum}, found {_show_int(x)}")
+    if x > MAX_COUNT:
+        raise GraphValueError(f"{field}: expected an integer <= 2^53, found {_show_int(x)}")
     return x
 
 
+def _show_int(x: int) -> str:
+    """``x`` in full, or its number of digits when it is long."""
+    if abs(x) < 10**30:
+        return str(x)
+    digits = int(abs(x).bit_length() * math.log10(2)) + 1
+    if 10 ** (digits - 1) > abs(x):
+        digits -= 1
+    return f"an integer with {digits} digits"
+
+
 def _json_number(x: Any, field: str) -> Value:
-    if isinstance(x, bool) or not isinstance(x, (int, float, sp.Rational)):
+    if isinstance(x, _OutOfRange):
+        raise x.error(field)
+    if isinstance(x, bool) or not isinstance(x, (int, float, sp.Rational, np.integer, np.floating)):
         raise GraphTypeError(f"{field}: expected a number, found {_json_type(x)} {x!r}")
-    if isinstance(x, float) and not math.isfinite(x):
+    if isinstance(x, (float, np.floating)) and not math.isfinite(x):
         raise GraphValueError(f"{field}: expected a finite number, found {x!r}")
+    if isinstance(x, (int, np.integer)) and abs(int(x)) > MAX_COUNT:
+        raise GraphValueError(f"{field}: expected a number of magnitude <= 2^53 when written as an integer, "
+                              f"found {_show_int(int(x))}")
     return _normalise_number(x, field, allow_float=True)
 
 
@@ -786,6 +1012,117 @@ def _json_positive(x: Any, field: str) -> Value:
     if not v > 0:
         raise GraphValueError(f"{field}: expected a positive number, found {x!r}")
     return v
+
+
+def _int_values(values: list[Any], minimum: int) -> np.ndarray | None:
+    """A column of JSON integers in ``[minimum, MAX_COUNT]`` as int64, or ``None``."""
+    if not set(map(type, values)) <= {int}:
+        return None
+    try:
+        arr = np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+    if arr.size and (arr.min() < minimum or arr.max() > MAX_COUNT):
+        return None
+    return arr
+
+
+def _model_columns(models: list[Any]) -> tuple[list[str], np.ndarray, np.ndarray, list[Any]] | None:
+    """The learner columns of well-formed plain-integer model objects, checked with numpy
+    (``None`` when anything needs the item-by-item check of :func:`_model_items`)."""
+    if set(map(type, models)) != {dict}:
+        return None
+    try:
+        names = list(map(itemgetter("name"), models))
+        init = list(map(itemgetter("initial_samples"), models))
+        real = list(map(itemgetter("real_samples"), models))
+    except KeyError:
+        return None
+    has_snv = sum(map(methodcaller("__contains__", "synthetic_noise_variance"), models))
+    if sum(map(len, models)) != 3 * len(models) + has_snv:  # an unknown field
+        return None
+    if set(map(type, names)) != {str}:
+        return None
+    init_arr, real_arr = _int_values(init, 1), _int_values(real, 0)
+    if init_arr is None or real_arr is None:
+        return None
+    snv: list[Any] = [None] * len(models)
+    if has_snv:
+        values = list(map(methodcaller("get", "synthetic_noise_variance"), models))
+        checked: dict[Any, Value] = {}
+        for k, v in enumerate(values):
+            if v is None:
+                continue
+            try:
+                snv[k] = checked[(type(v), v)]
+            except KeyError:
+                snv[k] = checked[(type(v), v)] = _json_positive(v, f"models[{_label(names[k])}].synthetic_noise_variance")
+            except TypeError:  # unhashable: not a number, so this raises
+                snv[k] = _json_positive(v, f"models[{_label(names[k])}].synthetic_noise_variance")
+    return names, init_arr, real_arr, snv
+
+
+def _model_items(models: list[Any]) -> tuple[list[str], list[int], list[int], list[Any]]:
+    """Check the model objects one by one (raises the error of the first bad one)."""
+    names, real, init, snv = [], [], [], []
+    for i, model in enumerate(models):
+        where = f"models[{i}]"
+        if not isinstance(model, dict):
+            raise GraphTypeError(f"{where}: expected an object, found {_json_type(model)}")
+        unknown = set(model) - _MODEL_KEYS
+        if unknown:
+            raise GraphValueError(f"{where}.{_first_key(unknown)}: unknown field; allowed are {sorted(_MODEL_KEYS)}")
+        for key in ("name", "initial_samples", "real_samples"):
+            if key not in model:
+                raise GraphValueError(f"{where}.{key}: missing required field")
+        name = model["name"]
+        if not isinstance(name, str):
+            raise GraphTypeError(f"{where}.name: expected a string, found {_json_type(name)}")
+        where = f"models[{_label(name)}]"
+        names.append(name)
+        init.append(_json_int(model["initial_samples"], f"{where}.initial_samples", minimum=1))
+        real.append(_json_int(model["real_samples"], f"{where}.real_samples", minimum=0))
+        v = model.get("synthetic_noise_variance")
+        snv.append(None if v is None else _json_positive(v, f"{where}.synthetic_noise_variance"))
+    return names, init, real, snv
+
+
+def _edge_object_columns(edges: list[Any]) -> _EdgeColumns | None:
+    """The columns of well-formed edge objects with plain integer samples (``None`` when
+    anything needs the item-by-item check of :func:`_edge_items`)."""
+    if not edges:
+        return _EdgeColumns((), (), ())
+    if set(map(type, edges)) != {dict} or sum(map(len, edges)) != 3 * len(edges):
+        return None
+    try:
+        sources = list(map(itemgetter("source"), edges))
+        targets = list(map(itemgetter("target"), edges))
+        samples = _int_values(list(map(itemgetter("samples"), edges)), 1)
+    except KeyError:
+        return None
+    if samples is None or not set(map(type, sources)) | set(map(type, targets)) <= {str}:
+        return None
+    return _EdgeColumns(sources, targets, samples)
+
+
+def _edge_items(edges: list[Any]) -> list[tuple[str, str, int]]:
+    """Check the edge objects one by one (raises the error of the first bad one)."""
+    out = []
+    for i, edge in enumerate(edges):
+        where = f"edges[{i}]"
+        if not isinstance(edge, dict):
+            raise GraphTypeError(f"{where}: expected an object, found {_json_type(edge)}")
+        unknown = set(edge) - _EDGE_KEYS
+        if unknown:
+            raise GraphValueError(f"{where}.{_first_key(unknown)}: unknown field; allowed are {sorted(_EDGE_KEYS)}")
+        for key in ("source", "target", "samples"):
+            if key not in edge:
+                raise GraphValueError(f"{where}.{key}: missing required field")
+        for key in ("source", "target"):
+            if not isinstance(edge[key], str):
+                raise GraphTypeError(f"{where}.{key}: expected a learner name (string), found {_json_type(edge[key])}")
+        out.append((edge["source"], edge["target"], _json_int(edge["samples"], f"{where}.samples", minimum=1)))
+    return out
 
 
 def _to_json_int(v: Value, field: str) -> int:
@@ -803,10 +1140,16 @@ def _to_json_number(v: Value) -> int | float:
 def _check_covariance(cov: Sequence[Sequence[Any]], d: Any) -> tuple[tuple[Value, ...], ...]:
     if _is_symbolic(d):
         raise GraphValueError("covariance: needs a numeric dimension")
-    rows = [list(r) for r in cov]
-    if len(rows) != d or any(len(r) != d for r in rows):
-        shape = (len(rows), len(rows[0]) if rows else 0)
-        raise GraphValueError(f"covariance: expected a {d} x {d} matrix, found {shape[0]} x {shape[1]}")
+    try:
+        rows = [list(r) for r in cov]
+    except TypeError:
+        raise GraphTypeError("covariance: expected a d x d nested sequence of numbers") from None
+    if len(rows) != d:
+        raise GraphValueError(f"covariance: expected a {d} x {d} matrix, found {len(rows)} rows")
+    for i, r in enumerate(rows):
+        if len(r) != d:
+            raise GraphValueError(f"covariance: expected a {d} x {d} matrix, found {len(r)} entries in row {i + 1}; "
+                                  f"give every row {d} entries")
     M = sp.Matrix([[_normalise_number(x, "covariance", allow_float=True) for x in r] for r in rows])
     if M.free_symbols:
         raise GraphValueError("covariance: expected numbers, found symbols")
@@ -819,13 +1162,28 @@ def _check_covariance(cov: Sequence[Sequence[Any]], d: Any) -> tuple[tuple[Value
     return tuple(tuple(_normalise_number(x, "covariance", allow_float=True) for x in r) for r in M.tolist())
 
 
-def load_graph(source: str | Path | Mapping[str, Any]) -> InteractionGraph:
-    """Load an interaction graph from a JSON file path, JSON text or a parsed dictionary.
+def load_graph(source: str | os.PathLike[str] | Mapping[str, Any]) -> InteractionGraph:
+    """Load an interaction graph from a file, JSON text or a parsed dictionary.
 
-    JSON numbers are read exactly: ``0.1`` is the rational ``1/10``.
+    A path is read by its suffix: ``.npz`` (numpy columns), ``.parquet`` (needs
+    pyarrow), ``.graphml`` and ``.edgelist`` (through networkx), anything else as JSON
+    (see ``docs/format.md``). JSON numbers are read exactly: ``0.1`` is the rational
+    ``1/10``.
+
+    Parameters
+    ----------
+    source : str, path-like or mapping
+        A file path, JSON text (a string starting with ``{``) or the JSON-format
+        dictionary.
+
+    Returns
+    -------
+    InteractionGraph
 
     Raises
     ------
+    GraphTypeError
+        When ``source`` is none of these (bytes, ``None``, a number...).
     GraphValueError
         On a missing file, malformed JSON or invalid content (one-line message).
 
@@ -836,41 +1194,207 @@ def load_graph(source: str | Path | Mapping[str, Any]) -> InteractionGraph:
     ...                '"models": [{"name": "A", "initial_samples": 10, "real_samples": 4}]}')
     >>> G.noise_variance
     1/2
+    >>> load_graph(None)
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphTypeError: graph: expected a file path, JSON text or a dictionary, found None
     """
     if isinstance(source, Mapping):
         return InteractionGraph.from_dict(dict(source))
-    text: str
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise GraphValueError(f"graph file: {str(path)!r} does not exist; check the path") from None
-        except IsADirectoryError:
-            raise GraphValueError(f"graph file: {str(path)!r} is a directory; give a JSON file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GraphValueError(f"graph file: cannot read {str(path)!r} ({exc.__class__.__name__})") from None
-    else:
-        text = str(source)
-    return InteractionGraph.from_dict(parse_json(text))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise GraphTypeError(
+            f"graph: expected a file path, JSON text or a dictionary, found {type(source).__name__}; "
+            "decode JSON bytes first (data.decode('utf-8'))"
+        )
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+        return InteractionGraph.from_dict(_parse_graph_text(source))
+    if not isinstance(source, (str, os.PathLike)):
+        found = "None" if source is None else type(source).__name__
+        raise GraphTypeError(f"graph: expected a file path, JSON text or a dictionary, found {found}")
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".parquet", ".graphml", ".edgelist"):
+        from . import graphio
+
+        return graphio.read_graph(path)
+    return InteractionGraph.from_dict(_parse_graph_text(_read_text(path)))
+
+
+def save_graph(graph: InteractionGraph, path: str | os.PathLike[str]) -> None:
+    """Write ``graph`` to ``path`` in the format its suffix names (``.json``, ``.npz``,
+    ``.parquet``, ``.graphml``, ``.edgelist``); see :func:`graphcollapse.theory.graphio.save_graph`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from graphcollapse.theory.builders import chain
+    >>> from graphcollapse.theory.graph import load_graph, save_graph
+    >>> path = os.path.join(tempfile.mkdtemp(), "chain.npz")
+    >>> save_graph(chain(3), path)
+    >>> load_graph(path).edges
+    [('L0', 'L1', 10), ('L1', 'L2', 10)]
+    """
+    from . import graphio
+
+    graphio.save_graph(graph, path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GraphValueError(f"graph file: {str(path)!r} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise GraphValueError(f"graph file: {str(path)!r} is a directory; give a graph file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphValueError(f"graph file: cannot read {str(path)!r} ({exc.__class__.__name__})") from None
 
 
 def _reject_constant(name: str) -> Any:
     raise GraphValueError(f"graph file: {name} is not valid JSON; use a finite number")
 
 
+def _number_parsers() -> tuple[Any, Any]:
+    """``parse_float`` and ``parse_int`` hooks for :func:`json.loads`: decimals become
+    exact sympy Rationals (one per distinct literal), and literals that cannot be taken as
+    written become :class:`_OutOfRange` so that the field check names them."""
+    cache: dict[str, Any] = {}
+
+    def parse_float(text: str) -> Any:
+        try:
+            return cache[text]
+        except KeyError:
+            pass
+        value: Any
+        if len(text) > MAX_NUMBER_LENGTH:
+            value = _OutOfRange(text, integer=False)
+        else:
+            x = float(text)
+            mantissa = text.lower().partition("e")[0]
+            if not math.isfinite(x) or (x == 0 and mantissa.strip("-+0.")):
+                value = _OutOfRange(text, integer=False)  # overflows to inf or underflows to 0
+            else:
+                value = sp.Rational(text)
+        cache[text] = value
+        return value
+
+    def parse_int(text: str) -> Any:
+        if len(text) > 20:
+            return _OutOfRange(text, integer=True)
+        return int(text)
+
+    return parse_float, parse_int
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise GraphValueError(f"{_label(key)}: the key appears twice in one JSON object; keep one")
+            seen.add(key)
+    return out
+
+
+def _json_error(exc: json.JSONDecodeError) -> GraphValueError:
+    return GraphValueError(f"graph file: malformed JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})")
+
+
+def _nesting_error() -> GraphValueError:
+    return GraphValueError("graph file: malformed JSON: nesting too deep; a graph file nests at most 3 levels")
+
+
 def parse_json(text: str) -> Any:
     """Parse JSON text strictly, keeping decimal numbers exact (sympy Rational).
+
+    Strict means: NaN and Infinity, a key given twice in one object, nesting deeper than
+    the parser's recursion limit are errors; an integer literal of more than 20 digits,
+    a number literal longer than :data:`MAX_NUMBER_LENGTH` characters and a decimal
+    outside the float64 range (``1e400``) are kept as placeholders that the field checks
+    of :meth:`InteractionGraph.from_dict` reject naming the field.
+
+    Parameters
+    ----------
+    text : str
+        JSON text.
+
+    Returns
+    -------
+    The parsed value (dicts, lists, str, int, sympy Rational, None, bool).
+
+    Raises
+    ------
+    GraphTypeError
+        When ``text`` is not a str.
+    GraphValueError
+        On malformed JSON, NaN/Infinity or a repeated key (one-line message).
 
     Examples
     --------
     >>> from graphcollapse.theory.graph import parse_json
     >>> parse_json('{"x": 0.25, "n": 3}')
     {'x': 1/4, 'n': 3}
+    >>> parse_json('{"n": 3, "n": 4}')
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphValueError: n: the key appears twice in one JSON object; keep one
     """
+    if not isinstance(text, str):
+        found = "None" if text is None else type(text).__name__
+        raise GraphTypeError(f"graph: expected JSON text (str), found {found}")
+    parse_float, parse_int = _number_parsers()
     try:
-        return json.loads(text, parse_float=lambda s: sp.Rational(s), parse_constant=_reject_constant)
+        return json.loads(text, parse_float=parse_float, parse_int=parse_int,
+                          parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
-        raise GraphValueError(
-            f"graph file: malformed JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
-        ) from None
+        raise _json_error(exc) from None
+    except RecursionError:
+        raise _nesting_error() from None
+
+
+def _parse_graph_text(text: str) -> Any:
+    """:func:`parse_json` for a whole graph file, fast on large files.
+
+    The C parser builds plain dicts (with the garbage collector paused: a large graph file
+    makes millions of objects, none of them cyclic); it cannot report a repeated key, so
+    the number of key-value pairs kept is compared with the number of ``:`` characters in
+    the text, which counts every pair written plus every colon inside a string. In a
+    well-formed graph file no string contains a colon (learner names cannot), so the two
+    agree unless some key was repeated (or a string has a colon); then the text is parsed
+    again by :func:`parse_json`, which reports the repeated key. Integer literals the C
+    parser refuses (too many digits) also send the text to :func:`parse_json`.
+    """
+    parse_float, _ = _number_parsers()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        data = json.loads(text, parse_float=parse_float, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise _json_error(exc) from None
+    except RecursionError:
+        raise _nesting_error() from None
+    except ValueError:  # an integer literal beyond the interpreter's digit limit
+        return parse_json(text)
+    finally:
+        if enabled:
+            gc.enable()
+    if _pair_count(data) != text.count(":"):
+        return parse_json(text)
+    return data
+
+
+def _pair_count(data: Any) -> int:
+    """Key-value pairs of the top-level object and of the model and edge objects (-1 when
+    the document does not have that shape)."""
+    if type(data) is not dict:
+        return -1
+    count = len(data)
+    for key in ("models", "edges"):
+        items = data.get(key)
+        if type(items) is list and items:
+            if set(map(type, items)) != {dict}:
+                return -1
+            count += sum(map(len, items))
+    return count
+

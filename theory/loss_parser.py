@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import ast
 from fractions import Fraction
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import sympy as sp
 
 from .errors import GraphValueError
 
-__all__ = ["FUNCTIONS", "CONSTANTS", "parse_expression"]
+__all__ = ["FUNCTIONS", "CONSTANTS", "parse_expression", "numeric_function"]
 
 #: Whitelisted functions: name -> sympy constructor (called on sympy arguments only).
 FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int]] = {
@@ -176,3 +177,67 @@ def parse_expression(text: str, symbols: Mapping[str, sp.Expr], *, field: str = 
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise GraphValueError(f"{field}: the expression is not finite (division by zero or similar)")
     return expr
+
+
+def numeric_function(args: Sequence[sp.Symbol], exprs: Sequence[sp.Expr], *,
+                     field: str = "loss") -> Callable[..., list[np.ndarray]]:
+    r"""A numpy function of ``args`` returning the values of ``exprs`` as float arrays, for
+    evaluating a user's loss (or its derivatives) on many data points.
+
+    The generated code runs with numpy's floating-point warnings off: a loss that
+    overflows (``exp(1000*(y - eta)**2)``) would otherwise print one warning per
+    operation, each quoting the whole generated expression. Instead, a non-finite value
+    raises one :class:`~graphcollapse.theory.errors.GraphValueError` naming the field and
+    the first offending data point.
+
+    Parameters
+    ----------
+    args : sequence of sympy Symbol
+        The data symbols, in call order.
+    exprs : sequence of sympy expression
+        What to evaluate.
+    field : str
+        The field named in error messages.
+
+    Returns
+    -------
+    callable
+        ``f(*arrays)`` -> list of float arrays (scalars broadcast to the data shape).
+
+    Raises
+    ------
+    GraphValueError
+        From the returned function, when a value is NaN or infinite.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> y = sp.Symbol("y", real=True)
+    >>> f = numeric_function([y], [y**2, sp.Integer(1)])
+    >>> [v.tolist() for v in f(np.array([1.0, 2.0]))]
+    [[1.0, 4.0], [1.0, 1.0]]
+    >>> numeric_function([y], [sp.exp(1000*y**2)], field="loss of mine")(np.array([0.0, 3.0]))
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphValueError: loss of mine: the value is not finite (overflow or division by zero) at data point 1 (y = 3.0); rescale the loss
+    """
+    compiled = sp.lambdify(list(args), list(exprs), modules="numpy")
+    names = [str(a) for a in args]
+
+    def evaluate(*data: np.ndarray) -> list[np.ndarray]:
+        arrays = [np.asarray(a, dtype=float) for a in data]
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+        with np.errstate(all="ignore"):
+            values = compiled(*arrays)
+            out = [np.broadcast_to(np.asarray(v, dtype=float), shape) for v in values]
+        for v in out:
+            bad = ~np.isfinite(v)
+            if bad.any():
+                i = int(np.argmax(bad.reshape(-1)))
+                point = ", ".join(f"{n} = {a.reshape(-1)[i] if a.size > 1 else a.reshape(-1)[0]}"
+                                  for n, a in zip(names, arrays))
+                raise GraphValueError(f"{field}: the value is not finite (overflow or division by zero) at "
+                                      f"data point {i} ({point}); rescale the loss")
+        return out
+
+    return evaluate

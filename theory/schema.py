@@ -23,5 +23,5 @@ def graph_schema() -> dict[str, Any]:
     >>> sorted(graph_schema()["required"])
     ['dimension', 'models', 'noise_variance']
     """
-    text = resources.files("theory").joinpath("graph.schema.json").read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("graph.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
