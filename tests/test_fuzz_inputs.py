@@ -11,10 +11,13 @@ import io
 import json
 import time
 
+from unittest.mock import patch
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import graphcollapse.theory.graph as graph_module
 from graphcollapse.theory import GraphCollapseError, InteractionGraph, load_graph
 from graphcollapse.theory.builders import random_digraph
 from graphcollapse.theory.graph import parse_json
@@ -33,7 +36,7 @@ EXTREME_LITERALS = st.sampled_from([
 UNICODE_NAMES = st.text(min_size=0, max_size=70)
 
 
-def _outcome(thunk) -> object:
+def _run(thunk) -> object:
     start = time.perf_counter()
     try:
         result = thunk()
@@ -44,6 +47,21 @@ def _outcome(thunk) -> object:
     elapsed = time.perf_counter() - start
     assert elapsed < TIME_BOUND, f"took {elapsed:.1f} s"
     assert isinstance(result, (InteractionGraph, GraphCollapseError)), type(result)
+    return result
+
+
+def _outcome(thunk) -> object:
+    """Run ``thunk`` with the constructor's item-by-item checks (small graphs) and with its
+    vectorised checks forced: both give the same graph or the same error."""
+    result = _run(thunk)
+    with patch.object(graph_module, "_VECTORISE_MIN", 0):
+        vectorised = _run(thunk)
+    assert type(vectorised) is type(result)
+    if isinstance(result, InteractionGraph):
+        assert (vectorised.names, vectorised.edges, vectorised.real_samples, vectorised.total_samples) == \
+            (result.names, result.edges, result.real_samples, result.total_samples)
+    else:
+        assert str(vectorised) == str(result)
     return result
 
 

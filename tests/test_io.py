@@ -290,6 +290,14 @@ def test_graphml_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- fast path = item path
+@pytest.fixture(autouse=True)
+def _vectorise_small_graphs(monkeypatch):
+    """The constructor checks long columns with numpy; here every graph takes that path."""
+    import graphcollapse.theory.graph as graph_module
+
+    monkeypatch.setattr(graph_module, "_VECTORISE_MIN", 0)
+
+
 def _build(real, init, edges, **kw):
     return InteractionGraph([f"L{k}" for k in range(len(real))], real_samples=real, initial_samples=init,
                             edges=edges, dimension=5, noise_variance=1, **kw)

@@ -53,6 +53,8 @@ _TOP_KEYS = {"format_version", "dimension", "noise_variance", "models", "edges",
 _MODEL_KEYS = {"name", "initial_samples", "real_samples", "synthetic_noise_variance"}
 _EDGE_KEYS = {"source", "target", "samples"}
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_]")
+#: Columns shorter than this are checked item by item (numpy's overhead would dominate).
+_VECTORISE_MIN = 200
 
 Value = Any  # int | sympy.Expr
 
@@ -309,7 +311,9 @@ class InteractionGraph:
         self.noise_variance = _normalise_number(noise_variance, "noise_variance", allow_float=True)
         _check_sign(self.noise_variance, "noise_variance", positive=True)
 
-        real_arr, init_arr = _int_column(real_samples), _int_column(initial_samples)
+        real_arr = init_arr = None
+        if K >= _VECTORISE_MIN:
+            real_arr, init_arr = _int_column(real_samples), _int_column(initial_samples)
         start = None
         if real_arr is not None and init_arr is not None:
             bad = (real_arr < 0) | (init_arr < 1)
@@ -350,7 +354,8 @@ class InteractionGraph:
 
         if not isinstance(edges, _EdgeColumns):
             edges = edges if isinstance(edges, (list, tuple)) else list(edges)
-        columns = edges if isinstance(edges, _EdgeColumns) else _edge_columns(edges)
+        columns = edges if isinstance(edges, _EdgeColumns) else (
+            _edge_columns(edges) if len(edges) >= _VECTORISE_MIN else None)
         fast = None if columns is None else self._edges_vectorised(columns)
         if fast is not None:
             src, tgt, num = fast
