@@ -243,8 +243,9 @@ class InteractionGraph:
     names : sequence of str
         Learner names, unique, matching :data:`NAME_PATTERN`.
     real_samples, initial_samples : sequence
-        Per learner :math:`m_k \ge 0` and :math:`n^0_k > 0` (int, sympy Rational or
-        symbol).
+        Per learner :math:`m_k \ge 0` and :math:`n^0_k > 0` (int, numpy integer, sympy
+        Rational or symbol). Long columns of plain integers (lists or numpy integer
+        arrays) are checked with numpy; the attributes hold Python ints either way.
     edges : iterable of (source, target, samples)
         Learner names (or indices) and :math:`n_{jk} > 0`; data flow from source to target.
     dimension : int or sympy expression
