@@ -12,7 +12,7 @@ from .errors import (
     NoClosedFormError,
     UndecidableError,
 )
-from .graph import InteractionGraph, load_graph
+from .graph import InteractionGraph, load_graph, save_graph
 from .condition import CollapseCondition, SourceComponent, collapse_condition, verdicts_from_mixing_matrix
 from .analysis import Analysis, Prediction, analyze, predict
 
@@ -22,6 +22,7 @@ __all__ = [
     "__version__",
     "InteractionGraph",
     "load_graph",
+    "save_graph",
     "CollapseCondition",
     "SourceComponent",
     "collapse_condition",

@@ -42,10 +42,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -53,6 +53,7 @@ import sympy as sp
 from .analysis import Analysis, LearnerResult, MinimalFix, Prediction, _components, minimal_fix, spectral_radius
 from .analysis import to_exact_string, to_float
 from .condition import collapse_condition
+from .loss_parser import numeric_function
 from .errors import GraphValueError, NoClosedFormError
 from .graph import InteractionGraph, _as_sympy
 from .loss_parser import parse_expression
@@ -615,8 +616,9 @@ def _sandwich_qmc(graph: InteractionGraph, family: Family, th: tuple[sp.Rational
         theta_star = np.array([float(th[0]), s2])
         G = np.eye(2)
     subs = dict(zip(params, [sp.Float(v, 17) for v in theta_star]))
-    f_score = sp.lambdify(data, [e.subs(subs) for e in score], modules="numpy")
-    f_hess = sp.lambdify(data, [e.subs(subs) for row in hess.tolist() for e in row], modules="numpy")
+    f_score = numeric_function(data, [e.subs(subs) for e in score], field=f"score of the loss of {family.name}")
+    f_hess = numeric_function(data, [e.subs(subs) for row in hess.tolist() for e in row],
+                              field=f"Hessian of the loss of {family.name}")
     p = len(params)
     ndim = (d + 1) if family.is_regression else 1
     a_list, H_list, V_list, g_list = [], [], [], []
@@ -631,11 +633,8 @@ def _sandwich_qmc(graph: InteractionGraph, family: Family, th: tuple[sp.Rational
             y = _model_sample("normal", None, theta_star, s2, U[:, 0])
             cols = [y]
         n = len(y)
-        gs = np.array([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in f_score(*cols)])  # (p, n)
-        hs = np.array([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in f_hess(*cols)]).reshape(p, p, n)
-        if not (np.all(np.isfinite(gs)) and np.all(np.isfinite(hs))):
-            raise GraphValueError(f"loss of {family.name}: score or Hessian is not finite on the data of model "
-                                  f"{family.model!r} at theta*")
+        gs = np.array([np.broadcast_to(v, (n,)) for v in f_score(*cols)])  # (p, n); finite or raised
+        hs = np.array([np.broadcast_to(v, (n,)) for v in f_hess(*cols)]).reshape(p, p, n)
         Hr = hs.mean(axis=2)
         Vr = gs @ gs.T / n
         try:
