@@ -10,10 +10,13 @@ Families
     (numpy seed 1); rational weights n_jk/N_k from random counts; learner 0's row scaled
     by (1 - a); two random edges carry the symbols b and c; D = diag(1/N_k).
 
-For each route and family, K grows from 2 until one solve takes longer than the budget
-(default 60 s; each solve runs in a child process killed at the budget). Prints one line
-per solve and a summary: largest K done by each route and the speed-up at the largest K
-the baseline finishes.
+For each route and family, K grows from 2 (3 on (b); or --kmin) until one solve takes
+longer than the budget (default 60 s of wall time; each solve runs in a child process
+killed at the budget). Prints one line per solve (for our route also the counters of the
+linear solver summed over the blocks: primes, evaluation points, unlucky points) and a
+summary: largest K done by each route and the speed-up at the largest K the baseline
+finishes. Times are wall-clock seconds of the solve alone, or with --clock cpu the CPU
+seconds of the child process (time.process_time), which a shared machine disturbs less.
 
 Checks (outside the timed solve): for every K, one random rational point of the symbols
 is substituted into our C and compared with the exact QQ solve of the substituted system
@@ -21,7 +24,11 @@ is substituted into our C and compared with the exact QQ solve of the substitute
 about degree / range); for K <= 6 also the exact residual C - W C W^T - D = 0 over
 QQ(a, b[, c]). A failed check stops the family and is printed.
 
-Usage: python benchmarks/bench_lyapunov.py [--budget 60] [--kmax 40]
+Usage: python benchmarks/bench_lyapunov.py [--budget 60] [--kmin K] [--kmax 40]
+       [--families a-cycle b-ring-plus] [--routes ours baseline] [--clock wall|cpu]
+
+Example (our solver only, cycle K = 10, CPU time):
+python benchmarks/bench_lyapunov.py --families a-cycle --routes ours --kmin 10 --kmax 10 --clock cpu
 """
 
 from __future__ import annotations
@@ -80,15 +87,19 @@ FAMILIES = {"a-cycle": cycle_family, "b-ring-plus": ring_plus_family}
 
 
 def _ours(W, D):
-    from graphcollapse.theory.lyapunov import solve_lyapunov_exact
+    """C and the linear solver's counters summed over the blocks."""
+    from graphcollapse.theory.lyapunov import solve_lyapunov_exact_detailed
 
-    return solve_lyapunov_exact(W, D)
+    sol = solve_lyapunov_exact_detailed(W, D)
+    s = sol.stats
+    return sol.C, (f"primes={s.primes} points={s.points} unlucky={s.unlucky_points} "
+                   f"modular={s.modular} field={s.field}")
 
 
 def _baseline(W, D):
     import naive_lyapunov
 
-    return naive_lyapunov.stationary(W, D)
+    return naive_lyapunov.stationary(W, D), ""
 
 
 ROUTES = {"ours": _ours, "baseline": _baseline}
@@ -206,12 +217,16 @@ def residual_is_zero(W: sp.Matrix, D: sp.Matrix, C: sp.Matrix) -> bool:
     return True
 
 
-def _child(route: str, family: str, K: int, q) -> None:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _child(route: str, family: str, K: int, q, clock: str = "wall") -> None:
     W, D = FAMILIES[family](K)
-    start = time.perf_counter()
-    C = ROUTES[route](W, D)
-    elapsed = time.perf_counter() - start
-    q.put(elapsed)
+    tick = CLOCKS[clock]
+    start = tick()
+    C, info = ROUTES[route](W, D)
+    elapsed = tick() - start
+    q.put((elapsed, info))
     ok = True
     if route == "ours":
         ok = substitution_check(W, D, C, seed=K)
@@ -220,19 +235,20 @@ def _child(route: str, family: str, K: int, q) -> None:
     q.put(ok)
 
 
-def timed(route: str, family: str, K: int, budget: float) -> tuple[float | None, bool]:
-    """Seconds for one solve in a child process (None past the budget) and whether the
-    checks done after the timed solve passed."""
+def timed(route: str, family: str, K: int, budget: float, clock: str = "wall") -> tuple[float | None, bool, str]:
+    """Seconds (wall or CPU) for one solve in a child process (None past the budget of
+    wall time), whether the checks done after the timed solve passed, and the route's
+    counters."""
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(route, family, K, q))
+    p = ctx.Process(target=_child, args=(route, family, K, q, clock))
     p.start()
     try:
-        elapsed = q.get(timeout=budget)
+        elapsed, info = q.get(timeout=budget)
     except queue.Empty:
         p.terminate()
         p.join()
-        return None, True
+        return None, True, ""
     try:
         ok = q.get(timeout=max(600.0, 10 * budget))
     except queue.Empty:
@@ -241,25 +257,31 @@ def timed(route: str, family: str, K: int, budget: float) -> tuple[float | None,
     if p.is_alive():
         p.terminate()
         p.join()
-    return elapsed, ok
+    return elapsed, ok, info
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, default=60.0)
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds of wall time per solve")
+    ap.add_argument("--kmin", type=int, default=None, help="first K (default 2, 3 on b-ring-plus)")
     ap.add_argument("--kmax", type=int, default=40)
-    ap.add_argument("--families", nargs="*", default=list(FAMILIES))
+    ap.add_argument("--families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
+    ap.add_argument("--routes", nargs="*", default=list(ROUTES), choices=list(ROUTES))
+    ap.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                    help="time the solve in wall-clock or CPU seconds of the child process")
     args = ap.parse_args(argv)
     # import both routes' modules before forking, so that no timed solve pays an import
     import naive_lyapunov  # noqa: F401
     import graphcollapse.theory.lyapunov  # noqa: F401
     for family in args.families:
         times: dict[str, dict[int, float]] = {r: {} for r in ROUTES}
-        for route in ROUTES:
-            for K in range(3 if family == "b-ring-plus" else 2, args.kmax + 1):
-                t, ok = timed(route, family, K, args.budget)
+        kmin = args.kmin if args.kmin is not None else 3 if family == "b-ring-plus" else 2
+        for route in args.routes:
+            for K in range(kmin, args.kmax + 1):
+                t, ok, info = timed(route, family, K, args.budget, args.clock)
                 print(f"{family:12s} {route:8s} K={K:3d} "
-                      f"{'> budget' if t is None else f'{t:8.2f} s'}{'' if ok else '  CHECK FAILED'}", flush=True)
+                      f"{'> budget' if t is None else f'{t:8.2f} s'}{'' if ok else '  CHECK FAILED'}"
+                      f"{'  ' + info if info else ''}", flush=True)
                 if t is None or not ok:
                     break
                 times[route][K] = t

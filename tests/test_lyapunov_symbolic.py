@@ -1,5 +1,6 @@
-"""The symbolic path of theory.lyapunov.solve_lyapunov_exact: evaluation modulo primes,
-nested rational reconstruction and an exact polynomial check (see the module docstring).
+"""The symbolic path of theory.lyapunov.solve_lyapunov_exact: its block systems go through
+theory.modular.solve_modular (evaluation modulo primes, nested rational reconstruction and
+an exact polynomial check; see that module's docstring).
 
 Checked here: exact residuals on both benchmark families up to K = 6, equality with the
 direct fraction-field solve on random small symbolic systems (several SCC blocks,
@@ -14,9 +15,9 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-import graphcollapse.theory.lyapunov as lyap
 from graphcollapse.theory.errors import GraphValueError
-from graphcollapse.theory.lyapunov import solve_lyapunov_exact
+from graphcollapse.theory.lyapunov import solve_lyapunov_exact, solve_lyapunov_exact_detailed
+from graphcollapse.theory.modular import ModularOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_lyapunov import (  # noqa: E402
@@ -26,11 +27,9 @@ from bench_lyapunov import (  # noqa: E402
 a, b, c = sp.symbols("a b c", positive=True)
 
 
-def _field_route(W, D, monkeypatch):
+def _field_route(W, D):
     """The same solve with the evaluation/interpolation route switched off."""
-    with monkeypatch.context() as m:
-        m.setattr(lyap, "_USE_INTERP", False)
-        return solve_lyapunov_exact(W, D)
+    return solve_lyapunov_exact(W, D, ModularOptions(interpolate=False))
 
 
 def _same(C1, C2) -> bool:
@@ -42,9 +41,9 @@ def test_ring_plus_residual_exactly_zero(K):
     """Claim: on the benchmark's ring-plus family (symbols a, b, c) the interpolated
     solution satisfies C = W C W^T + D exactly."""
     W, D = ring_plus_family(K)
-    C = solve_lyapunov_exact(W, D)
-    assert lyap.INTERP_STATS.get("blocks_interp") == 1 and "blocks_field" not in lyap.INTERP_STATS
-    assert residual_is_zero(W, D, C)
+    sol = solve_lyapunov_exact_detailed(W, D)
+    assert sol.stats.modular == 1 and sol.stats.field == 0, sol.stats
+    assert residual_is_zero(W, D, sol.C)
 
 
 @pytest.mark.parametrize("K", [2, 3, 4, 5, 6], ids=lambda k: f"cycle-{k}")
@@ -52,9 +51,9 @@ def test_cycle_family_residual_exactly_zero(K):
     """Claim: on the baseline's cycle family (symbols a, b on every row) the residual is
     exactly zero."""
     W, D = cycle_family(K)
-    C = solve_lyapunov_exact(W, D)
-    assert lyap.INTERP_STATS.get("blocks_interp") == 1
-    assert residual_is_zero(W, D, C)
+    sol = solve_lyapunov_exact_detailed(W, D)
+    assert sol.stats.modular == 1, sol.stats
+    assert residual_is_zero(W, D, sol.C)
 
 
 def test_residual_check_detects_a_wrong_entry():
@@ -82,55 +81,44 @@ def _random_system(seed: int):
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_interpolation_equals_field_solve_on_random_systems(seed, monkeypatch):
+def test_interpolation_equals_field_solve_on_random_systems(seed):
     """Claim: the interpolation route and the direct fraction-field solve give the same
     rational functions (difference cancels to 0)."""
     W, D = _random_system(seed)
-    C = solve_lyapunov_exact(W, D)
-    assert lyap.INTERP_STATS.get("blocks_interp", 0) >= 1
-    assert "blocks_field" not in lyap.INTERP_STATS
-    assert _same(C, _field_route(W, D, monkeypatch))
+    sol = solve_lyapunov_exact_detailed(W, D)
+    assert sol.stats.modular >= 1 and sol.stats.field == 0, sol.stats
+    field = solve_lyapunov_exact_detailed(W, D, ModularOptions(interpolate=False))
+    assert field.stats.modular == 0 and field.stats.field >= 1, field.stats
+    assert _same(sol.C, field.C)
 
 
-def test_unlucky_points_are_skipped(monkeypatch):
+def test_unlucky_points_are_skipped():
     """Claim: evaluation points where the block is singular (a = 2, a = -2: 1 - a^2/4 = 0)
     or an entry's denominator vanishes (a = -1 in 1/(1 + a)) are detected and skipped; the
     result is still exactly the field solve's. The grid is forced to contain them."""
     W = sp.Matrix([[a / 2, 1 / (1 + a) / 3], [b / 5, a / 2]])
     D = sp.diag(1, b)
-    orig = lyap._grid_values
-
-    def forced(rng, count, p, var):
-        vals = orig(rng, count, p, var)
-        bad = [2, p - 2, p - 1]
-        return bad + [v for v in vals if v not in bad][:max(0, count - 3)] if count > 3 else vals
-
-    monkeypatch.setattr(lyap, "_grid_values", forced)
-    C = solve_lyapunov_exact(W, D)
-    stats = dict(lyap.INTERP_STATS)
-    assert stats.get("invalid_points", 0) > 0, stats
-    assert stats.get("blocks_interp", 0) >= 1 and "blocks_field" not in stats, stats
-    monkeypatch.setattr(lyap, "_grid_values", orig)
-    assert _same(C, _field_route(W, D, monkeypatch))
-    assert residual_is_zero(W, D, C)
+    sol = solve_lyapunov_exact_detailed(W, D, ModularOptions(forced_residues=(2, -2, -1)))
+    assert sol.stats.unlucky_points > 0, sol.stats
+    assert sol.stats.modular >= 1 and sol.stats.field == 0, sol.stats
+    assert _same(sol.C, _field_route(W, D))
+    assert residual_is_zero(W, D, sol.C)
 
 
-def test_small_primes_never_silently_wrong(monkeypatch):
+def test_small_primes_never_silently_wrong():
     """Claim: with tiny primes (many unlucky points, coefficient denominators divisible
     by p, many primes needed) the result is still exactly right, whichever route ends up
     producing it."""
-
-    def small_primes():
-        p = 1009
-        while True:
-            yield p
-            p = int(sp.nextprime(p))
-
-    monkeypatch.setattr(lyap, "_prime_source", small_primes)
+    tiny = ModularOptions(primes=tuple(sp.primerange(1009, 1600)))
+    assert len(tiny.primes) >= tiny.max_primes
+    used = {"tiny": 0, "default": 0}
     for seed in range(3):
         W, D = _random_system(100 + seed)
-        C = solve_lyapunov_exact(W, D)
-        assert _same(C, _field_route(W, D, monkeypatch)), seed
+        sol = solve_lyapunov_exact_detailed(W, D, tiny)
+        used["tiny"] += sol.stats.primes
+        used["default"] += solve_lyapunov_exact_detailed(W, D).stats.primes
+        assert _same(sol.C, _field_route(W, D)), seed
+    assert used["tiny"] > used["default"], used  # the tiny primes were really used
 
 
 def test_singular_system_raises():
