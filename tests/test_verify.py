@@ -1,8 +1,9 @@
-"""Monte Carlo verification of the OLS theory and the ``graphcollapse verify`` command.
+"""The verification driver, Monte Carlo verification of the OLS theory and the
+``graphcollapse verify`` command.
 
-Agreement tests use the Bonferroni rule of :mod:`graphcollapse.verify.montecarlo` (family-wise level
-1e-3) with fixed seeds; every one also checks that a theory perturbed by 5% is rejected,
-so the test could fail.
+Agreement tests use the Bonferroni rule of :mod:`graphcollapse.verify.driver` (family-wise
+level 1e-3) with fixed seeds; every one also checks that a theory perturbed by 5% is
+rejected, so the test could fail.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from hypothesis import strategies as st
 from graphcollapse.theory.builders import cycle
 from graphcollapse.theory.errors import GraphValueError
 from graphcollapse.theory.graph import InteractionGraph
-from graphcollapse.verify import montecarlo
-from graphcollapse.verify.blocks import BLOCK_SIZE
+from graphcollapse.verify import driver, montecarlo
+from graphcollapse.verify.blocks import BLOCK_SIZE, block_generator, replication_blocks
 from graphcollapse.verify.cli import main
-from graphcollapse.verify.montecarlo import OLSVerification, verify_ols
+from graphcollapse.verify.driver import Moments, Sample, Verification, bonferroni_bound, merge, moments, run
+from graphcollapse.verify.montecarlo import verify_ols
 from graphcollapse.verify.simulate import ols_setup
 
 MIXED = InteractionGraph(  # a collapsing 2-cycle feeding a learner with real data, plus a bounded pair
@@ -36,7 +38,7 @@ BIG = InteractionGraph(  # large N: the large-sample theory is accurate to O(d/N
 SIGMA = MIXED.replace(covariance=[[2, 1], [1, 3]])
 
 
-def _perturbed(res: OLSVerification, factor: float) -> OLSVerification:
+def _perturbed(res: Verification, factor: float) -> Verification:
     return dataclasses.replace(res, theory=res.theory * factor)
 
 
@@ -121,6 +123,127 @@ def test_property_random_graphs_agree(graph: InteractionGraph, seed: int) -> Non
     assert not _perturbed(res, 1.05).agrees
 
 
+# ---------------------------------------------------------------------------- the driver
+class ToySimulator:
+    """The smallest :class:`graphcollapse.verify.driver.Simulator`: rows (2 scales, 2
+    generations, 3 learners) with risk N(theory, 1); at the second scale a replication
+    fails with probability 0.3, at the first never."""
+
+    chunk = 2
+
+    def __init__(self, shift: float = 0.0) -> None:
+        self.theory = np.arange(12, dtype=float).reshape(2, 2, 3)
+        self.shift = shift
+
+    def prediction(self) -> np.ndarray:
+        return self.theory + self.shift
+
+    def tested(self, used: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(used >= 2, (2, 1, 1))
+
+    def simulate(self, seed: int, blocks) -> list[Sample]:
+        out = []
+        for b, size in blocks:
+            rng = block_generator(seed, b)
+            risk = self.theory + rng.standard_normal((size,) + self.theory.shape)
+            valid = np.stack([np.ones(size, dtype=bool), rng.random(size) > 0.3], axis=1)
+            out.append(Sample(risk, valid))
+        return out
+
+    def result(self, stats) -> Verification:
+        return Verification(estimator="toy", theory_name="toy", names=("a", "b", "c"), tested_rule="always", **stats)
+
+
+def test_driver_statistics_equal_the_direct_computation() -> None:
+    """Claim: the streamed merge gives the mean, se and counts of the whole sample (with
+    failed replications left out of their rows only), the Bonferroni verdict accepts the
+    right theory and rejects one shifted by 0.2 (about 8 se)."""
+    sim = ToySimulator()
+    res = run(sim, replications=3000, seed=4)
+    samples = sim.simulate(4, [(b, stop - start) for b, start, stop in replication_blocks(3000)])
+    risk = np.concatenate([x.risk for x in samples])
+    valid = np.concatenate([x.valid for x in samples])
+    for i in range(2):
+        good = risk[valid[:, i], i]
+        assert int(res.used.reshape(-1)[i]) == len(good)
+        assert np.allclose(res.mean[i], good.mean(axis=0), rtol=1e-12)
+        assert np.allclose(res.se[i], good.std(axis=0, ddof=1) / np.sqrt(len(good)), rtol=1e-10)
+    assert res.tested_rows == 12 and res.critical_z == bonferroni_bound(12)
+    assert res.agrees and not run(ToySimulator(shift=0.2), replications=3000, seed=4).agrees
+
+
+def test_driver_is_bit_identical_across_workers() -> None:
+    """Claim: the toy simulator through the process pool gives the serial result bit for bit."""
+    a = run(ToySimulator(), replications=1500, seed=2)
+    b = run(ToySimulator(), replications=1500, seed=2, workers=2)
+    assert np.array_equal(a.mean, b.mean) and np.array_equal(a.se, b.se) and np.array_equal(a.used, b.used)
+
+
+def test_merge_keeps_rows_without_replications() -> None:
+    """Claim: a block in which every replication failed at some rows leaves the other
+    block's moments of those rows unchanged (no NaN leaks into the merge)."""
+    x = np.array([[1.0, 5.0], [3.0, 7.0]])
+    none = moments(Sample(x, valid=np.array([[True, False], [True, False]])))
+    some = moments(Sample(x + 1, valid=np.array([[True, True], [True, True]])))
+    pooled = merge(merge(None, some), none)
+    assert pooled.n.tolist() == [4, 2] and pooled.mean.tolist() == [2.5, 7.0]
+    assert isinstance(pooled, Moments) and np.isfinite(pooled.m2).all()
+
+
+def test_m_estimator_interrupt_keeps_finished_blocks() -> None:
+    """Claim: the M-estimator path has the driver's interrupt behaviour: Ctrl-C keeps the
+    finished blocks and reports them as partial."""
+    from graphcollapse.theory.builders import self_training
+    from graphcollapse.verify.mcompare import verify_mestimator
+
+    def progress(done: int, total: int) -> None:
+        if done >= BLOCK_SIZE:
+            raise KeyboardInterrupt
+
+    res = verify_mestimator(self_training(real_samples=50, samples=50, initial_samples=100, dimension=1),
+                            "gaussian", generations=1, replications=4 * BLOCK_SIZE, scales="1,2", seed=3,
+                            progress=progress)
+    assert (res.interrupted, res.completed) == (True, BLOCK_SIZE)
+    assert [r["replications_used"] for r in res.rows()] == [BLOCK_SIZE] * 4
+
+
+def test_estimator_vocabulary_is_ols_the_theory_families_and_custom() -> None:
+    """Claim: the one estimator vocabulary is ols, every family the theory knows, and custom."""
+    from graphcollapse.theory.mestimators import FAMILIES
+    from graphcollapse.verify.estimators import Estimator
+
+    assert [e.value for e in Estimator] == ["ols", *FAMILIES, "custom"]
+    with pytest.raises(GraphValueError, match="needs --loss"):
+        Estimator.parse("custom")
+    with pytest.raises(GraphValueError, match="applies to --estimator custom"):
+        Estimator.parse("logistic", "x.loss")
+
+
+def test_plots_leave_the_matplotlib_backend_alone(tmp_path: Path) -> None:
+    """Claim: drawing and saving figures neither selects nor switches matplotlib's global
+    backend (a user's choice survives, and none is resolved if there was none)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import matplotlib
+from graphcollapse.theory.builders import cycle
+from graphcollapse.verify.montecarlo import verify_ols
+from graphcollapse.verify.plots import plot_interaction_graph, plot_verification
+G = cycle(2, real_samples=20, initial_samples=40, dimension=2)
+plot_verification(verify_ols(G, generations=1, replications=50, seed=0), {str(tmp_path / "v.png")!r})
+plot_interaction_graph(G, {str(tmp_path / "g.pdf")!r})
+print(matplotlib.rcParams._get_backend_or_none())
+matplotlib.use("svg")
+plot_interaction_graph(G, {str(tmp_path / "g.png")!r})
+print(matplotlib.get_backend())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None", "svg"]
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "g.pdf").read_bytes()[:4] == b"%PDF"
+
+
 # ---------------------------------------------------------------------------- CLI
 @pytest.fixture()
 def graph_file(tmp_path: Path) -> str:
@@ -172,16 +295,16 @@ def test_cli_covariance_file(graph_file: str, tmp_path: Path, capsys: pytest.Cap
 def test_cli_interrupt_writes_partial_results(graph_file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Claim: Ctrl-C mid-run prints/writes what finished with interrupted true, exit 130."""
-    real = montecarlo._run_chunk
+    real = driver._simulate_chunk
     calls = []
 
-    def flaky(task):
+    def flaky(simulator, seed, blocks):
         calls.append(1)
         if len(calls) > 1:
             raise KeyboardInterrupt
-        return real(task)
+        return real(simulator, seed, blocks)
 
-    monkeypatch.setattr(montecarlo, "_run_chunk", flaky)
+    monkeypatch.setattr(driver, "_simulate_chunk", flaky)
     c = tmp_path / "rows.csv"
     assert main(["verify", graph_file, "-T", "1", "-R", "5000", "--seed", "1", "--json", "--csv", str(c)]) == 130
     out = json.loads(capsys.readouterr().out)

@@ -83,25 +83,41 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
                    help="use the large-sample (first-order) theory instead of the exact one")
 
 
+def _estimator(text: str):
+    """An argparse type: the :class:`~graphcollapse.verify.estimators.Estimator` named ``text``."""
+    from graphcollapse.theory.errors import GraphValueError
+    from graphcollapse.verify.estimators import Estimator
+
+    try:
+        return Estimator.parse(text)
+    except GraphValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--estimator: ")) from None  # argparse names it
+
+
+def _estimator_help(default: str) -> str:
+    from graphcollapse.verify.estimators import Estimator
+
+    return (f"{default}, or an M-estimator: {', '.join(e.value for e in Estimator if e is not Estimator.OLS)} "
+            "(custom with --loss FILE; docs/mestimators.md)")
+
+
 def _add_estimator_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--estimator", default="ols", metavar="NAME",
-                   help="ols (default: the exact finite-sample theory), or an M-estimator family for "
-                        "its asymptotic theory: gaussian, logistic, poisson, huber, location-scale, "
-                        "or custom with --loss FILE (docs/mestimators.md)")
+    p.add_argument("--estimator", type=_estimator, default="ols", metavar="NAME",
+                   help=_estimator_help("ols (default: the exact finite-sample theory)"))
     p.add_argument("--loss", metavar="FILE", default=None, help="custom loss file (with --estimator custom)")
     p.add_argument("--theta", metavar="V1,V2,...", default=None,
                    help="true parameter theta* of an M-estimator (default documented per family)")
 
 
 def _family(args: argparse.Namespace):
-    """None for OLS, else the M-estimator family (one-line error for an unknown name)."""
-    if args.estimator == "ols":
+    """None for OLS, else the M-estimator family."""
+    from graphcollapse.verify.estimators import Estimator
+
+    if args.estimator is Estimator.OLS:
         if args.loss is not None or args.theta is not None:
             raise CommandError("--loss and --theta apply to M-estimators; add --estimator NAME")
         return None
-    from graphcollapse.theory.mestimators import get_family
-
-    return get_family(args.estimator, args.loss)
+    return Estimator.parse(args.estimator, args.loss).family(args.loss)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -154,8 +170,7 @@ def _add_verify_args(p: argparse.ArgumentParser) -> None:
                    help="last generation to simulate")
     p.add_argument("--replications", "-R", type=_int_at_least("--replications", 2), required=True, metavar="R",
                    help="Monte Carlo replications (at least 2)")
-    p.add_argument("--estimator", default="ols", metavar="NAME",
-                   help="ols (default) or an M-estimator family (see docs/mestimators.md)")
+    p.add_argument("--estimator", type=_estimator, default="ols", metavar="NAME", help=_estimator_help("ols (default)"))
     p.add_argument("--theta", default=None, metavar="V1,V2,...", help="theta* of an M-estimator")
     p.add_argument("--scales", default=None, metavar="S1,S2,...", help="sample-size scales of an M-estimator run")
     p.add_argument("--loss", default=None, metavar="FILE", help="custom loss file (with --estimator custom)")
@@ -173,42 +188,28 @@ def _add_verify_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from graphcollapse.verify.montecarlo import ESTIMATORS, ProgressBar, verify_ols, with_covariance_file
+    from graphcollapse.verify.api import verify
+    from graphcollapse.verify.driver import ProgressBar
+    from graphcollapse.verify.estimators import Estimator
+    from graphcollapse.verify.montecarlo import with_covariance_file
 
-    if args.estimator not in ESTIMATORS:
-        raise CommandError(f"--estimator: unknown estimator {args.estimator!r}; expected one of {', '.join(ESTIMATORS)}")
-    if args.estimator == "ols" and (args.theta or args.scales or args.loss):
-        raise CommandError("--theta, --scales and --loss apply to M-estimators; add --estimator NAME")
     graph = _load(args.graph)
     if args.covariance is not None:
         graph = with_covariance_file(graph, args.covariance)
     bar = ProgressBar(force=args.progress)
-    try:
-        if args.estimator == "ols":
-            result = verify_ols(graph, generations=args.generations, replications=args.replications, seed=args.seed,
-                                theory="large-sample" if args.large_sample else "exact", workers=args.workers,
-                                progress=bar)
-        else:
-            try:
-                from graphcollapse.verify.mcompare import verify_mestimator
-            except ImportError:
-                raise CommandError(f"estimator {args.estimator} is not available") from None
-            result = verify_mestimator(graph, args.estimator, generations=args.generations,
-                                       replications=args.replications, theta=args.theta, scales=args.scales,
-                                       loss_file=args.loss, seed=args.seed, workers=args.workers, progress=bar)
+    try:  # --large-sample selects the OLS theory; M-estimators are compared with the asymptotic one
+        result = verify(graph, args.estimator, generations=args.generations, replications=args.replications,
+                        seed=args.seed, workers=args.workers, progress=bar,
+                        theory="large-sample" if args.large_sample and args.estimator is Estimator.OLS else "exact",
+                        theta=args.theta, scales=args.scales, loss_file=args.loss)
     finally:
         bar.close()
     if args.csv:
         result.to_csv(args.csv)
     if args.plot:
-        if args.estimator == "ols":
-            from graphcollapse.verify.plots import plot_verification
+        from graphcollapse.verify.plots import plot_verification
 
-            plot_verification(result, args.plot)
-        else:
-            from graphcollapse.verify.mcompare import plot_mverification
-
-            plot_mverification(result, args.plot)
+        plot_verification(result, args.plot)
     if args.graph_plot:
         from graphcollapse.verify.plots import plot_interaction_graph
 
@@ -234,7 +235,7 @@ def _add_latex_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_latex(args: argparse.Namespace) -> int:
-    from graphcollapse.theory.latex import derive_theorem
+    from graphcollapse.theory.theorem import derive_theorem
     from graphcollapse.theory.symbols import apply_symbols
 
     graph = apply_symbols(_load(args.graph), args.symbol)

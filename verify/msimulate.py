@@ -551,23 +551,22 @@ def simulate_mestimator(graph: InteractionGraph, family: Family | str, generatio
     >>> sim.risk_mean.shape, sim.failed
     ((2, 1), 0)
     """
+    from .driver import Sample, merge, moments
+
     fam = get_family(family) if isinstance(family, str) else family
     seed = draw_seed(seed)
-    risks, fails = [], []
+    acc = None  # streamed like the verification driver: memory does not grow with replications
     failures = np.zeros((generations + 1, graph.num_learners), dtype=np.int64)
     for b, start, stop in replication_blocks(replications):
         r, f, c = simulate_block(graph, fam, generations, seed, b, stop - start, theta=theta, scale=scale)
-        risks.append(r)
-        fails.append(f)
+        acc = merge(acc, moments(Sample(r, ~f)))
         failures += c
-    risk = np.concatenate(risks)
-    failed = np.concatenate(fails)
-    good = risk[~failed]
-    warn_failures(int(failed.sum()), replications, fam.name)
-    n = max(good.shape[0], 1)
-    return MSimulation(fam, scale, seed, replications, good.mean(axis=0) if good.size else np.full(risk.shape[1:], np.inf),
-                       good.std(axis=0, ddof=1) / math.sqrt(n) if good.shape[0] > 1 else np.full(risk.shape[1:], np.inf),
-                       int(failed.sum()), failures)
+    n = acc.n.item()  # valid has no lead axes: one count for every row
+    warn_failures(replications - n, replications, fam.name)
+    shape = (generations + 1, graph.num_learners)
+    mean = acc.mean if n else np.full(shape, np.inf)
+    se = np.sqrt(acc.m2 / (n - 1) / n) if n > 1 else np.full(shape, np.inf)
+    return MSimulation(fam, scale, seed, replications, mean, se, replications - n, failures)
 
 
 def warn_failures(failed: int, replications: int, name: str) -> None:

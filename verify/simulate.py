@@ -269,6 +269,14 @@ def _solve(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True, fastmath=True)
 def _kernel(nrm, chi, prev, out, d, mode, blk_start, blk_stop, z_off, z_scale,
             b_prod, b_noff, b_ncol, b_coff, b_zoff, b_scale, rot_prod, rot_real, rot_noff, rot_coff):  # pragma: no cover - compiled
+    """One generation: every replication ``r`` and learner ``k`` fitted on its own, in
+    rotation mode (``mode[k] == 1``) or general mode (a factor per block, Cholesky, two
+    triangular solves).
+
+    Deliberately one function, its parts marked by comments: split into per-mode numba
+    functions (inlined by numba or not) it measured about 25% slower on the same inputs,
+    and across a call boundary ``fastmath`` rounds the last bit differently for d >= 4,
+    which would change seeded results."""
     R = nrm.shape[0]
     K = mode.shape[0]
     F = np.zeros((d, d))
