@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
@@ -47,8 +46,9 @@ __all__ = ["solve_lyapunov_exact", "solve_lyapunov_exact_detailed", "ExactLyapun
 
 
 def scc_order(W: Any) -> list[list[int]]:
-    """SCCs of the pattern of ``W`` (``j -> k`` when ``W[k, j] != 0``), sources first,
-    each sorted.
+    """SCCs of the pattern of ``W`` (``j -> k`` when ``W[k, j] != 0``) in the topological
+    order of :class:`graphcollapse.theory.structure.GraphStructure`, each sorted. For the
+    mixing matrix of a graph, read ``graph.structure`` instead.
 
     Examples
     --------
@@ -57,16 +57,16 @@ def scc_order(W: Any) -> list[list[int]]:
     >>> scc_order(sp.Matrix([[0, 0], [1, 0]]))
     [[0], [1]]
     """
+    from .structure import GraphStructure
+
     K = W.shape[0]
-    G = nx.DiGraph()
-    G.add_nodes_from(range(K))
     if isinstance(W, sp.MatrixBase):
-        G.add_edges_from((j, k) for k in range(K) for j in range(K) if W[k, j] != 0)
+        nonzero = list(W.todok().keys())
+        rows, cols = [r for r, _ in nonzero], [c for _, c in nonzero]
     else:
         rows, cols = np.nonzero(np.asarray(W))
-        G.add_edges_from(zip(cols.tolist(), rows.tolist()))
-    cond = nx.condensation(G)
-    return [sorted(cond.nodes[c]["members"]) for c in nx.topological_sort(cond)]
+    S = GraphStructure(K, sources=cols, targets=rows)  # j -> k when W[k, j] != 0
+    return [S.members(c).tolist() for c in range(S.num_components)]
 
 
 @dataclass

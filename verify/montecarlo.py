@@ -73,12 +73,13 @@ def reliable_learners(graph: InteractionGraph) -> np.ndarray:
     >>> reliable_learners(chain(3, real_samples=5, samples=10, initial_samples=30, dimension=2)).tolist()
     [False, False, False]
     """
-    import networkx as nx
-
     d = int(graph.dimension)
-    small = {k for k in range(graph.num_learners)
-             if int(graph.total_samples[k]) < d + RELIABLE_MARGIN or int(graph.initial_samples[k]) < d + RELIABLE_MARGIN}
-    return np.array([not (({k} | nx.ancestors(graph.digraph, k)) & small) for k in range(graph.num_learners)])
+    small = [k for k in range(graph.num_learners)
+             if int(graph.total_samples[k]) < d + RELIABLE_MARGIN or int(graph.initial_samples[k]) < d + RELIABLE_MARGIN]
+    reliable = np.ones(graph.num_learners, dtype=bool)
+    if small:  # a learner is unreliable when a small learner is among its ancestors
+        reliable[graph.structure.descendants(small)] = False
+    return reliable
 
 
 def auto_chunk(setup: OLSSetup, budget: int = 16 * 2**20) -> int:
