@@ -172,3 +172,18 @@ def test_reached_by_matches_networkx(g, data):
         start = int(S.members(c)[0])
         reached = {int(S.labels[j]) for j in nx.descendants(G, start) | {start}}
         assert set(np.flatnonzero(R[:, s]).tolist()) == reached
+
+
+@given(digraphs())
+def test_components_within_ancestor_sets(g):
+    """Claim: on an ancestor-closed set the graph's components, restricted, are the induced
+    subgraph's SCCs, in an order where every edge goes forward (what the block solves need)."""
+    K, src, tgt = g
+    S = GraphStructure(K, src, tgt)
+    for k in range(K):
+        B = S.ancestors(k).tolist()
+        comps = S.components_within(B)
+        sub = _nx(K, src, tgt).subgraph(B)
+        assert {frozenset(B[i] for i in c) for c in comps} == {frozenset(c) for c in nx.strongly_connected_components(sub)}
+        pos = {B[i]: n for n, c in enumerate(comps) for i in c}
+        assert all(pos[u] <= pos[v] for u, v in sub.edges)

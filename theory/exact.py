@@ -49,7 +49,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
@@ -57,7 +56,7 @@ from sympy.polys.matrices import DomainMatrix
 from .errors import ExactRegimeError, GraphValueError, UndecidableError
 from .graph import InteractionGraph, _as_sympy
 from .linalg import common_field
-from .lyapunov import scc_order, solve_lyapunov_exact
+from .lyapunov import solve_lyapunov_exact
 from .recursion import check_ols_sample_sizes
 
 __all__ = [
@@ -857,7 +856,7 @@ def exact_risk_bounds(graph: InteractionGraph, learners: Sequence[int]) -> dict[
     D = exact_noise_variance(graph)
     W = graph.mixing_matrix.extract(idx, idx)
     Dm = sp.diag(*[D[k] for k in idx])
-    low = solve_lyapunov_exact(W, Dm)
+    low = solve_lyapunov_exact(W, Dm, components=graph.structure.components_within(idx))
     up = (sp.eye(len(idx)) - W).LUsolve(sp.Matrix([D[k] for k in idx]))
     d = _as_sympy(graph.dimension)
     big = [bool(_as_sympy(graph.total_samples[k]) >= 2 * d + 1) for k in range(graph.num_learners)]
@@ -870,10 +869,9 @@ def exact_risk_bounds(graph: InteractionGraph, learners: Sequence[int]) -> dict[
 
 
 def _ancestor_sets(graph: InteractionGraph) -> list[set[int]]:
-    G = nx.DiGraph()
-    G.add_nodes_from(range(graph.num_learners))
-    G.add_edges_from(zip(graph.edge_sources, graph.edge_targets))
-    return [nx.ancestors(G, k) | {k} for k in range(graph.num_learners)]
+    """Every learner's ancestors, itself included (the exact theory works on small graphs)."""
+    S = graph.structure
+    return [set(S.ancestors(k).tolist()) for k in range(graph.num_learners)]
 
 
 # --------------------------------------------------------------------------- fix
@@ -1179,7 +1177,7 @@ def exact_minimal_fix(graph: InteractionGraph, fix_samples: int = 1) -> ExactFix
     check_exact_regime(graph)
     if isinstance(fix_samples, bool) or not isinstance(fix_samples, (int, np.integer)) or fix_samples < 1:
         raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
-    comps = [A for A in scc_order(graph.mixing_matrix)]
+    comps = graph.structure.component_lists()
     fixes = [f for f in (component_fix(graph, A, int(fix_samples)) for A in comps) if f is not None]
     if not fixes:
         return None
@@ -1222,26 +1220,8 @@ def exact_minimal_fix(graph: InteractionGraph, fix_samples: int = 1) -> ExactFix
 def _component_period(graph: InteractionGraph, members: Sequence[int]) -> int:
     """The period of the strongly connected component ``members`` (gcd of its cycle
     lengths; 1 with a self-loop), 0 for a single learner without a self-loop."""
-    A = set(members)
-    edges = [(s, t) for s, t in zip(graph.edge_sources, graph.edge_targets) if s in A and t in A]
-    if not edges:
-        return 0
-    start = min(A)
-    level = {start: 0}
-    todo = [start]
-    out: dict[int, list[int]] = {}
-    for s, t in edges:
-        out.setdefault(s, []).append(t)
-    while todo:
-        u = todo.pop()
-        for v in out.get(u, []):
-            if v not in level:
-                level[v] = level[u] + 1
-                todo.append(v)
-    g = 0
-    for s, t in edges:
-        g = math.gcd(g, level[s] + 1 - level[t])
-    return abs(g)
+    S = graph.structure
+    return S.period(S.component_of(members[0]))
 
 
 @functools.lru_cache(maxsize=256)
@@ -1493,7 +1473,7 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None, *, f
     K = graph.num_learners
     names = graph.names
     W = graph.mixing_matrix
-    comps = scc_order(W)
+    comps = graph.structure.component_lists()
     comp_of = {k: i for i, A in enumerate(comps) for k in A}
     radius: list[tuple[sp.Expr, sp.Poly]] = [component_map_radius(graph, A) for A in comps]
     status = [_count_ge_one(P, r) for r, P in radius]
@@ -1742,7 +1722,7 @@ def exact_collapse_conditions(graph: InteractionGraph) -> tuple[dict[str, sp.Bas
     """
     check_exact_regime(graph)
     W = graph.mixing_matrix
-    comps = scc_order(W)
+    comps = graph.structure.component_lists()
     cond = [exact_contraction_condition(graph, A) for A in comps]
     comp_of = {k: i for i, A in enumerate(comps) for k in A}
     names = graph.names
@@ -1808,7 +1788,7 @@ def exact_growth_rates(graph: InteractionGraph, learners: Sequence[str] | None =
     simplify = sp.factor if graph.is_symbolic else (lambda e: e)
     expanding: set[int] = set()  # numeric graphs: learners downstream of a radius > 1
     if not graph.is_symbolic:
-        comps = scc_order(graph.mixing_matrix)
+        comps = graph.structure.component_lists()
         for A in comps:
             r, P = component_map_radius(graph, A)
             if _count_ge_one(P, r)[0]:

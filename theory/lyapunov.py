@@ -162,8 +162,8 @@ def _block_rhs(Dd, C, nz_rows, A: list[int], B: list[int]) -> list[list[Any]]:
     return R
 
 
-def solve_lyapunov_exact_detailed(W: sp.Matrix, D: sp.Matrix,
-                                  options: ModularOptions = DEFAULT_OPTIONS) -> ExactLyapunovSolution:
+def solve_lyapunov_exact_detailed(W: sp.Matrix, D: sp.Matrix, options: ModularOptions = DEFAULT_OPTIONS,
+                                  components: list[list[int]] | None = None) -> ExactLyapunovSolution:
     r"""The exact solution of :math:`C = W C W^\top + D` with the block structure and the
     linear solver's counters.
 
@@ -173,6 +173,10 @@ def solve_lyapunov_exact_detailed(W: sp.Matrix, D: sp.Matrix,
         Square matrices of the same size with exact (rational or symbolic) entries.
     options : ModularOptions
         Tuning constants of the block solves (the defaults are the tuned values).
+    components : list of list of int, optional
+        The strongly connected components of the pattern of ``W`` in topological order,
+        when the caller has them (e.g. ``graph.structure.components_within(B)`` for W
+        restricted to an ancestor-closed set B); computed from ``W`` otherwise.
 
     Returns
     -------
@@ -209,7 +213,7 @@ def solve_lyapunov_exact_detailed(W: sp.Matrix, D: sp.Matrix,
     Dd = [[domain.from_sympy(sp.sympify(D[i, j])) for j in range(K)] for i in range(K)]
     C: list[list[Any]] = [[domain.zero] * K for _ in range(K)]
     nz_rows = [[(p, w) for p, w in enumerate(row) if w] for row in Wd]
-    comps = scc_order(W)
+    comps = scc_order(W) if components is None else components
     for a_pos, A in enumerate(comps):
         for B in comps[a_pos:]:
             X = _solve_block(Wd, A, B, _block_rhs(Dd, C, nz_rows, A, B), domain, options, stats)
@@ -223,7 +227,8 @@ def solve_lyapunov_exact_detailed(W: sp.Matrix, D: sp.Matrix,
     return ExactLyapunovSolution(Cm, comps, stats)
 
 
-def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix, options: ModularOptions = DEFAULT_OPTIONS) -> sp.Matrix:
+def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix, options: ModularOptions = DEFAULT_OPTIONS,
+                         components: list[list[int]] | None = None) -> sp.Matrix:
     r"""The exact solution of :math:`C = W C W^\top + D` (:math:`\rho(W) < 1`, D symmetric).
 
     Parameters
@@ -232,6 +237,10 @@ def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix, options: ModularOptions = D
         Square matrices of the same size with exact (rational or symbolic) entries.
     options : ModularOptions
         Tuning constants of the block solves (the defaults are the tuned values).
+    components : list of list of int, optional
+        The strongly connected components of the pattern of ``W`` in topological order,
+        when the caller has them (e.g. ``graph.structure.components_within(B)`` for W
+        restricted to an ancestor-closed set B); computed from ``W`` otherwise.
 
     Returns
     -------
@@ -260,7 +269,7 @@ def solve_lyapunov_exact(W: sp.Matrix, D: sp.Matrix, options: ModularOptions = D
     >>> solve_lyapunov_exact(sp.Matrix([[x]]), sp.Matrix([[1]]), ModularOptions(interpolate=False))
     Matrix([[-1/(x**2 - 1)]])
     """
-    return solve_lyapunov_exact_detailed(W, D, options).C
+    return solve_lyapunov_exact_detailed(W, D, options, components).C
 
 
 def solve_lyapunov_float(W: Any, D: Any) -> tuple[np.ndarray, float]:

@@ -199,7 +199,8 @@ def stationary_covariance(graph: InteractionGraph, condition: CollapseCondition 
     B = _bounded_indices(condition)
     Dv = large_sample_noise_variance(graph) if D is None else tuple(D)
     W = graph.mixing_matrix.extract(B, B)
-    C = solve_lyapunov_exact(W, sp.diag(*[Dv[k] for k in B]) if B else sp.zeros(0, 0))
+    C = solve_lyapunov_exact(W, sp.diag(*[Dv[k] for k in B]) if B else sp.zeros(0, 0),
+                             components=graph.structure.components_within(B))
     if graph.is_symbolic:
         C = C.applyfunc(sp.factor)
     return B, C

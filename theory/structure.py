@@ -161,6 +161,38 @@ class GraphStructure:
         """Learners of component ``c``, in learner order."""
         return self._member_order[self._member_bounds[c]:self._member_bounds[c + 1]]
 
+    def component_lists(self) -> list[list[int]]:
+        """Every component's learners (new lists), components in topological order.
+
+        Examples
+        --------
+        >>> from graphcollapse.theory.structure import GraphStructure
+        >>> GraphStructure(3, sources=[2, 0, 1], targets=[0, 1, 0]).component_lists()
+        [[2], [0, 1]]
+        """
+        return [self.members(c).tolist() for c in range(self.num_components)]
+
+    def components_within(self, learners: Sequence[int]) -> list[list[int]] | None:
+        """The components inside ``learners``, as positions in ``learners`` (topological
+        order), when ``learners`` is a union of whole components (e.g. an
+        ancestor-closed set); ``None`` otherwise.
+
+        Examples
+        --------
+        >>> from graphcollapse.theory.structure import GraphStructure
+        >>> S = GraphStructure(3, sources=[0, 1, 1], targets=[1, 0, 2])
+        >>> S.components_within([2, 0, 1]), S.components_within([0, 2])
+        ([[1, 2], [0]], None)
+        """
+        learners = np.asarray(learners, dtype=np.int64)
+        labels = self.labels[learners]
+        comps, counts = np.unique(labels, return_counts=True)
+        if not np.array_equal(counts, self.component_sizes[comps]):
+            return None
+        order = np.lexsort((learners, labels))
+        bounds = np.searchsorted(labels[order], comps)
+        return [order[a:b].tolist() for a, b in zip(bounds, [*bounds[1:], len(order)])]
+
     def component_of(self, k: int) -> int:
         """The component of learner ``k``."""
         return int(self.labels[k])

@@ -227,7 +227,8 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
         C0 = large_sample_initial_covariance(graph)
         gam = None
         Dp = large_sample_noise_variance(pos_graph)
-        Cb = solve_lyapunov_exact(pos_graph.mixing_matrix.extract(B, B), sp.diag(*[Dp[k] for k in B])) if B else sp.zeros(0, 0)
+        Cb = (solve_lyapunov_exact(pos_graph.mixing_matrix.extract(B, B), sp.diag(*[Dp[k] for k in B]),
+                                   components=graph.structure.components_within(B)) if B else sp.zeros(0, 0))
     else:
         gam, Dv, C0 = _exact_parts(graph)
         gam_p, Dp, _ = _exact_parts(pos_graph)
