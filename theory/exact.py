@@ -1280,32 +1280,54 @@ def _field_to_real(value: Any, K: Any, theta: sp.Expr) -> sp.Expr:
     return sp.Add(*[sp.QQ.to_sympy(c) * theta ** (n - i) for i, c in enumerate(rep) if c])
 
 
-def _peripheral_poles_are_periodic(seq: list[Any], K: Any, rho: Any, m: int, P: int) -> bool:
+def _peripheral_poles_are_periodic(seq: list[Any], K: Any, rho: Any, rho_value: sp.Expr, m: int, P: int) -> bool:
     r"""Whether every pole :math:`\lambda` of the sequence of modulus :math:`\rho` and order
-    ``m`` satisfies :math:`\lambda^P = \rho^P` (decided exactly in K = QQ(rho)).
+    ``m`` satisfies :math:`\lambda^P = \rho^P` (certified; False when it cannot be).
 
     The poles are the roots of the reversed connection polynomial c^rev; those of order
-    >= m are the roots of G = gcd(c^rev, ..., (c^rev)^{(m-1)}). No pole has modulus above
-    rho (``docs/exact.md`` §7, Lemma 9), so a root of G lies on the circle |lambda| = rho iff
-    rho^2/conj(lambda) = lambda is also a root, i.e. iff it is a root of
-    Z = gcd(G, G*) with G*(lambda) = lambda^deg G G(rho^2/lambda) (G is real); the claim is
-    that Z divides lambda^P - rho^P."""
+    >= m are the roots of G, the square-free part of gcd(c^rev, ..., (c^rev)^{(m-1)}). No
+    pole has modulus above rho (``docs/exact.md`` §7, Lemma 9). The roots of G of the form
+    omega rho (omega^P = 1) are counted exactly, as the degree k0 of
+    gcd(G, lambda^P - rho^P) over K = QQ(rho). The roots of G on the circle |lambda| = rho
+    are then counted: for rational rho as the degree of gcd(G, G*) over QQ, where
+    G*(lambda) = lambda^deg G G(rho^2/lambda) (a root of G is a root of G* iff its modulus
+    is rho, given the bound); otherwise by exact complex root isolation of G, refining until
+    every other root is certified inside the circle. The claim holds iff that count is k0."""
     lam = sp.Symbol("lam")
     c = berlekamp_massey(seq, sp.QQ)
     crev = sp.Poly.from_list(list(c), lam, domain=sp.QQ)  # c_0 lam^L + ... + c_L: roots are the poles
     G = crev
     for j in range(1, m):
-        G = G.gcd(crev.diff(lam, j) if j == 1 else sp.Poly(sp.diff(crev.as_expr(), lam, j), lam, domain=sp.QQ))
-    GK = G.set_domain(K)
-    low = list(reversed(GK.all_coeffs()))  # g_0, ..., g_n (as K elements via rep)
-    low = [K.convert(sp.QQ.from_sympy(g), sp.QQ) if isinstance(g, sp.Basic) else g for g in low]
-    rho2 = rho * rho
-    star = [g * rho2**i for i, g in enumerate(low)]  # coefficient of lam^(n - i)
-    Gstar = sp.Poly.from_list(star, lam, domain=K)
-    GK = sp.Poly.from_list(list(reversed(low)), lam, domain=K)
-    Z = GK.gcd(Gstar)
+        G = G.gcd(sp.Poly(sp.diff(crev.as_expr(), lam, j), lam, domain=sp.QQ))
+    G = G.sqf_part()
+    return _circle_roots_are_periodic(G, K, rho, rho_value, P)
+
+
+@functools.lru_cache(maxsize=512)
+def _circle_roots_are_periodic(G: sp.Poly, K: Any, rho: Any, rho_value: sp.Expr, P: int) -> bool:
+    lam = G.gen
     target = sp.Poly.from_list([K.one] + [K.zero] * (P - 1) + [-(rho**P)], lam, domain=K)
-    return target.rem(Z).is_zero
+    r0 = G.set_domain(K).rem(target)
+    k0 = P if r0.is_zero else target.gcd(r0).degree()
+    if rho_value.is_Rational:
+        low = list(reversed(G.all_coeffs()))
+        star = sp.Poly([g * rho_value ** (2 * i) for i, g in enumerate(low)], lam, domain=sp.QQ)  # lam^(n-i)
+        return G.gcd(star).degree() == k0
+    Gz = sp.Poly(G.clear_denoms()[1], lam, domain=sp.ZZ)
+    approx = _certified_rational(rho_value, 60)
+    lo2 = (approx * (1 - sp.Rational(1, 10**40))) ** 2  # below rho^2
+    for eps in (None, sp.Rational(1, 10**8), sp.Rational(1, 10**25)):
+        reals, complexes = Gz.intervals(all=True, eps=eps)
+        near = 0
+        for (a, b), _ in reals:
+            near += int(bool(max(a * a, b * b) >= lo2))
+        for (corner1, corner2), _ in complexes:  # rectangles given by opposite corners
+            xs = (sp.re(corner1), sp.re(corner2))
+            ys = (sp.im(corner1), sp.im(corner2))
+            near += int(bool(max(x * x + y * y for x in xs for y in ys) >= lo2))
+        if near == k0:
+            return True
+    return False
 
 
 def _growth_phases(seq: list[Any], rho: sp.Expr, q: int, P: int, n: int) -> tuple[tuple[sp.Expr, ...] | None, sp.Expr]:
@@ -1328,7 +1350,7 @@ def _growth_phases(seq: list[Any], rho: sp.Expr, q: int, P: int, n: int) -> tupl
     if rho == 1:
         value = _field_to_real(mean, K, rho)
         return (value,), value
-    if not _peripheral_poles_are_periodic(full, K, r_elem, m, P):
+    if not _peripheral_poles_are_periodic(full, K, r_elem, rho, m, P):
         return None, _field_to_real(mean, K, rho)
     z0 = K.one / r_elem**P
     phases = []
