@@ -167,3 +167,24 @@ def test_exact_mode_outside_its_regime_refuses_on_one_line():
 
     with pytest.raises(ExactRegimeError, match=r"models\[L0\]: OLS needs N_k > d \+ 1"):
         analyze(self_training(real_samples=1, samples=4, dimension=5))
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("path", id="path"), pytest.param("dict", id="dict")])
+def test_analyze_accepts_a_path_or_a_dict(source):
+    """The Python API reads a graph given as a file path or a dictionary."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "docs" / "examples" / "ring.json"
+    graph = str(path) if source == "path" else json.loads(path.read_text())
+    assert analyze(graph, theory="large-sample").collapse
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"{}"], ids=["None", "int", "bytes"])
+def test_analyze_rejects_what_is_not_a_graph(bad):
+    """Not a graph: our GraphTypeError naming the field, not an AttributeError."""
+    from graphcollapse.theory.errors import GraphTypeError
+
+    with pytest.raises(GraphTypeError, match="^graph: expected"):
+        analyze(bad)

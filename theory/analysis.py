@@ -15,21 +15,24 @@ available).
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal
 
 import numpy as np
 import sympy as sp
 
+from .modes import THEORIES, Theory, resolve_theory  # noqa: F401  (the one vocabulary)
+from .report import to_exact_string, to_float  # noqa: F401  (public here too)
 from .condition import CollapseCondition, collapse_condition, stationary_distribution
-from .errors import GraphValueError
+from .errors import GraphTypeError, GraphValueError
 from .graph import InteractionGraph
 from .lyapunov import solve_lyapunov_float
+from .propagation import growth_rates_propagated
 from .recursion import (
     check_ols_sample_sizes,
     growth_rates,
-    growth_rates_float,
     large_sample_noise_variance,
     large_sample_noise_variance_float,
     risk_trajectory,
@@ -49,64 +52,13 @@ __all__ = [
     "spectral_radius",
     "demo_graph",
     "resolve_theory",
+    "as_graph",
 ]
 
-THEORIES = ("default", "large-sample", "exact")
 #: Above this many learners :func:`analyze` switches to floating point (see its docs).
 EXACT_MAX_LEARNERS = 40
 #: Exhaustive search of the minimal fix up to this many candidate combinations.
 BRUTE_FORCE_LIMIT = 4096
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-def to_float(value: Any) -> float | None:
-    """A JSON-ready float of an exact value (None stays None).
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> from graphcollapse.theory.analysis import to_float
-    >>> to_float(sp.Rational(1, 4))
-    0.25
-    >>> to_float(sp.Symbol("n")) is None
-    True
-    """
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if getattr(value, "free_symbols", None):
-        return None  # symbolic: only the exact sibling key carries it
-    if isinstance(value, sp.Basic) and value.has(sp.CRootOf):
-        from .exact import float_value
-
-        return float_value(value)  # from the polynomial and an isolating interval
-    return float(sp.N(value, 20))
-
-
-def to_exact_string(value: Any) -> str | None:
-    """The exact value as a string such as ``"3/7"`` (None stays None); algebraic numbers
-    in real radicals or as ``CRootOf(minimal polynomial, index)``.
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> from graphcollapse.theory.analysis import to_exact_string
-    >>> to_exact_string(sp.Rational(3, 7))
-    '3/7'
-    """
-    if value is None:
-        return None
-    if isinstance(value, sp.Basic) and value.has(sp.CRootOf):
-        from .exact import exact_string
-
-        return exact_string(value)  # real radicals, else CRootOf(minimal polynomial, index)
-    return str(value)
 
 
 # --------------------------------------------------------------------------- results
@@ -130,22 +82,10 @@ class LearnerResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON entry of ``models[NAME]``."""
-        out: dict[str, Any] = {
-            "collapses": bool(self.collapses),
-            "growth": self.growth,
-            "growth_degree": self.growth_degree,
-            "growth_rate": to_float(self.growth_rate),
-            "growth_factor": to_float(self.growth_factor),
-            "stationary_risk": to_float(self.stationary_risk),
-        }
-        for key in ("growth_rate", "growth_factor", "stationary_risk"):
-            value = getattr(self, key)
-            if value is not None:
-                out[f"{key}_exact"] = to_exact_string(value)
-        for key, value in self.extra.items():
-            out[key] = value
-        return out
+        """JSON entry of ``models[NAME]`` (printed by :func:`graphcollapse.theory.report.learner_json`)."""
+        from .report import learner_json
+
+        return learner_json(self)
 
 
 @dataclass(frozen=True)
@@ -159,15 +99,10 @@ class ComponentResult:
     affects: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """JSON entry of ``components``."""
-        return {
-            "members": list(self.members),
-            "period": self.period,
-            "cyclic_classes": [list(c) for c in self.cyclic_classes],
-            "stationary_distribution": {k: to_float(v) for k, v in self.stationary_distribution.items()},
-            "stationary_distribution_exact": {k: to_exact_string(v) for k, v in self.stationary_distribution.items()},
-            "affects": list(self.affects),
-        }
+        """JSON entry of ``components`` (printed by :mod:`graphcollapse.theory.report`)."""
+        from .report import component_json
+
+        return component_json(self)
 
 
 @dataclass(frozen=True)
@@ -212,7 +147,7 @@ class Analysis:
     """The result of :func:`analyze`."""
 
     graph: InteractionGraph = field(repr=False)
-    theory: str
+    theory: Theory
     learners: tuple[LearnerResult, ...]
     components: tuple[ComponentResult, ...]
     spectral_radius: float
@@ -243,36 +178,20 @@ class Analysis:
         >>> out["collapse"], out["models"]["L0"]["growth"], out["models"]["L0"]["growth_rate_exact"]
         (True, 'linear', '1/2')
         """
-        out: dict[str, Any] = {
-            "version": _version(),
-            "theory": self.theory,
-            "collapse": self.collapse,
-            "spectral_radius": self.spectral_radius,
-            "models": {r.name: r.to_json() for r in self.learners},
-            "components": [c.to_json() for c in self.components],
-            "minimal_fix": self.minimal_fix.to_json() if self.minimal_fix else [],
-        }
-        if self.minimal_fix:
-            out["minimal_fix_max_stationary_risk"] = self.minimal_fix.max_stationary_risk
-            out["minimal_fix_optimal"] = self.minimal_fix.optimal
-        out.update(self.extra)
-        return out
+        from .report import analysis_json
+
+        return analysis_json(self)
 
     def report(self) -> str:
-        """A readable report."""
-        return _report(self)
+        """A readable report (printed by :func:`graphcollapse.theory.report.analysis_report`)."""
+        from .report import analysis_report
+
+        return analysis_report(self)
 
     def _repr_latex_(self) -> str:
-        rows = []
-        for r in self.learners:
-            if r.stationary_risk is not None:
-                rows.append(rf"\text{{{r.name}}} & \text{{bounded}} & R_\infty = {sp.latex(r.stationary_risk)}")
-            elif r.growth_factor is not None:
-                rows.append(rf"\text{{{r.name}}} & \text{{geometric}} & \rho = {sp.latex(r.growth_factor)}")
-            else:
-                q = r.growth_degree
-                rows.append(rf"\text{{{r.name}}} & \text{{{r.growth}}} & R_t / t^{{{q}}} \to {sp.latex(r.growth_rate)}")
-        return r"$\begin{array}{lll}" + r" \\ ".join(rows) + r"\end{array}$"
+        from .latex import analysis_latex
+
+        return analysis_latex(self)
 
 
 @dataclass(frozen=True)
@@ -280,7 +199,7 @@ class Prediction:
     """The result of :func:`predict`: exact risks ``risk[name][t]`` for ``t = 0..T``."""
 
     graph: InteractionGraph = field(repr=False)
-    theory: str
+    theory: Theory
     generations: int
     risk: dict[str, list[Any]]
 
@@ -295,63 +214,19 @@ class Prediction:
         ...         theory="large-sample").to_json()["risk_exact"]
         {'L0': ['1/10', '1/5']}
         """
-        return {
-            "version": _version(),
-            "theory": self.theory,
-            "generations": list(range(self.generations + 1)),
-            "risk": {k: [to_float(x) for x in v] for k, v in self.risk.items()},
-            "risk_exact": {k: [to_exact_string(x) for x in v] for k, v in self.risk.items()},
-        }
+        from .report import prediction_json
+
+        return prediction_json(self)
 
     def report(self, max_rows: int = 25) -> str:
-        """A table of risks (first and last generations when there are many)."""
-        names = list(self.risk)
-        T = self.generations
-        ts = list(range(T + 1))
-        if len(ts) > max_rows:
-            head = max_rows - 6
-            ts = ts[:head] + [None] + ts[-5:]
-        width = max(12, *(len(n) + 2 for n in names))
-        lines = [f"graphcollapse prediction ({self.theory} theory): risk R_k(t) = E||theta_k(t) - theta*||^2_Sigma",
-                 "t".rjust(6) + "".join(n.rjust(width) for n in names)]
-        for t in ts:
-            if t is None:
-                lines.append("...".rjust(6))
-                continue
-            lines.append(str(t).rjust(6) + "".join(f"{to_float(self.risk[n][t]):{width}.6g}" for n in names))
-        if len(range(T + 1)) > max_rows:
-            lines.append("(use --json for every generation and the exact values)")
-        return "\n".join(lines)
+        """A table of risks (first and last generations when there are many), printed by
+        :func:`graphcollapse.theory.report.prediction_report`."""
+        from .report import prediction_report
+
+        return prediction_report(self, max_rows)
 
 
 # --------------------------------------------------------------------------- pieces
-def resolve_theory(theory: str) -> str:
-    """Map ``"default"`` to the theory actually used (exact when available).
-
-    Examples
-    --------
-    >>> from graphcollapse.theory.analysis import resolve_theory
-    >>> resolve_theory("large-sample")
-    'large-sample'
-    """
-    if theory not in THEORIES:
-        raise GraphValueError(f"theory: expected one of {THEORIES}, found {theory!r}")
-    if theory == "default":
-        return "exact" if _exact_module() is not None else "large-sample"
-    if theory == "exact" and _exact_module() is None:
-        raise GraphValueError("theory: the exact finite-sample theory is not available in this build; "
-                              "use the large-sample theory")
-    return theory
-
-
-def _exact_module():
-    try:
-        from . import exact
-    except ImportError:
-        return None
-    return exact if hasattr(exact, "exact_analysis") else None
-
-
 def spectral_radius(graph: InteractionGraph, condition: CollapseCondition | None = None) -> float:
     r"""The spectral radius :math:`\rho(W)` as a float; exactly 1.0 when some learner
     collapses (decided structurally), else the largest radius over the SCC blocks.
@@ -509,15 +384,37 @@ def _components(graph: InteractionGraph, condition: CollapseCondition) -> tuple[
     return tuple(out)
 
 
-def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int | None = None,
+def as_graph(graph: Any) -> InteractionGraph:
+    """The interaction graph ``graph`` names: an :class:`InteractionGraph` as it is, a path
+    or a dict through :func:`graphcollapse.theory.load_graph`.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.analysis import as_graph
+    >>> as_graph(None)
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphTypeError: graph: expected an InteractionGraph, a file path or a dictionary, found NoneType
+    """
+    if isinstance(graph, InteractionGraph):
+        return graph
+    if isinstance(graph, (str, os.PathLike, dict)):
+        from .graph import load_graph
+
+        return load_graph(graph)
+    raise GraphTypeError(f"graph: expected an InteractionGraph, a file path or a dictionary, found {type(graph).__name__}")
+
+
+def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "default", fix_samples: int | None = None,
             exact: bool | None = None) -> Analysis:
     r"""Analyse an interaction graph.
 
     Parameters
     ----------
-    graph : InteractionGraph
+    graph : InteractionGraph, path or dict
+        The graph (a file path or a dictionary is read with :func:`graphcollapse.theory.load_graph`).
     theory : {"default", "large-sample", "exact"}
-        ``"default"`` is the exact finite-sample OLS theory when available.
+        ``"default"`` is the exact finite-sample OLS theory.
     fix_samples : int, optional
         Real samples per generation of the minimal fix (see :func:`minimal_fix`).
     exact : bool, optional
@@ -545,6 +442,7 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
     ...         theory="large-sample").learner("L0").stationary_risk
     4/35
     """
+    graph = as_graph(graph)
     used = resolve_theory(theory)
     if used == "exact":
         return _exact_analysis(graph, fix_samples)
@@ -563,9 +461,9 @@ def analyze(graph: InteractionGraph, theory: str = "default", fix_samples: int |
     else:
         B, risks, residual = stationary_risks_float(graph, condition)
         stationary = dict(zip(B, risks.tolist()))
-        rates = growth_rates_float(graph, condition)
+        rates = growth_rates_propagated(graph, condition)
         extra["accuracy"] = {"stationary_risk_relative_residual": residual,
-                             "growth_rate": "sparse LU, relative error about 1e-12"}
+                             "growth_rate": "level-wise propagation with sparse solves, relative error about 1e-12"}
         notes = (f"floating point ({graph.num_learners} learners > {EXACT_MAX_LEARNERS}): "
                  f"Lyapunov relative residual {residual:.1e}; verdicts are exact (structural).",)
     learners = []
@@ -682,7 +580,7 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysi
     )
 
 
-def predict(graph: InteractionGraph, generations: int, theory: str = "default") -> Prediction:
+def predict(graph: InteractionGraph, generations: int, theory: Theory | Literal["default"] = "default") -> Prediction:
     r"""Risk trajectories :math:`R_k^{(t)}`, :math:`t = 0..T`, exact.
 
     Examples
@@ -693,6 +591,7 @@ def predict(graph: InteractionGraph, generations: int, theory: str = "default") 
     ...         2, theory="large-sample").risk["L0"]
     [1/10, 1/5, 3/10]
     """
+    graph = as_graph(graph)
     used = resolve_theory(theory)
     if used == "exact":
         from .exact import exact_risk_trajectory
@@ -707,97 +606,6 @@ def predict(graph: InteractionGraph, generations: int, theory: str = "default") 
         generations=int(generations),
         risk={name: [row[k] for row in traj] for k, name in enumerate(graph.names)},
     )
-
-
-# --------------------------------------------------------------------------- report
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    f = to_float(value)
-    if f is None:
-        return str(value)
-    exact = to_exact_string(value)
-    if exact is not None and len(exact) <= 24 and exact != repr(f):
-        return f"{f:.6g} (= {exact})"
-    return f"{f:.6g}"
-
-
-def _fmt_short(value: Any) -> str:
-    """Like :func:`_fmt`, without repeating an exact value the float already shows."""
-    text = _fmt(value)
-    return text.split(" (= ")[0] if text.endswith(f"(= {text.split(' ')[0]})") else text
-
-
-def _report(a: Analysis) -> str:
-    g = a.graph
-    radius_w = 'symbolic' if a.spectral_radius != a.spectral_radius else f'{a.spectral_radius:.6g}'
-    lines = [
-        f"graphcollapse analysis ({a.theory} theory)",
-        f"graph: {g.num_learners} learners, {len(g.edge_sources)} edges, d = {g.dimension}, "
-        f"sigma^2 = {g.noise_variance}",
-    ]
-    if a.exact is not None:
-        large = any(bool(c) for c in a.condition.collapses)
-        lines += [
-            f"spectral radius of W: {radius_w} (large-sample verdict: "
-            + ("some learner collapses)" if large else "nothing collapses)"),
-            f"spectral radius of the exact second-moment map: {_fmt_short(a.exact.map_spectral_radius)}; it decides the "
-            "verdict: " + (">= 1, some learner collapses" if a.collapse else "< 1, nothing collapses"),
-            "",
-        ]
-    else:
-        lines += [f"spectral radius of W: {radius_w}" + (" (some learner collapses)" if a.collapse else " (nothing collapses)"), ""]
-    width = max(8, *(len(r.name) + 2 for r in a.learners))
-    lines.append("learner".ljust(width) + "verdict".ljust(11) + "growth".ljust(12) + "value")
-    for r in a.learners:
-        if r.stationary_risk is not None:
-            growth, value = "none", f"stationary risk {_fmt(r.stationary_risk)}"
-        elif r.growth_factor is not None:
-            q = r.growth_degree
-            growth = "geometric" if not q else f"geometric t^{q}"
-            value = f"growth factor {_fmt(r.growth_factor)} per generation"
-            period = r.extra.get("growth_period")
-            norm = "R_t / rho^t" if not q else f"R_t / (t{'' if q == 1 else '^' + str(q)} rho^t)"
-            if period and period > 1:
-                value += f"; {norm} oscillates with period {period} (mean {r.extra['growth_rate_mean']:.6g})"
-            elif period is None and r.extra.get("growth_rate_mean") is not None:
-                value += f"; {norm} has no limit (Cesaro mean {r.extra['growth_rate_mean']:.6g})"
-        else:
-            q = r.growth_degree
-            growth = r.growth if q in (None, 1) else f"{r.growth} t^{q}"
-            norm = f"R_t / t{'' if q == 1 else '^' + str(q)}"
-            period = r.extra.get("growth_period")
-            if r.growth_rate is None and period and period > 1:
-                value = f"{norm} oscillates with period {period} (mean {r.extra['growth_rate_mean']:.6g})"
-            else:
-                value = f"{norm} -> {_fmt(r.growth_rate)}"
-        verdict = "collapses" if r.collapses else "bounded"
-        lines.append(r.name.ljust(width) + verdict.ljust(11) + growth.ljust(12) + value)
-    if a.components:
-        lines += ["", "offending source components (no real data, no edge enters them):"]
-        for i, c in enumerate(a.components):
-            pi = ", ".join(f"{k}: {to_exact_string(v)}" for k, v in c.stationary_distribution.items())
-            classes = " | ".join("{" + ", ".join(cl) + "}" for cl in c.cyclic_classes)
-            lines.append(f"  [{i}] {{{', '.join(c.members)}}}: period {c.period}, cyclic classes {classes}")
-            lines.append(f"      stationary distribution pi = ({pi})")
-            lines.append(f"      drags down: {', '.join(c.affects)}")
-    if a.minimal_fix and a.minimal_fix.amounts is not None:
-        f = a.minimal_fix
-        who = ", ".join(f"{name} +{v} ({'component' if kind == 'component' else 'expanding component'} {i})"
-                        for kind, i, name, v in f.entries())
-        lines += ["", "minimal fix (fewest learners, then fewest added real samples per generation"
-                  + (f", at least {f.fix_samples} each" if f.fix_samples > 1 else "") + f"): {who};",
-                  f"  largest stationary risk afterwards {f.max_stationary_risk:.6g}"
-                  + ("; proved minimal" if f.optimal else "; not proved minimal (docs/exact.md section 9)")]
-    elif a.minimal_fix:
-        f = a.minimal_fix
-        who = ", ".join(f"{name} (component {i})" for i, name in enumerate(f.learners))
-        lines += ["", f"minimal fix: give {f.fix_samples} real samples per generation to {who};",
-                  f"  largest stationary risk afterwards {f.max_stationary_risk:.6g}"
-                  + ("" if f.optimal else " (coordinate search: too many combinations to compare all)")]
-    for note in a.notes:
-        lines += ["", note]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- demo

@@ -15,10 +15,12 @@ import sympy as sp
 from .graph import _as_sympy
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .analysis import Analysis
     from .theorem import Theorem
 
 __all__ = [
     "tex",
+    "analysis_latex",
     "theorem_latex",
     "document_latex",
     "family_latex",
@@ -158,3 +160,23 @@ def family_latex(cf: Any) -> str:
     return r",\quad ".join(f"{labels.get(k, k)} = {tex(v)}" for k, v in cf.unknowns.items())
 
 
+def analysis_latex(a: Analysis) -> str:
+    r"""A table of the verdicts, growth and stationary risks of an analysis (for notebooks).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.analysis import analyze
+    >>> analysis_latex(analyze(self_training(real_samples=0), theory="large-sample"))
+    '$\\begin{array}{lll}\\text{L0} & \\text{linear} & R_t / t^{1} \\to \\frac{1}{2}\\end{array}$'
+    """
+    rows = []
+    for r in a.learners:
+        if r.stationary_risk is not None:
+            rows.append(rf"\text{{{r.name}}} & \text{{bounded}} & R_\infty = {sp.latex(r.stationary_risk)}")
+        elif r.growth_factor is not None:
+            rows.append(rf"\text{{{r.name}}} & \text{{geometric}} & \rho = {sp.latex(r.growth_factor)}")
+        else:
+            q = r.growth_degree
+            rows.append(rf"\text{{{r.name}}} & \text{{{r.growth}}} & R_t / t^{{{q}}} \to {sp.latex(r.growth_rate)}")
+    return r"$\begin{array}{lll}" + r" \\ ".join(rows) + r"\end{array}$"

@@ -32,6 +32,7 @@ from .condition import collapse_condition
 from .errors import GraphValueError, NoClosedFormError
 from .graph import InteractionGraph
 from .linalg import common_field
+from .modes import resolve_theory
 from .lyapunov import solve_lyapunov_exact
 from .recursion import (
     growth_rates,
@@ -39,10 +40,8 @@ from .recursion import (
     large_sample_noise_variance,
 )
 
-__all__ = ["Theorem", "derive_theorem", "derive_risk_closed_form", "THEORIES"]
+__all__ = ["Theorem", "derive_theorem", "derive_risk_closed_form"]
 
-#: The theories a theorem can be derived under.
-THEORIES = ("exact", "large-sample")
 
 
 def _positive_counts(graph: InteractionGraph) -> tuple[InteractionGraph, list[sp.Symbol]]:
@@ -178,7 +177,8 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
     ----------
     graph : InteractionGraph
         Exact parameters (rationals or sympy symbols, e.g. from :func:`graphcollapse.theory.symbols.apply_symbols`).
-    theory : {"exact", "large-sample"}
+    theory : {"exact", "large-sample", "default"}
+        ``"default"`` is the exact theory (:func:`graphcollapse.theory.modes.resolve_theory`).
 
     Returns
     -------
@@ -202,8 +202,7 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact") -> Theorem:
     >>> th.stationary_risks["L0"]
     2*(m + n)/(m*(m + 2*n))
     """
-    if theory not in THEORIES:
-        raise GraphValueError(f"theory: expected one of {', '.join(THEORIES)}, found {theory!r}")
+    theory = resolve_theory(theory)
     cond = collapse_condition(graph)
     collapses = tuple(sp.simplify(c) if isinstance(c, sp.Basic) else c for c in cond.collapses)
     pos_graph, made_positive = _positive_counts(graph)
