@@ -21,31 +21,90 @@ Two samplers of the same law:
 * **fast** (:func:`simulate_ols_block`): exact sufficient statistics. OLS is equivariant
   under :math:`x \mapsto L^{-1}x` (:math:`\Sigma = LL^\top`), and the excess risk
   :math:`\|\delta\|_\Sigma^2 = \|L^\top\delta\|^2`, so the fast path simulates whitened
-  covariates. A learner is fitted in one of two modes (``docs/verify.md`` §2 proves both):
+  covariates. A learner is fitted in one of two modes:
 
-  - *general*: each block is a factor :math:`F_b` with :math:`F_bF_b^\top \sim
-    \mathrm{Wishart}_d(n_b, I)`: the Bartlett factor (lower triangular,
-    :math:`F_{ii}^2 \sim \chi^2_{n_b - i}`, standard normal below the diagonal) when
-    :math:`n_b \ge d`, and :math:`F_b = Z_b^\top` (:math:`d \times n_b`) otherwise; then
-    :math:`G = LL^\top` (Cholesky) and :math:`\delta = L^{-\top}(L^{-1}\sum_b G_b\delta_{p(b)}
-    + \sigma z)` when all blocks have the same noise variance :math:`\sigma^2` (the pooled
-    noise :math:`\sum_b u_b` is :math:`N(0, \sigma^2 G)` given :math:`G`), else with
-    :math:`u_b = s_b F_b z_b` per block;
-  - *rotation*: one synthetic block (producer error :math:`\delta_p`) and at most one real
-    block, same noise variance: :math:`\delta = Q R^{-1}(R_{00}\|\delta_p\| b + \sigma z)`
-    with :math:`R` the upper Bartlett factor of all :math:`N` rows, :math:`Q` an orthogonal
-    matrix (a signed Householder reflection) taking :math:`e_1` to
-    :math:`\delta_p/\|\delta_p\|`, :math:`b = e_1` without a real block, else
-    :math:`b_1 \sim \mathrm{Beta}(n_s/2, n_r/2)` and :math:`b_{2:d} = \sqrt{b_1(1-b_1)}\, g /
-    \sqrt{\|g\|^2 + \chi^2_{N-d}}`: 64 random numbers per fit at :math:`d = 10` instead
-    of 120.
+  - *general* (blocks with different noise variances): each block is a factor
+    :math:`F_b` with :math:`F_bF_b^\top \sim \mathrm{Wishart}_d(n_b, I)`: the Bartlett
+    factor (lower triangular, :math:`F_{ii}^2 \sim \chi^2_{n_b - i}`, standard normal
+    below the diagonal) when :math:`n_b \ge d`, and :math:`F_b = Z_b^\top`
+    (:math:`d \times n_b`) otherwise; :math:`G = LL^\top` (Cholesky) and
+    :math:`\delta = G^{-1}\sum_b F_b(F_b^\top\delta_{p(b)} + s_b z_b)`;
+  - *subspace* (every block with the same noise variance :math:`\sigma^2`), below.
 
-  The cost of a fit is :math:`O(B d^3)` for :math:`B` blocks, independent of the sample
-  counts; the arithmetic runs in one compiled (numba) kernel per generation.
+  The cost of a fit is independent of the sample counts.
 
-Both are vectorised over replications; replication block ``b`` of :mod:`graphcollapse.verify.blocks`
-draws from ``block_generator(seed, b)`` only, so results do not depend on chunking or
-workers.
+**The subspace mode.** Let learner :math:`k` have :math:`s` synthetic blocks with
+producer errors :math:`\delta_b` and possibly a real block, :math:`N > d` rows in all,
+and put :math:`m = \min(s, d)`, :math:`p = d - m`.
+
+*Proposition.* Let :math:`Q` be orthogonal with every :math:`\delta_b` in the span of
+its first :math:`m` columns (Householder QR of :math:`[\delta_b]_b`) and
+:math:`c_b \in \mathbb R^m` the first :math:`m` coordinates of :math:`Q^\top\delta_b`
+(:math:`c_b = 0` for the real block). Draw independently: per block :math:`W_b \sim
+\mathrm{Wishart}_m(n_b, I)`; :math:`R` upper triangular :math:`p \times p` with
+:math:`R_{ii}^2 \sim \chi^2_{N-m-i}` and standard normals above the diagonal;
+:math:`g \sim N(0, I_p)`, :math:`h_0 \sim \chi^2_{N-d}`; :math:`\zeta \sim N(0, I_p)`;
+:math:`\xi \sim N(0, I_m)`. With :math:`W = \sum_b W_b = L_AL_A^\top`,
+:math:`\hat c = W^{-1}\sum_b W_b c_b`, :math:`\rho^2 = \sum_b (c_b - \hat c)^\top W_b
+(c_b - \hat c)`,
+
+.. math:: \delta_B = R^{-1}\Bigl(\rho\,\frac{g}{\sqrt{\|g\|^2 + h_0}} + \sigma\zeta\Bigr),
+          \qquad \delta_A = \hat c + \sqrt{\sigma^2 + \|\delta_B\|^2}\; L_A^{-\top}\xi,
+          \qquad \delta_k \overset{d}{=} Q\begin{pmatrix}\delta_A\\ \delta_B\end{pmatrix}.
+
+*Proof.* Condition on the producer errors (last generation's, independent of this
+generation's data). (i) *Rotation.* :math:`X' = XQ` has the law of the whitened design
+:math:`X` (rows iid :math:`N(0, I_d)`), and :math:`\delta_k = Q\,G'^{-1}(\sum_b G'_b c_b
++ X'^\top\varepsilon)` with :math:`G'_b = X_b'^\top X_b'`. Split the columns of
+:math:`X'` as :math:`[A \mid B]` (:math:`m` and :math:`p` columns, independent). Only
+the first :math:`m` coordinates of :math:`c_b` are non-zero, so with :math:`w` the
+:math:`N`-vector stacking :math:`A_b c_b` and :math:`W_b = A_b^\top A_b` (independent
+Wisharts), :math:`G' = \begin{pmatrix} W & A^\top B\\ B^\top A & B^\top B\end{pmatrix}`
+and :math:`S' = \sum_b G'_b c_b = (W\hat c,\; B^\top w)`. (ii) *Conditioning on A.*
+:math:`w = A\hat c + r` with :math:`r \perp \mathrm{col}(A)` and :math:`\|r\|^2 =
+\rho^2` (block by block :math:`r_b = A_b(c_b - \hat c)`: a sum of non-negative terms, no
+cancellation). Take :math:`H = [AL_A^{-\top},\, r/\|r\|]` (orthonormal, :math:`N \times
+(m+1)`; any unit vector orthogonal to :math:`A` when :math:`r = 0`). Given :math:`A`,
+:math:`B` is Gaussian and independent of it, so :math:`Z = B^\top H` (:math:`p \times
+(m+1)`, iid standard normal) and :math:`E = B^\top(I - HH^\top)B \sim
+\mathrm{Wishart}_p(N-m-1, I)` are independent of each other and of :math:`A`, and
+:math:`B^\top A = Z_{:, <m}L_A^\top`, :math:`B^\top w = Z_{:, <m}L_A^\top\hat c +
+\rho\,z_m`, :math:`B^\top B = ZZ^\top + E`. (iii) *Block Cholesky.* Then
+:math:`G' = \mathcal L\mathcal L^\top` with :math:`\mathcal L = \begin{pmatrix} L_A & 0\\
+Z_{:,<m} & L_B\end{pmatrix}`, :math:`L_BL_B^\top = E + z_mz_m^\top`, and by the pooled
+noise lemma (given :math:`G'`, :math:`X'^\top\varepsilon \sim N(0, \sigma^2G')`),
+:math:`\delta' = \mathcal L^{-\top}(\mathcal L^{-1}S' + \sigma\zeta')`, where
+:math:`\mathcal L^{-1}S' = (L_A^\top\hat c,\; \rho L_B^{-1}z_m)`. So
+:math:`\delta_B = L_B^{-\top}(\rho L_B^{-1}z_m + \sigma\zeta'_B)` and :math:`\delta_A =
+\hat c + L_A^{-\top}(\sigma\zeta'_A - Z_{:,<m}^\top\delta_B)`; :math:`Z_{:,<m}` is
+independent of :math:`\delta_B` and :math:`\zeta'_A`, so :math:`\sigma\zeta'_A -
+Z_{:,<m}^\top\delta_B \sim N(0, (\sigma^2 + \|\delta_B\|^2)I_m)` given the rest: the
+formula for :math:`\delta_A`. (iv) *The B part.* :math:`E + z_mz_m^\top = Y^\top Y`
+for :math:`Y` (:math:`(N-m) \times p`) Gaussian with first row :math:`z_m^\top`. With
+:math:`Y = \mathcal HR` (QR: :math:`\mathcal H` Haar on the Stiefel manifold, :math:`R`
+the upper Bartlett factor above, independent; Muirhead, Thm 3.2.14), :math:`L_B =
+R^\top` and :math:`L_B^{-1}z_m = \mathcal H^\top e_1`, the first :math:`p` coordinates
+of a uniform point of :math:`S^{N-m-1}`, in law :math:`g/\sqrt{\|g\|^2 + h_0}` with
+:math:`h_0 \sim \chi^2_{N-m-p}`, independent of :math:`R`. :math:`\square`
+
+The mode draws :math:`\sum_b[m\ \chi^2 + m(m-1)/2\ \text{normals}]` (or :math:`m n_b`
+normals when :math:`n_b < m`) :math:`+\ p + 1` chi-squares and :math:`p(p-1)/2 + 2p + m`
+normals: at :math:`d = 10`, 3 in-edges and a real block, 20 chi-squares and 50 normals
+(the per-block factors drew 40 and 190). When :math:`\rho = 0` structurally (one
+synthetic block and no real data) :math:`g, h_0` are not drawn; with no synthetic block
+(:math:`m = 0`, generation 0) it is the Bartlett fit :math:`\delta = \sigma R^{-1}\zeta`;
+with :math:`s \ge d` (:math:`p = 0`) it is the general mode with pooled noise.
+
+*Random numbers.* Every number is drawn inside the compiled kernel (numba) from the
+replication block's ``numpy.random.Generator`` (its own ziggurat normals and uniforms),
+in a fixed order: replication by replication, generation by generation, learner by
+learner, each fit's chi-squares first. A chi-square with :math:`\nu \ge 2` degrees of
+freedom is :math:`2\,\Gamma(\nu/2)` by Marsaglia and Tsang's exact rejection method
+(``_chi2_fill``), :math:`\chi^2_1` the square of a normal. Nothing is materialised in
+arrays of random numbers.
+
+Replication block ``b`` of :mod:`graphcollapse.verify.blocks` draws from
+``block_generator(seed, b)`` only, so results do not depend on chunking or workers.
 """
 
 from __future__ import annotations
@@ -82,12 +141,14 @@ class OLSSetup:
     max_blocks: int
     sigma: np.ndarray            # Sigma (d x d)
     sigma_chol: np.ndarray       # L, Sigma = L L^T
-    layout0: "_Layout"           # generation 0
-    layout: "_Layout"            # generations >= 1
+    layout: "_Layout"            # how each learner is fitted at generation 0 and later
 
 
-def ols_setup(graph: InteractionGraph) -> OLSSetup:
+def ols_setup(graph: InteractionGraph, *, _general: bool = False) -> OLSSetup:
     """Validate ``graph`` for simulation and extract its numeric data.
+
+    ``_general`` (testing only) fits every learner in the general mode, so that the two
+    modes of the fast path can be compared with each other.
 
     Raises
     ------
@@ -122,144 +183,163 @@ def ols_setup(graph: InteractionGraph) -> OLSSetup:
     sigma = np.eye(d) if graph.covariance is None else np.array([[float(x) for x in r] for r in graph.covariance])
     noise = float(graph.noise_variance)
     initial = np.array([int(v) for v in graph.initial_samples])
-    layout0 = _layout(K, d, [[(-1, int(n), noise)] for n in initial])
-    layout = _layout(K, d, [[(r[1], r[2], r[3]) for r in rows if r[0] == k] for k in range(K)])
+    layout = _layout(K, d, [[(-1, int(n), noise)] for n in initial]
+                     + [[(r[1], r[2], r[3]) for r in rows if r[0] == k] for k in range(K)], _general)
     return OLSSetup(K, d, initial, noise, tgt,
                     np.array([r[1] for r in rows], dtype=np.intp), np.array([r[2] for r in rows], dtype=np.intp),
-                    np.array([r[3] for r in rows]), int(counts.max()), sigma, np.linalg.cholesky(sigma),
-                    layout0, layout)
+                    np.array([r[3] for r in rows]), int(counts.max()), sigma, np.linalg.cholesky(sigma), layout)
 
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where each random number of one generation goes, for one kind of generation.
+    """How every learner is fitted, at generation 0 (slots ``0..K-1``) and at every later
+    generation (slots ``K..2K-1``); read by the compiled kernel.
 
-    Every replication draws, per generation, ``n_normal`` standard normals (one call) and
-    then ``chi_df.size`` chi-squares with these degrees of freedom (one call); the kernel
-    reads them at fixed offsets. ``bartlett`` marks the chi-squares that are Bartlett
-    diagonals (the only ones ``_df_shift`` changes).
-
-    Learner ``k`` is in mode 0 (*general*: blocks ``blk_start[k]:blk_stop[k]`` with
-    producer, factor offsets and noise scale each; the noise merged into ``d`` normals at
-    ``z_off[k]`` with scale ``z_scale[k]`` when all its blocks have the same noise
-    variance, else per block at ``b_zoff``) or mode 1 (*rotation*: one synthetic block
-    from ``rot_prod[k]`` and possibly a real block, equal noise; see ``docs/verify.md``).
+    Slot ``s`` fits the blocks ``s_bstart[s]:s_bstop[s]`` (producer ``b_prod``, ``K`` for
+    the real block; samples ``b_n``; noise scale ``b_scale``). ``s_mode`` is 1 for the
+    *subspace* mode (equal noise variances: ``s_m`` = rotated coordinates, ``s_N`` samples,
+    ``s_needh`` whether the residual direction is drawn, noise scale ``s_zscale``) and 0
+    for the *general* mode (a factor per block; pooled noise when ``s_zscale >= 0``, else
+    per block). Every chi-square has its degrees of freedom at a fixed offset of
+    ``chi_df`` (``b_coff`` per block factor, ``-1`` for an explicit design;
+    ``s_rcoff`` for the slot's triangular factor and, after it, the residual direction);
+    ``bartlett`` marks the Bartlett diagonals (the only ones ``_df_shift`` changes).
     """
 
     K: int
     d: int
-    n_normal: int
+    max_blocks: int
+    max_synthetic: int
+    s_mode: np.ndarray
+    s_bstart: np.ndarray
+    s_bstop: np.ndarray
+    s_m: np.ndarray
+    s_N: np.ndarray
+    s_needh: np.ndarray
+    s_rcoff: np.ndarray
+    s_zscale: np.ndarray
+    s_cstart: np.ndarray
+    s_cstop: np.ndarray
+    b_prod: np.ndarray
+    b_n: np.ndarray
+    b_coff: np.ndarray
+    b_scale: np.ndarray
     chi_df: np.ndarray
     bartlett: np.ndarray
-    mode: np.ndarray
-    blk_start: np.ndarray
-    blk_stop: np.ndarray
-    z_off: np.ndarray
-    z_scale: np.ndarray
-    b_prod: np.ndarray
-    b_noff: np.ndarray
-    b_ncol: np.ndarray
-    b_coff: np.ndarray
-    b_zoff: np.ndarray
-    b_scale: np.ndarray
-    rot_prod: np.ndarray
-    rot_real: np.ndarray
-    rot_noff: np.ndarray
-    rot_coff: np.ndarray
+    n_normal: np.ndarray  # standard normals per fit, per slot (diagnostics)
 
     @property
     def draws(self) -> int:
-        """Random numbers per replication and generation (independent of the sample counts)."""
-        return self.n_normal + self.chi_df.size
+        """Random numbers per replication and generation >= 1 (independent of the sample
+        counts): normals plus chi-squares."""
+        K = self.K
+        chis = sum(self._chis(s) for s in range(K, 2 * K))
+        return int(self.n_normal[K:].sum()) + chis
+
+    def _chis(self, s: int) -> int:
+        return int(self.s_chis[s])
+
+    @property
+    def s_chis(self) -> np.ndarray:
+        """Chi-squares per fit, per slot."""
+        out = np.zeros(2 * self.K, dtype=np.int64)
+        for s in range(2 * self.K):
+            m, d = int(self.s_m[s]), self.d
+            q = m if self.s_mode[s] == 1 else d
+            for bb in range(int(self.s_bstart[s]), int(self.s_bstop[s])):
+                if self.b_coff[bb] >= 0:
+                    out[s] += q
+            if self.s_mode[s] == 1:
+                out[s] += (d - m) + int(self.s_needh[s])
+        return out
+
+    def gamma_tables(self, df_shift: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(degrees of freedom, Marsaglia-Tsang constants d = df/2 - 1/3 and
+        c = 1/sqrt(9 d)) of every chi-square, Bartlett diagonals shifted by ``df_shift``."""
+        df = self.chi_df + df_shift * self.bartlett
+        gd = np.maximum(df / 2.0 - 1.0 / 3.0, 1e-300)
+        return df, gd, 1.0 / np.sqrt(9.0 * gd)
 
 
-def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]]) -> _Layout:
-    """Offsets of the draws; ``blocks[k]`` lists (producer or -1, samples, noise variance)."""
-    n_normal = 0
+def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]], force_general: bool = False) -> _Layout:
+    """The layout of ``2K`` slots; ``blocks[s]`` lists (producer or -1, samples, noise
+    variance) of slot ``s`` (slots ``0..K-1``: generation 0)."""
+    S = len(blocks)
+    s_mode = np.zeros(S, dtype=np.int64)
+    s_bstart = np.zeros(S, dtype=np.int64)
+    s_bstop = np.zeros(S, dtype=np.int64)
+    s_m = np.zeros(S, dtype=np.int64)
+    s_N = np.zeros(S, dtype=np.int64)
+    s_needh = np.zeros(S, dtype=np.int64)
+    s_rcoff = np.full(S, -1, dtype=np.int64)
+    s_zscale = np.full(S, -1.0)
+    s_cstart = np.zeros(S, dtype=np.int64)
+    s_cstop = np.zeros(S, dtype=np.int64)
+    n_normal = np.zeros(S, dtype=np.int64)
+    b_prod: list[int] = []
+    b_n: list[int] = []
+    b_coff: list[int] = []
+    b_scale: list[float] = []
     chi_df: list[float] = []
     bartlett: list[bool] = []
-    mode = np.zeros(K, dtype=np.int64)
-    z_off = np.full(K, -1, dtype=np.int64)
-    z_scale = np.zeros(K)
-    rot_prod = np.zeros(K, dtype=np.int64)
-    rot_real = np.zeros(K, dtype=np.int64)
-    rot_noff = np.zeros(K, dtype=np.int64)
-    rot_coff = np.zeros(K, dtype=np.int64)
-    blk_start = np.zeros(K, dtype=np.int64)
-    blk_stop = np.zeros(K, dtype=np.int64)
-    b_prod, b_noff, b_ncol, b_coff, b_zoff, b_scale = [], [], [], [], [], []
-    for k, kb in enumerate(blocks):
+    max_synthetic = 1
+    for s, kb in enumerate(blocks):
         synthetic = [b for b in kb if b[0] >= 0]
-        real = [b for b in kb if b[0] < 0]
+        has_real = any(b[0] < 0 for b in kb)
         equal = len({b[2] for b in kb}) == 1
         N = sum(b[1] for b in kb)
-        blk_start[k] = len(b_prod)
-        if len(synthetic) == 1 and len(real) <= 1 and equal:
-            mode[k] = 1
-            rot_prod[k] = synthetic[0][0]
-            rot_real[k] = len(real)
-            rot_noff[k] = n_normal
-            n_normal += d * (d - 1) // 2 + (d - 1 if real else 0)
-            rot_coff[k] = len(chi_df)
-            chi_df += [N - i for i in range(d)]
-            bartlett += [True] * d
-            if real:
-                chi_df += [synthetic[0][1], real[0][1], N - d]
-                bartlett += [False] * 3
-        else:
-            for p, n, s2 in kb:
-                b_prod.append(K if p < 0 else p)
-                b_noff.append(n_normal)
-                if n >= d:
-                    b_ncol.append(d)
-                    b_coff.append(len(chi_df))
-                    chi_df += [n - i for i in range(d)]
-                    bartlett += [True] * d
-                    n_normal += d * (d - 1) // 2
-                else:
-                    b_ncol.append(n)
-                    b_coff.append(-1)
-                    n_normal += d * n
-                b_scale.append(np.sqrt(s2))
-                if equal:
-                    b_zoff.append(-1)
-                else:
-                    b_zoff.append(n_normal)
-                    n_normal += b_ncol[-1]
-        blk_stop[k] = len(b_prod)
-        if equal:
-            z_off[k] = n_normal
-            z_scale[k] = np.sqrt(kb[0][2])
-            n_normal += d
+        s_N[s] = N
+        s_bstart[s] = len(b_prod)
+        s_cstart[s] = len(chi_df)
+        max_synthetic = max(max_synthetic, len(synthetic))
+        subspace = equal and not force_general
+        m = min(len(synthetic), d) if subspace else d
+        s_m[s] = m
+        nn = 0
+        for p, n, s2 in kb:
+            b_prod.append(K if p < 0 else p)
+            b_n.append(n)
+            b_scale.append(float(np.sqrt(s2)))
+            if n >= m:
+                b_coff.append(len(chi_df))
+                chi_df += [n - i for i in range(m)]
+                bartlett += [True] * m
+                nn += m * (m - 1) // 2
+            else:
+                b_coff.append(-1)
+                nn += m * n
+            if not subspace and not equal:
+                nn += min(n, d)  # per-block noise
+        s_bstop[s] = len(b_prod)
+        if subspace:
+            s_mode[s] = 1
+            s_zscale[s] = float(np.sqrt(kb[0][2]))
+            p = d - m
+            s_rcoff[s] = len(chi_df)
+            chi_df += [N - m - i for i in range(p)]
+            bartlett += [True] * p
+            nn += p * (p - 1) // 2 + p + m
+            # the residual of the producer errors' regression is zero exactly when every
+            # block has the same rotated producer error: one synthetic block and no real one
+            needh = p > 0 and (len(synthetic) >= 2 or (len(synthetic) == 1 and has_real))
+            s_needh[s] = int(needh)
+            if needh:
+                chi_df.append(N - d)
+                bartlett.append(False)
+                nn += p
+        elif equal:
+            s_zscale[s] = float(np.sqrt(kb[0][2]))
+            nn += d
+        n_normal[s] = nn
+        s_cstop[s] = len(chi_df)
 
     def ints(v: list[int]) -> np.ndarray:
         return np.array(v, dtype=np.int64)
 
-    return _Layout(K, d, n_normal, np.array(chi_df, dtype=float), np.array(bartlett, dtype=bool), mode,
-                   blk_start, blk_stop, z_off, z_scale, ints(b_prod), ints(b_noff), ints(b_ncol), ints(b_coff),
-                   ints(b_zoff), np.array(b_scale, dtype=float), rot_prod, rot_real, rot_noff, rot_coff)
-
-
-def _fit_generation(lay: _Layout, streams: list[tuple[np.random.Generator, int, int]], prev: np.ndarray,
-                    R: int, df_shift: int) -> np.ndarray:
-    """One generation for R replications: prev (R, K + 1, d) errors (last row 0) -> (R, K, d).
-
-    ``streams`` lists (generator, start, stop): rows start:stop draw from that generator
-    only, in a fixed order, so each replication block's numbers do not depend on how
-    blocks are batched together; the kernel treats every replication on its own.
-    """
-    nrm = np.empty((R, lay.n_normal))
-    chi = np.empty((R, lay.chi_df.size))
-    df = lay.chi_df + df_shift * lay.bartlett
-    for rng, a, b in streams:
-        rng.standard_normal(out=nrm[a:b])
-        if df.size:
-            chi[a:b] = rng.chisquare(np.broadcast_to(df, (b - a, df.size)))
-    out = np.empty((R, lay.K, lay.d))
-    _kernel(nrm, chi, prev, out, lay.d, lay.mode, lay.blk_start, lay.blk_stop, lay.z_off, lay.z_scale,
-            lay.b_prod, lay.b_noff, lay.b_ncol, lay.b_coff, lay.b_zoff, lay.b_scale,
-            lay.rot_prod, lay.rot_real, lay.rot_noff, lay.rot_coff)
-    return out
+    counts = s_bstop - s_bstart
+    return _Layout(K, d, int(counts.max()), max_synthetic, s_mode, s_bstart, s_bstop, s_m, s_N, s_needh, s_rcoff,
+                   s_zscale, s_cstart, s_cstop, ints(b_prod), ints(b_n), ints(b_coff), np.array(b_scale, dtype=float),
+                   np.array(chi_df, dtype=float), np.array(bartlett, dtype=bool), n_normal)
 
 
 def _solve(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -267,159 +347,321 @@ def _solve(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _kernel(nrm, chi, prev, out, d, mode, blk_start, blk_stop, z_off, z_scale,
-            b_prod, b_noff, b_ncol, b_coff, b_zoff, b_scale, rot_prod, rot_real, rot_noff, rot_coff):  # pragma: no cover - compiled
-    """One generation: every replication ``r`` and learner ``k`` fitted on its own, in
-    rotation mode (``mode[k] == 1``) or general mode (a factor per block, Cholesky, two
-    triangular solves).
+def _chi2_fill(rng, cdf, cgd, cgc, start, stop, out):  # pragma: no cover - compiled
+    """``out[j - start]`` = a chi-square with ``cdf[j]`` degrees of freedom, for ``j`` in
+    ``start:stop``, exactly: the square of a standard normal for df = 1, else 2 Gamma(df/2)
+    by Marsaglia and Tsang's rejection method (exact for shapes >= 1, the algorithm of
+    numpy's own gamma sampler there; ``cgd`` = df/2 - 1/3, ``cgc`` = 1/sqrt(9 cgd))."""
+    for j in range(start, stop):
+        if cdf[j] < 1.5:
+            x = rng.standard_normal()
+            out[j - start] = x * x
+            continue
+        gd = cgd[j]
+        gc = cgc[j]
+        while True:
+            x = rng.standard_normal()
+            v = 1.0 + gc * x
+            if v <= 0.0:
+                continue
+            v = v * v * v
+            u = rng.random()
+            x2 = x * x
+            if u < 1.0 - 0.0331 * x2 * x2:
+                break
+            if np.log(u) < 0.5 * x2 + gd * (1.0 - v + np.log(v)):
+                break
+        out[j - start] = 2.0 * gd * v
 
-    Deliberately one function, its parts marked by comments: split into per-mode numba
-    functions (inlined by numba or not) it measured about 25% slower on the same inputs,
-    and across a call boundary ``fastmath`` rounds the last bit differently for d >= 4,
-    which would change seeded results."""
-    R = nrm.shape[0]
-    K = mode.shape[0]
-    F = np.zeros((d, d))
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _kernel(rng, size, T, r0, risk, last, K, d, max_blocks, max_synthetic, s_mode, s_bstart, s_bstop, s_m, s_N,
+            s_needh, s_rcoff, s_zscale, s_cstart, s_cstop, b_prod, b_n, b_coff, b_scale, cdf, cgd,
+            cgc):  # pragma: no cover - compiled
+    """``size`` replications of generations 0..T, every random number drawn here from
+    ``rng`` in a fixed order (replication by replication, generation by generation,
+    learner by learner); writes ``risk[r0 + r, t, k]`` and the last errors
+    ``last[r0 + r, k]``. Learners are fitted in the subspace mode (``s_mode == 1``) or
+    the general mode (a factor per block, Cholesky, two triangular solves); the methods
+    and their proofs are in this module's docstring."""
+    prev = np.zeros((K + 1, d))      # row K: the real block's producer error, 0
+    cur = np.zeros((K + 1, d))
+    Fs = np.zeros((max_blocks, d, d))  # block factors
+    fcols = np.zeros(max_blocks, dtype=np.int64)
+    flow = np.zeros(max_blocks, dtype=np.int64)
+    csel = np.zeros(max_blocks, dtype=np.int64)
+    V = np.zeros((d, max_synthetic))  # producer errors, then their rotated coordinates
+    Hh = np.zeros((d, d))            # Householder vectors (column j, rows j..d-1)
+    hb = np.zeros(d)
     G = np.zeros((d, d))
     L = np.zeros((d, d))
+    Rm = np.zeros((d, d))
     S = np.zeros(d)
     w = np.zeros(d)
     y = np.zeros(d)
-    for r in range(R):
-        for k in range(K):
-            if mode[k] == 1:
-                # rotation mode: delta = Q R^{-1} (R_00 |delta_p| b + sigma z), R upper Bartlett
-                p = rot_prod[k]
-                nd = 0.0
+    ch = np.zeros(d)
+    e = np.zeros(d)
+    chib = np.zeros(max(1, int((s_cstop - s_cstart).max())))
+    for r in range(size):
+        for i in range(d):
+            prev[K, i] = 0.0
+            cur[K, i] = 0.0
+        for t in range(T + 1):
+            base = 0 if t == 0 else K
+            for k in range(K):
+                slot = base + k
+                bs = s_bstart[slot]
+                be = s_bstop[slot]
+                # the fit's chi-squares first (one call per fit: a call per chi-square measured slower)
+                cs = s_cstart[slot]
+                _chi2_fill(rng, cdf, cgd, cgc, cs, s_cstop[slot], chib)
+                if s_mode[slot] == 1:
+                    # ---- subspace mode -------------------------------------------------
+                    m = s_m[slot]
+                    p = d - m
+                    sig = s_zscale[slot]
+                    # producer errors of the synthetic blocks, columns of V
+                    ns = 0
+                    for bb in range(bs, be):
+                        pr = b_prod[bb]
+                        if pr < K:
+                            for i in range(d):
+                                V[i, ns] = prev[pr, i]
+                            ns += 1
+                    # Householder QR: Q^T V upper triangular; Q = H_0 ... H_{m-1}
+                    for j in range(m):
+                        nrm2 = 0.0
+                        for i in range(j, d):
+                            nrm2 += V[i, j] * V[i, j]
+                        if nrm2 == 0.0:
+                            hb[j] = 0.0
+                            continue
+                        x0 = V[j, j]
+                        al = -np.sqrt(nrm2) if x0 >= 0.0 else np.sqrt(nrm2)
+                        v0 = x0 - al
+                        Hh[j, j] = v0
+                        for i in range(j + 1, d):
+                            Hh[i, j] = V[i, j]
+                        beta = 2.0 / (nrm2 - x0 * x0 + v0 * v0)
+                        hb[j] = beta
+                        V[j, j] = al
+                        for i in range(j + 1, d):
+                            V[i, j] = 0.0
+                        for c in range(j + 1, ns):
+                            dot = 0.0
+                            for i in range(j, d):
+                                dot += Hh[i, j] * V[i, c]
+                            f = beta * dot
+                            for i in range(j, d):
+                                V[i, c] -= f * Hh[i, j]
+                    # block factors F_b (F_b F_b^T ~ Wishart_m(n_b)); W = sum (lower), S = sum W_b c_b
+                    for i in range(m):
+                        S[i] = 0.0
+                        for j in range(i + 1):
+                            G[i, j] = 0.0
+                    lb = 0
+                    si = 0
+                    for bb in range(bs, be):
+                        co = b_coff[bb]
+                        if co >= 0:      # lower Bartlett factor, m x m
+                            for i in range(m):
+                                for j in range(i):
+                                    Fs[lb, i, j] = rng.standard_normal()
+                                Fs[lb, i, i] = np.sqrt(chib[co + i - cs])
+                            q = m
+                            lower = 1
+                        else:            # explicit m x n design (n < m)
+                            q = b_n[bb]
+                            for i in range(m):
+                                for j in range(q):
+                                    Fs[lb, i, j] = rng.standard_normal()
+                            lower = 0
+                        fcols[lb] = q
+                        flow[lb] = lower
+                        for i in range(m):
+                            for j in range(i + 1):
+                                acc = 0.0
+                                for l in range((j + 1) if lower == 1 else q):
+                                    acc += Fs[lb, i, l] * Fs[lb, j, l]
+                                G[i, j] += acc
+                        if b_prod[bb] < K:
+                            csel[lb] = si
+                            for l in range(q):   # w = F^T c_b
+                                acc = 0.0
+                                for i in range(l if lower == 1 else 0, m):
+                                    acc += Fs[lb, i, l] * V[i, si]
+                                w[l] = acc
+                            for i in range(m):   # S += F w
+                                acc = 0.0
+                                for l in range((i + 1) if lower == 1 else q):
+                                    acc += Fs[lb, i, l] * w[l]
+                                S[i] += acc
+                            si += 1
+                        else:
+                            csel[lb] = -1
+                        lb += 1
+                    # W = L_A L_A^T; chat = W^{-1} S
+                    for j in range(m):
+                        acc = G[j, j]
+                        for l in range(j):
+                            acc -= L[j, l] * L[j, l]
+                        L[j, j] = np.sqrt(acc)
+                        for i in range(j + 1, m):
+                            acc = G[i, j]
+                            for l in range(j):
+                                acc -= L[i, l] * L[j, l]
+                            L[i, j] = acc / L[j, j]
+                    for i in range(m):
+                        acc = S[i]
+                        for l in range(i):
+                            acc -= L[i, l] * y[l]
+                        y[i] = acc / L[i, i]
+                    for i in range(m - 1, -1, -1):
+                        acc = y[i]
+                        for l in range(i + 1, m):
+                            acc -= L[l, i] * ch[l]
+                        ch[i] = acc / L[i, i]
+                    # |r|^2 = sum_b |F_b^T (c_b - chat)|^2 (no cancellation)
+                    r2 = 0.0
+                    if s_needh[slot] == 1:
+                        for b in range(lb):
+                            c = csel[b]
+                            for i in range(m):
+                                e[i] = (V[i, c] if c >= 0 else 0.0) - ch[i]
+                            lower = flow[b]
+                            for l in range(fcols[b]):
+                                acc = 0.0
+                                for i in range(l if lower == 1 else 0, m):
+                                    acc += Fs[b, i, l] * e[i]
+                                r2 += acc * acc
+                    # B part: delta_B = R^{-1} (|r| h + sigma z), R upper Bartlett (N - m rows)
+                    nb2 = 0.0
+                    if p > 0:
+                        co = s_rcoff[slot]
+                        for i in range(p):
+                            Rm[i, i] = 1.0 / np.sqrt(chib[co + i - cs])
+                            for j in range(i + 1, p):
+                                Rm[i, j] = rng.standard_normal()
+                        if s_needh[slot] == 1:
+                            gg = 0.0
+                            for i in range(p):
+                                e[i] = rng.standard_normal()
+                                gg += e[i] * e[i]
+                            hc = chib[co + p - cs]
+                            f = np.sqrt(r2 / (gg + hc))
+                            for i in range(p):
+                                S[i] = f * e[i] + sig * rng.standard_normal()
+                        else:
+                            for i in range(p):
+                                S[i] = sig * rng.standard_normal()
+                        for i in range(p - 1, -1, -1):
+                            acc = S[i]
+                            for j in range(i + 1, p):
+                                acc -= Rm[i, j] * y[m + j]
+                            y[m + i] = acc * Rm[i, i]
+                            nb2 += y[m + i] * y[m + i]
+                    # A part: delta_A = chat + sqrt(sigma^2 + |delta_B|^2) L_A^{-T} g
+                    f = np.sqrt(sig * sig + nb2)
+                    for i in range(m):
+                        S[i] = f * rng.standard_normal()
+                    for i in range(m - 1, -1, -1):
+                        acc = S[i]
+                        for l in range(i + 1, m):
+                            acc -= L[l, i] * e[l]
+                        e[i] = acc / L[i, i]
+                    for i in range(m):
+                        y[i] = ch[i] + e[i]
+                    # back to the original frame: delta = H_0 ... H_{m-1} y
+                    for j in range(m - 1, -1, -1):
+                        beta = hb[j]
+                        if beta == 0.0:
+                            continue
+                        dot = 0.0
+                        for i in range(j, d):
+                            dot += Hh[i, j] * y[i]
+                        f = beta * dot
+                        for i in range(j, d):
+                            y[i] -= f * Hh[i, j]
+                    rk = 0.0
+                    for i in range(d):
+                        cur[k, i] = y[i]
+                        rk += y[i] * y[i]
+                    risk[r0 + r, t, k] = rk
+                    continue
+                # ---- general mode: G = sum_b F_b F_b^T, S = sum_b F_b (F_b^T delta_p + s_b z_b)
                 for i in range(d):
-                    nd += prev[r, p, i] * prev[r, p, i]
-                nd = np.sqrt(nd)
-                co = rot_coff[k]
-                no = rot_noff[k]
-                for i in range(d):           # R stored in L (upper part), row by row
-                    L[i, i] = np.sqrt(chi[r, co + i])
-                    for j in range(i + 1, d):
-                        L[i, j] = nrm[r, no]
-                        no += 1
-                if rot_real[k] == 1:
-                    A = chi[r, co + d]
-                    B = chi[r, co + d + 1]
-                    h = chi[r, co + d + 2]
-                    b1 = A / (A + B)
-                    gg = 0.0
-                    for i in range(d - 1):
-                        gg += nrm[r, no + i] * nrm[r, no + i]
-                    sc = np.sqrt(b1 * (1.0 - b1) / (gg + h))
-                    y[0] = b1
-                    for i in range(1, d):
-                        y[i] = sc * nrm[r, no + i - 1]
-                else:
-                    y[0] = 1.0
-                    for i in range(1, d):
-                        y[i] = 0.0
-                zo = z_off[k]
-                s = z_scale[k]
-                f = L[0, 0] * nd
-                for i in range(d):
-                    y[i] = f * y[i] + s * nrm[r, zo + i]
-                for i in range(d - 1, -1, -1):  # back substitution: S = R^{-1} y
-                    acc = y[i]
-                    for j in range(i + 1, d):
-                        acc -= L[i, j] * S[j]
-                    S[i] = acc / L[i, i]
-                if nd > 0.0:  # Q maps e_1 to delta_p / |delta_p| (a reflection, signed for stability)
-                    u0 = prev[r, p, 0] / nd
-                    sg = 1.0 if u0 >= 0.0 else -1.0
-                    ww = 0.0
-                    wx = 0.0
-                    for i in range(d):
-                        wi = sg * prev[r, p, i] / nd
-                        if i == 0:
-                            wi += 1.0
-                        w[i] = wi
-                        ww += wi * wi
-                        wx += wi * S[i]
-                    t = 2.0 * wx / ww
-                    for i in range(d):
-                        out[r, k, i] = -sg * (S[i] - t * w[i])
-                else:
-                    for i in range(d):
-                        out[r, k, i] = S[i]
-                continue
-            # general mode: G = sum_b F_b F_b^T, S = sum_b F_b (F_b^T delta_p + s_b z_b)
-            for i in range(d):
-                S[i] = 0.0
-                for j in range(d):
-                    G[i, j] = 0.0
-            for bb in range(blk_start[k], blk_stop[k]):
-                c = b_ncol[bb]
-                no = b_noff[bb]
-                if b_coff[bb] >= 0:  # Bartlett factor, lower triangular
+                    S[i] = 0.0
+                    for j in range(d):
+                        G[i, j] = 0.0
+                pooled = s_zscale[slot] >= 0.0
+                for bb in range(bs, be):
                     co = b_coff[bb]
-                    for i in range(d):
-                        for j in range(i):
-                            F[i, j] = nrm[r, no]
-                            no += 1
-                        F[i, i] = np.sqrt(chi[r, co + i])
-                    for i in range(d):
-                        for j in range(i + 1):
-                            acc = 0.0
-                            for l in range(j + 1):
-                                acc += F[i, l] * F[j, l]
-                            G[i, j] += acc
-                    lower = True
-                else:                # explicit d x n design (n < d)
-                    for i in range(d):
-                        for j in range(c):
-                            F[i, j] = nrm[r, no]
-                            no += 1
+                    if co >= 0:  # Bartlett factor, lower triangular
+                        for i in range(d):
+                            for j in range(i):
+                                Fs[0, i, j] = rng.standard_normal()
+                            Fs[0, i, i] = np.sqrt(chib[co + i - cs])
+                        c = d
+                        glow = True
+                    else:        # explicit d x n design (n < d)
+                        c = b_n[bb]
+                        for i in range(d):
+                            for j in range(c):
+                                Fs[0, i, j] = rng.standard_normal()
+                        glow = False
                     for i in range(d):
                         for j in range(i + 1):
                             acc = 0.0
-                            for l in range(c):
-                                acc += F[i, l] * F[j, l]
+                            for l in range((j + 1) if glow else c):
+                                acc += Fs[0, i, l] * Fs[0, j, l]
                             G[i, j] += acc
-                    lower = False
-                p = b_prod[bb]
-                zo = b_zoff[bb]
-                if p < K or zo >= 0:
-                    for l in range(c):
-                        acc = 0.0
-                        if p < K:
-                            for i in range(l if lower else 0, d):
-                                acc += F[i, l] * prev[r, p, i]
-                        if zo >= 0:
-                            acc += b_scale[bb] * nrm[r, zo + l]
-                        w[l] = acc
-                    for i in range(d):
-                        acc = 0.0
-                        for l in range((i + 1) if lower else c):
-                            acc += F[i, l] * w[l]
-                        S[i] += acc
-            for j in range(d):       # Cholesky G = L L^T (lower triangle of G)
-                acc = G[j, j]
-                for l in range(j):
-                    acc -= L[j, l] * L[j, l]
-                L[j, j] = np.sqrt(acc)
-                for i in range(j + 1, d):
-                    acc = G[i, j]
+                    pr = b_prod[bb]
+                    if pr < K or not pooled:
+                        for l in range(c):
+                            acc = 0.0
+                            if pr < K:
+                                for i in range(l if glow else 0, d):
+                                    acc += Fs[0, i, l] * prev[pr, i]
+                            if not pooled:
+                                acc += b_scale[bb] * rng.standard_normal()
+                            w[l] = acc
+                        for i in range(d):
+                            acc = 0.0
+                            for l in range((i + 1) if glow else c):
+                                acc += Fs[0, i, l] * w[l]
+                            S[i] += acc
+                for j in range(d):       # Cholesky G = L L^T (lower triangle of G)
+                    acc = G[j, j]
                     for l in range(j):
-                        acc -= L[i, l] * L[j, l]
-                    L[i, j] = acc / L[j, j]
-            for i in range(d):       # y = L^{-1} S (+ sigma z: merged noise, N(0, sigma^2 G))
-                acc = S[i]
-                for l in range(i):
-                    acc -= L[i, l] * y[l]
-                y[i] = acc / L[i, i]
-            zo = z_off[k]
-            if zo >= 0:
+                        acc -= L[j, l] * L[j, l]
+                    L[j, j] = np.sqrt(acc)
+                    for i in range(j + 1, d):
+                        acc = G[i, j]
+                        for l in range(j):
+                            acc -= L[i, l] * L[j, l]
+                        L[i, j] = acc / L[j, j]
+                for i in range(d):       # y = L^{-1} S (+ sigma z: pooled noise, N(0, sigma^2 G))
+                    acc = S[i]
+                    for l in range(i):
+                        acc -= L[i, l] * y[l]
+                    y[i] = acc / L[i, i]
+                if pooled:
+                    for i in range(d):
+                        y[i] += s_zscale[slot] * rng.standard_normal()
+                rk = 0.0
+                for i in range(d - 1, -1, -1):  # delta = L^{-T} y
+                    acc = y[i]
+                    for l in range(i + 1, d):
+                        acc -= L[l, i] * cur[k, l]
+                    cur[k, i] = acc / L[i, i]
+                    rk += cur[k, i] * cur[k, i]
+                risk[r0 + r, t, k] = rk
+            for k in range(K):
                 for i in range(d):
-                    y[i] += z_scale[k] * nrm[r, zo + i]
-            for i in range(d - 1, -1, -1):  # delta = L^{-T} y
-                acc = y[i]
-                for l in range(i + 1, d):
-                    acc -= L[l, i] * out[r, k, l]
-                out[r, k, i] = acc / L[i, i]
+                    prev[k, i] = cur[k, i]
+        for k in range(K):
+            for i in range(d):
+                last[r0 + r, k, i] = prev[k, i]
 
 
 def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generator, size: int, *,
@@ -449,7 +691,7 @@ def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generat
     Examples
     --------
     >>> from graphcollapse.theory.builders import self_training
-    >>> from graphcollapse.verify.blocks import block_generator
+    >>> from .blocks import block_generator
     >>> st = ols_setup(self_training(real_samples=20, samples=20, initial_samples=30, dimension=3))
     >>> risk, _ = simulate_ols_block(st, 2, block_generator(0, 0), 4)
     >>> risk.shape
@@ -483,7 +725,7 @@ def simulate_ols_blocks(setup: OLSSetup, generations: int, streams: list[tuple[n
     --------
     >>> import numpy as np
     >>> from graphcollapse.theory.builders import cycle
-    >>> from graphcollapse.verify.blocks import block_generator
+    >>> from .blocks import block_generator
     >>> st = ols_setup(cycle(2, real_samples=20, initial_samples=30, dimension=3))
     >>> both, _ = simulate_ols_blocks(st, 2, [(block_generator(0, 0), 5), (block_generator(0, 1), 3)])
     >>> alone, _ = simulate_ols_block(st, 2, block_generator(0, 1), 3)
@@ -491,18 +733,18 @@ def simulate_ols_blocks(setup: OLSSetup, generations: int, streams: list[tuple[n
     True
     """
     K, d = setup.K, setup.d
-    bounds = np.cumsum([0] + [int(n) for _, n in streams])
-    spans = [(rng, int(a), int(b)) for (rng, _), a, b in zip(streams, bounds[:-1], bounds[1:])]
-    R = int(bounds[-1])
-    risk = np.empty((R, generations + 1, K))
-    prev = np.zeros((R, K + 1, d))
-    prev[:, :K] = _fit_generation(setup.layout0, spans, prev, R, _df_shift)
-    risk[:, 0] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
     lay = setup.layout
-    for t in range(1, generations + 1):
-        prev[:, :K] = _fit_generation(lay, spans, prev, R, _df_shift)
-        risk[:, t] = np.einsum("rki,rki->rk", prev[:, :K], prev[:, :K])
-    proj = None if projection is None else prev[:, :K] @ np.asarray(projection, dtype=float)
+    cdf, cgd, cgc = lay.gamma_tables(_df_shift)
+    R = int(sum(int(n) for _, n in streams))
+    risk = np.empty((R, generations + 1, K))
+    last = np.empty((R, K, d))
+    r0 = 0
+    for rng, n in streams:
+        _kernel(rng, int(n), int(generations), r0, risk, last, K, d, lay.max_blocks, lay.max_synthetic,
+                lay.s_mode, lay.s_bstart, lay.s_bstop, lay.s_m, lay.s_N, lay.s_needh, lay.s_rcoff, lay.s_zscale,
+                lay.s_cstart, lay.s_cstop, lay.b_prod, lay.b_n, lay.b_coff, lay.b_scale, cdf, cgd, cgc)
+        r0 += int(n)
+    proj = None if projection is None else last @ np.asarray(projection, dtype=float)
     return risk, proj
 
 
@@ -515,7 +757,7 @@ def simulate_ols_reference(setup: OLSSetup, generations: int, rng: np.random.Gen
     Examples
     --------
     >>> from graphcollapse.theory.builders import self_training
-    >>> from graphcollapse.verify.blocks import block_generator
+    >>> from .blocks import block_generator
     >>> st = ols_setup(self_training(real_samples=20, samples=20, initial_samples=30, dimension=3))
     >>> risk, _ = simulate_ols_reference(st, 1, block_generator(0, 0), 5)
     >>> risk.shape
