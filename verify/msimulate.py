@@ -4,8 +4,10 @@ Every generation, learner :math:`k` fits its estimator on ``m_k`` fresh real sam
 from :math:`P_{\theta^*}` and, for every edge :math:`j \to k`, ``n_jk`` fresh samples
 from learner :math:`j`'s fitted model of the previous generation
 (:data:`graphcollapse.theory.mestimators.MODELS`). All replications of a block are simulated at once:
-closed forms for Gaussian regression and location-scale, batched damped Newton for
-logistic and Poisson regression and for custom losses, batched IRLS for Huber.
+closed forms for Gaussian regression and location-scale, Newton in a compiled loop for
+logistic regression (whose data are also drawn in a compiled loop, in the layout the
+fitter reads: :func:`logistic_data`), batched damped Newton for Poisson regression and
+for custom losses, batched IRLS for Huber.
 
 Replications follow the block/seed scheme of :mod:`graphcollapse.verify.blocks`: block ``b`` draws
 from ``block_generator(seed, b)`` only, so results do not depend on how blocks are
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from numba import njit
 
 from graphcollapse.theory.errors import GraphCollapseWarning, GraphValueError
 from graphcollapse.theory.graph import InteractionGraph
@@ -33,13 +36,12 @@ from graphcollapse.theory.mestimators import Family, HUBER_THRESHOLD, derive_sco
 from .blocks import block_generator, draw_seed, replication_blocks
 
 __all__ = ["MEstimatorConvergenceWarning", "MSimulation", "simulate_mestimator", "simulate_block",
-           "fit_logistic_batch", "fit_poisson_batch", "fit_huber_batch"]
+           "fit_logistic_batch", "logistic_data", "fit_poisson_batch", "fit_huber_batch"]
 
 MAX_NEWTON = 60
 MAX_IRLS = 200
 TOL = 1e-10
 NEWTON_TOL = 1e-5  # quadratic convergence: the error left after a step this small is ~1e-10
-NEWTON_CHUNK = 64  # data sets per Newton chunk (keeps the working set in cache)
 DIVERGED = 1e4  # |theta| beyond this: separated / diverged
 
 
@@ -119,89 +121,187 @@ def _damped_newton(X: np.ndarray, y: np.ndarray, theta0: np.ndarray,
     return theta, converged
 
 
-def _logistic_parts(eta: np.ndarray, y: np.ndarray, _mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    p = 0.5 * (1.0 + np.tanh(0.5 * eta))  # stable sigmoid
-    f = (np.logaddexp(0.0, eta) - y * eta).sum(axis=1)
-    return f, p - y, p * (1.0 - p)
-
-
 def _poisson_parts(eta: np.ndarray, y: np.ndarray, _mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mu = np.exp(np.minimum(eta, 700.0))
     return (mu - y * eta).sum(axis=1), mu - y, mu
 
 
-def _newton_full_batch(X: np.ndarray, y: np.ndarray,
-                       weights: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Undamped Newton on a batch, in cache-sized chunks of :data:`NEWTON_CHUNK` data sets.
+@njit(cache=True, nogil=True, fastmath=True)
+def _logistic_newton(Xt, y, theta, converged, tol, max_iter, diverged):  # pragma: no cover - compiled
+    """Newton from theta = 0 for every data set ``Xt[r]`` (d x N, one column per sample)
+    on its own, in float64 (the data set stays in cache): gradient and Hessian by vectorised
+    passes over its columns, Cholesky, two triangular solves. Stops once the step is below
+    ``tol * (1 + max|theta|)`` (quadratic convergence: the error left after that step is
+    of order ``tol**2``); a Hessian that is not positive definite, a non-finite iterate or
+    one beyond ``diverged`` (separated data) ends the data set as not converged."""
+    R, d, N = Xt.shape
+    H = np.zeros((d, d))
+    L = np.zeros((d, d))
+    g = np.zeros(d)
+    z = np.zeros(d)
+    step = np.zeros(d)
+    t = np.zeros(d)
+    eta = np.zeros(N)
+    res = np.zeros(N)
+    for r in range(R):
+        for j in range(d):
+            t[j] = 0.0
+        ok = False
+        for _ in range(max_iter):
+            # passes over contiguous columns of Xt[r] (vectorised): eta, weights, gradient, Hessian
+            for i in range(N):
+                eta[i] = 0.0
+            for j in range(d):
+                tj = t[j]
+                for i in range(N):
+                    eta[i] += Xt[r, j, i] * tj
+            for i in range(N):
+                p = 1.0 / (1.0 + np.exp(-eta[i]))
+                res[i] = p - y[r, i]
+                eta[i] = p * (1.0 - p)  # the weight, in place
+            for j in range(d):
+                acc = 0.0
+                for i in range(N):
+                    acc += Xt[r, j, i] * res[i]
+                g[j] = acc
+                for k in range(j + 1):
+                    acc = 0.0
+                    for i in range(N):
+                        acc += Xt[r, j, i] * Xt[r, k, i] * eta[i]
+                    H[j, k] = acc
+            bad = False
+            for j in range(d):  # Cholesky H = L L^T
+                acc = H[j, j]
+                for k in range(j):
+                    acc -= L[j, k] * L[j, k]
+                if not acc > 0.0:
+                    bad = True
+                    break
+                L[j, j] = np.sqrt(acc)
+                for i in range(j + 1, d):
+                    a2 = H[i, j]
+                    for k in range(j):
+                        a2 -= L[i, k] * L[j, k]
+                    L[i, j] = a2 / L[j, j]
+            if bad:
+                break
+            for i in range(d):
+                acc = g[i]
+                for k in range(i):
+                    acc -= L[i, k] * z[k]
+                z[i] = acc / L[i, i]
+            for i in range(d - 1, -1, -1):
+                acc = z[i]
+                for k in range(i + 1, d):
+                    acc -= L[k, i] * step[k]
+                step[i] = acc / L[i, i]
+            size = 0.0
+            smax = 0.0
+            for i in range(d):
+                t[i] -= step[i]
+                size = max(size, abs(t[i]))
+                smax = max(smax, abs(step[i]))
+            if not size <= diverged:  # also NaN
+                break
+            if smax <= tol * (1.0 + size):
+                ok = True
+                break
+        for j in range(d):
+            theta[r, j] = t[j] if ok else 0.0
+        converged[r] = ok
 
-    The products x_i x_j (i <= j) are formed once per chunk in a (R, d(d+1)/2, N)
-    layout, so each Hessian is one batched matrix-vector product. ``weights(eta, y)``
-    returns (dl/deta, d2l/deta2). Rows whose iterates leave ``DIVERGED`` or whose
-    Hessian is singular (separated data) are frozen as failures. Stopping rule: Newton
-    converges quadratically, so once the step is below :data:`NEWTON_TOL` the error left
-    after taking it is of order ``NEWTON_TOL**2`` (relative)."""
-    R, N, d = X.shape
-    if R > NEWTON_CHUNK:
-        parts = [_newton_full_batch(X[i:i + NEWTON_CHUNK], y[i:i + NEWTON_CHUNK], weights)
-                 for i in range(0, R, NEWTON_CHUNK)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    iu, ju = np.triu_indices(d)
-    Xt = np.ascontiguousarray(X.transpose(0, 2, 1))  # (R, d, N)
-    # Hessian in float32 (inexact Newton: the gradient stays float64, so the fixed point is
-    # the float64 MLE; a relative Hessian error ~1e-6 only turns the last quadratic step
-    # into a linear one with rate ~1e-6)
-    Xt32 = Xt.astype(np.float32)
-    XX = Xt32[:, iu, :] * Xt32[:, ju, :]  # (R, d(d+1)/2, N)
-    theta = np.zeros((R, d))
-    converged = np.zeros(R, dtype=bool)
-    failed = np.zeros(R, dtype=bool)
-    eye = np.eye(d)
-    H = np.empty((R, d, d))
-    for _ in range(MAX_NEWTON):
-        eta = np.matmul(theta[:, None, :], Xt)[:, 0, :]
-        g1, g2 = weights(eta, y)
-        grad = np.matmul(Xt, g1[:, :, None])[:, :, 0]
-        Hu = np.matmul(XX, g2.astype(np.float32)[:, :, None])[:, :, 0]
-        H[:, iu, ju] = Hu
-        H[:, ju, iu] = Hu
-        frozen = converged | failed
-        if frozen.any():
-            H[frozen] = eye
-            grad[frozen] = 0.0
-        try:  # fast path; NaN rows come out as NaN and fail below
-            step = np.linalg.solve(H, grad[:, :, None])[:, :, 0]
-            ok = np.ones(R, dtype=bool)
-        except np.linalg.LinAlgError:  # some Hessian exactly singular
-            step, ok = _solve(H, grad)
-        theta -= step
-        size = np.abs(theta).max(axis=1)
-        failed |= ~ok | ~(size <= DIVERGED)  # also catches NaN
-        theta[failed] = 0.0
-        converged |= ~failed & (np.abs(step).max(axis=1) <= NEWTON_TOL * (1.0 + size))
-        if (converged | failed).all():
-            break
-    return theta, converged & ~failed
+
+@njit(cache=True, nogil=True)
+def _logistic_draw(rng, L, identity, thetas, counts, Xt, y):  # pragma: no cover - compiled
+    """Data sets of the logistic model, drawn here from ``rng``: for replication ``r``,
+    block ``b`` and each of its ``counts[b]`` samples, ``d`` standard normals ``z``,
+    ``x = L z`` (skipped when ``identity``), written as a column of ``Xt[r]``, and
+    ``y = 1`` iff a float64 uniform is below ``sigmoid(x . thetas[b, r])``."""
+    R = Xt.shape[0]
+    d = Xt.shape[1]
+    z = np.zeros(d)
+    for r in range(R):
+        i = 0
+        for b in range(counts.shape[0]):
+            for _ in range(counts[b]):
+                eta = 0.0
+                if identity:
+                    for j in range(d):
+                        v = rng.standard_normal()
+                        Xt[r, j, i] = v
+                        eta += v * thetas[b, r, j]
+                else:
+                    for j in range(d):
+                        z[j] = rng.standard_normal()
+                    for j in range(d):
+                        v = 0.0
+                        for k in range(j + 1):
+                            v += L[j, k] * z[k]
+                        Xt[r, j, i] = v
+                        eta += v * thetas[b, r, j]
+                y[r, i] = 1.0 if rng.random() < 1.0 / (1.0 + np.exp(-eta)) else 0.0
+                i += 1
 
 
-def _logistic_weights(eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # sigmoid(eta) = (1 + tanh(eta / 2)) / 2 and sigmoid' = (1 - tanh^2) / 4: numpy's
-    # vectorised tanh is about 3x faster than scipy.special.expit on these arrays
-    t = np.tanh(np.multiply(eta, 0.5, out=eta), out=eta)
-    w = np.multiply(t, t)
-    np.subtract(1.0, w, out=w)
-    w *= 0.25
-    t *= 0.5
-    t += 0.5
-    return np.subtract(t, y, out=t), w
+def logistic_data(rng: np.random.Generator, thetas: np.ndarray, counts, L: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Draw logistic-regression data sets in the layout the fitter reads.
+
+    Replication ``r`` pools blocks ``b`` of ``counts[b]`` samples each with
+    :math:`x = Lz`, :math:`z \sim N(0, I_d)`, and :math:`y \sim
+    \mathrm{Bernoulli}(\sigma(x^\top\theta_{b,r}))` (a float64 uniform compared with the
+    sigmoid). All numbers come from ``rng`` in a fixed order (replication by replication,
+    sample by sample: ``d`` normals, then one uniform), drawn inside a compiled loop: no
+    array of random numbers is materialised.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    thetas : ndarray, shape (B, R, d)
+        The parameter of block ``b`` in replication ``r`` (a broadcast view is fine).
+    counts : sequence of int, length B
+    L : ndarray (d, d), lower triangular, optional
+        Covariance factor (identity when omitted).
+
+    Returns
+    -------
+    X : ndarray, shape (R, N, d)
+        A transposed view of a C-contiguous (R, d, N) array, which
+        :func:`fit_logistic_batch` reads without a copy.
+    y : ndarray, shape (R, N)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = logistic_data(np.random.default_rng(0), np.zeros((1, 3, 2)), [50])
+    >>> X.shape, y.shape, sorted(set(y.ravel().tolist()))
+    ((3, 50, 2), (3, 50), [0.0, 1.0])
+    """
+    th = np.asarray(thetas, dtype=float)
+    cnt = np.atleast_1d(np.asarray(counts, dtype=np.int64))
+    if th.ndim != 3 or th.shape[0] != cnt.size:
+        raise GraphValueError("thetas: expected shape (blocks, replications, d) with one count per block")
+    th = np.ascontiguousarray(th)
+    B, R, d = th.shape
+    N = int(cnt.sum())
+    Xt = np.empty((R, d, N))
+    y = np.empty((R, N))
+    identity = L is None
+    Lm = np.eye(d) if identity else np.ascontiguousarray(L, dtype=float)
+    _logistic_draw(rng, Lm, identity, th, cnt, Xt, y)
+    return Xt.transpose(0, 2, 1), y
 
 
 def fit_logistic_batch(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Maximum-likelihood logistic regression for a batch of data sets at once.
 
-    Newton from :math:`\theta = 0` on the whole batch (the log-likelihood is concave),
-    stops once the relative step is below 1e-5 (quadratic convergence: the error
-    left after that step is of order 1e-10); separated data (no finite maximiser: the
-    iterates diverge or the Hessian becomes singular) end as not converged.
+    Newton from :math:`\theta = 0` on every data set (the log-likelihood is concave), in a
+    compiled loop that keeps one data set in cache (gradient and Hessian in float64),
+    stops once the relative step is below 1e-5 (quadratic
+    convergence: the error left after that step is of order 1e-10); separated data (no
+    finite maximiser: the iterates diverge or the Hessian becomes singular) end as not
+    converged. The data are read as (R, d, N): pass ``X`` as the transposed view that
+    :func:`logistic_data` returns to avoid a copy.
 
     Parameters
     ----------
@@ -223,7 +323,13 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     >>> bool(ok.all()), bool(np.abs(theta - [1.0, -0.5]).max() < 0.2)
     (True, True)
     """
-    return _newton_full_batch(X, y, _logistic_weights)
+    Xt = np.ascontiguousarray(np.asarray(X, dtype=float).transpose(0, 2, 1))
+    yc = np.ascontiguousarray(y, dtype=float)
+    R, d, _ = Xt.shape
+    theta = np.zeros((R, d))
+    converged = np.zeros(R, dtype=np.bool_)
+    _logistic_newton(Xt, yc, theta, converged, NEWTON_TOL, MAX_NEWTON, DIVERGED)
+    return theta, converged
 
 
 def fit_poisson_batch(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -393,22 +499,26 @@ def _setup(graph: InteractionGraph, family: Family, theta: Any, scale: int) -> _
                   tuple(tuple(x) for x in inputs))
 
 
-def _draw(st: _Setup, rng: np.random.Generator, thetas: np.ndarray, var: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Data from the models ``thetas`` (R, N, p) with per-sample Gaussian noise variance
-    ``var`` (N,) (Gaussian model only)."""
-    R, N, _ = thetas.shape
+def _draw(st: _Setup, rng: np.random.Generator, pieces: list[tuple[np.ndarray, int, float]]
+          ) -> tuple[np.ndarray | None, np.ndarray]:
+    """Data from the blocks ``pieces``: (models (R, p), samples, Gaussian noise variance)."""
     model = st.family.model
+    R = pieces[0][0].shape[0]
+    if model == "logistic":  # drawn in a compiled loop, in the layout the fitter reads
+        L = None if np.array_equal(st.L, np.eye(st.d)) else st.L
+        return logistic_data(rng, np.stack([th for th, _, _ in pieces]), [n for _, n, _ in pieces], L)
+    thetas = np.concatenate([np.broadcast_to(th[:, None, :], (R, n, st.p)) for th, n, _ in pieces], axis=1)
+    N = thetas.shape[1]
     if model == "normal":
         v = np.maximum(thetas[..., 1], 0.0)
         return None, thetas[..., 0] + np.sqrt(v) * rng.standard_normal((R, N))
     X = rng.standard_normal((R, N, st.d)) @ st.L.T
     eta = np.einsum("rnd,rnd->rn", X, thetas)
     if model == "gaussian":
+        var = np.concatenate([np.full(n, v) for _, n, v in pieces])
         y = eta + np.sqrt(var) * rng.standard_normal((R, N))
     elif model == "student-t":
         y = eta + math.sqrt(st.s2 / 3.0) * rng.standard_t(3, (R, N))
-    elif model == "logistic":
-        y = (rng.random((R, N)) < 0.5 * (1.0 + np.tanh(0.5 * eta))).astype(float)
     elif model == "poisson":
         y = rng.poisson(np.exp(np.minimum(eta, 30.0))).astype(float)
     else:  # pragma: no cover
@@ -490,9 +600,7 @@ def simulate_block(graph: InteractionGraph, family: Family, generations: int, se
             else:
                 pieces = [(ts, int(st.m[k]), st.s2)] if st.m[k] > 0 else []
                 pieces += [(prev[j], n, float(st.synth_var[j])) for j, n in st.inputs[k]]
-            thetas = np.concatenate([np.broadcast_to(th[:, None, :], (size, n, st.p)) for th, n, _ in pieces], axis=1)
-            var = np.concatenate([np.full(n, v) for _, n, v in pieces])
-            X, y = _draw(st, rng, thetas, var)
+            X, y = _draw(st, rng, pieces)
             est, ok = _fit(st, X, y, custom)
             ok = ok & np.isfinite(est).all(axis=1)
             failures[t, k] = int(np.count_nonzero(~ok))
