@@ -264,12 +264,15 @@ def test_cli_json_keys(graph_file: str, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_cli_records_drawn_seed(graph_file: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """Claim: without --seed a seed is drawn and recorded, and replaying it reproduces the run."""
-    assert main(["verify", graph_file, "-T", "1", "-R", "300", "--json", "--large-sample"]) == 0
+    """Claim: without --seed a seed is drawn and recorded, and replaying it reproduces the run
+    (exit status included: the large-sample theory's O(d/N) error on this small graph may
+    or may not be detected, status 0 or 3, with the drawn seed)."""
+    status = main(["verify", graph_file, "-T", "1", "-R", "300", "--json", "--large-sample"])
+    assert status in (0, 3)
     first = json.loads(capsys.readouterr().out)
-    assert first["theory"] == "large-sample"
+    assert first["theory"] == "large-sample" and (status == 3) == (not first["agrees"])
     assert main(["verify", graph_file, "-T", "1", "-R", "300", "--json", "--large-sample",
-                 "--seed", str(first["seed"])]) == 0
+                 "--seed", str(first["seed"])]) == status
     assert json.loads(capsys.readouterr().out)["rows"] == first["rows"]
 
 

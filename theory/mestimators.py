@@ -76,6 +76,7 @@ __all__ = [
     "unit_noise_variance",
     "asymptotic_analysis",
     "asymptotic_prediction",
+    "unit_risk_trajectory",
 ]
 
 #: Huber threshold in units of the noise standard deviation sigma (c = 1.345 sigma).
@@ -689,6 +690,38 @@ def unit_noise_variance(graph: InteractionGraph, family: Family) -> tuple[sp.Exp
     return tuple(sp.cancel(num[k] / _as_sympy(graph.total_samples[k]) ** 2) for k in range(graph.num_learners))
 
 
+def _check_representable(values: dict[str, Any], graph: InteractionGraph, family: Family,
+                          theta: tuple[Any, ...]) -> None:
+    r"""Refuse values that are nonzero but round to 0, a subnormal or infinity in double
+    precision (say a Poisson risk :math:`e^{-\tau^2/2}(\dots)` at a large
+    :math:`\theta^*`): reported as floats they would read 0 or inf, a false answer."""
+    for name, value in values.items():
+        if value is None or (isinstance(value, sp.Expr) and (value.free_symbols or value.is_zero)):
+            continue
+        try:
+            x = to_float(value)
+        except (TypeError, OverflowError):
+            x = math.inf
+        if x is not None and math.isfinite(x) and abs(x) >= 2.2250738585072014e-308:
+            continue
+        what = "underflow to 0" if x is not None and math.isfinite(x) else "overflow"
+        where = ""
+        if family.builtin and family.name == "poisson":
+            d = _int_dimension(graph, family)
+            t = sp.Matrix(theta)
+            tau2 = (t.T * _sigma_matrix(graph, d) * t)[0, 0]
+            where = f" (a = exp(-tau^2/2) (d - tau^2/(1 + tau^2)) with tau^2 = theta*' Sigma theta* = {_short(tau2)})"
+        raise GraphValueError(
+            f"--theta: theta* = ({_short(', '.join(str(v) for v in theta))}) makes the {family.name} {name} = "
+            f"{_short(value)} {what} in double precision{where}, so the risks cannot be reported as numbers; "
+            "choose a theta* of smaller norm")
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _scale(a: Any, x: Any, exact: bool) -> Any:
     if exact:
         return sp.factor(a * x) if isinstance(a * x, sp.Expr) and (a * x).free_symbols else a * x
@@ -741,7 +774,8 @@ class MAnalysis:
         return "\n".join(head) + "\n\n" + body
 
 
-def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: Any = None) -> MAnalysis:
+def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: Any = None,
+                        fix_samples: int | None = None) -> MAnalysis:
     r"""Asymptotic verdicts, growth rates and stationary risks of an M-estimator on a graph.
 
     Parameters
@@ -751,10 +785,19 @@ def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: An
         A family or the name of a built-in one.
     theta : None, str or sequence, optional
         :math:`\theta^*` (default :func:`default_theta`).
+    fix_samples : int, optional
+        Real samples per generation given to each learner of the minimal fix (default as
+        in :func:`graphcollapse.theory.analysis.minimal_fix`).
 
     Returns
     -------
     MAnalysis
+
+    Raises
+    ------
+    GraphValueError
+        A growth rate or stationary risk that is nonzero but outside the range of double
+        precision (e.g. Poisson at a large :math:`\theta^*`): one line naming ``--theta``.
 
     Examples
     --------
@@ -780,17 +823,21 @@ def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: An
     B, C = stationary_covariance(graph, condition, D)
     stationary = {k: C[i, i] for i, k in enumerate(B)}
     rates = growth_rates(graph, condition, D)
+    value = [_scale(sw.a, rates[k] if condition.collapses[k] else stationary[k], sw.exact)
+             for k in range(graph.num_learners)]
+    _check_representable({"per-sample risk a": sw.a,
+                          **{f"{'growth rate' if condition.collapses[k] else 'stationary risk'} of {name}": value[k]
+                             for k, name in enumerate(graph.names)}}, graph, fam, th)
     learners = []
     for k, name in enumerate(graph.names):
         if condition.collapses[k]:
-            learners.append(LearnerResult(name, True, "linear", 1, growth_rate=_scale(sw.a, rates[k], sw.exact),
+            learners.append(LearnerResult(name, True, "linear", 1, growth_rate=value[k],
                                           components=condition.feeding[k]))
         else:
-            learners.append(LearnerResult(name, False, "none", None,
-                                          stationary_risk=_scale(sw.a, stationary[k], sw.exact)))
+            learners.append(LearnerResult(name, False, "none", None, stationary_risk=value[k]))
     fix: MinimalFix | None = None
     if not graph.is_symbolic:
-        ols_fix = minimal_fix(graph, None, condition)
+        ols_fix = minimal_fix(graph, fix_samples, condition)
         if ols_fix is not None:
             # OLS large-sample risks are d sigma^2 times the unit ones; the argmin is the same.
             factor = float(sw.a) / (float(graph.dimension) * float(graph.noise_variance))
@@ -868,9 +915,28 @@ def asymptotic_prediction(graph: InteractionGraph, family: Family | str, generat
     fam = get_family(family) if isinstance(family, str) else family
     th = parse_theta(theta, fam, graph)
     sw = sandwich(graph, fam, th)
-    D = unit_noise_variance(graph, fam)
-    C0 = sp.diag(*[1 / _as_sympy(n0) for n0 in graph.initial_samples])
-    traj = covariance_trajectory(graph, generations, D=D, C0=C0)
-    risk = {name: [_scale(sw.a, C[k, k], sw.exact) for C in traj] for k, name in enumerate(graph.names)}
+    traj = unit_risk_trajectory(graph, fam, generations)
+    risk = {name: [_scale(sw.a, row[k], sw.exact) for row in traj] for k, name in enumerate(graph.names)}
+    _check_representable({"per-sample risk a": sw.a,
+                          **{f"risk of {name} at t = {t}": v for name, r in risk.items() for t, v in enumerate(r)
+                             if t in (0, len(r) - 1)}}, graph, fam, th)
     pred = Prediction(graph=graph, theory="asymptotic", generations=int(generations), risk=risk)
     return MPrediction(pred, fam, sw, th)
+
+
+def unit_risk_trajectory(graph: InteractionGraph, family: Family | str, generations: int) -> list[tuple[Any, ...]]:
+    r"""The risks for unit per-sample risk, :math:`(c^{(t)}_{kk})_k` for :math:`t = 0..T`
+    (exact): the n-scaled risks are :math:`a` times these.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> G = self_training(real_samples=0, samples=10, initial_samples=10, dimension=1)
+    >>> unit_risk_trajectory(G, "location-scale", 2)
+    [(1/10,), (1/5,), (3/10,)]
+    """
+    fam = get_family(family) if isinstance(family, str) else family
+    D = unit_noise_variance(graph, fam)
+    C0 = sp.diag(*[1 / _as_sympy(n0) for n0 in graph.initial_samples])
+    return [tuple(C[k, k] for k in range(graph.num_learners))
+            for C in covariance_trajectory(graph, generations, D=D, C0=C0)]

@@ -22,7 +22,8 @@ __all__ = ["verify"]
 def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, *, generations: int,
            replications: int, seed: int | None = None, workers: int = 1,
            progress: Callable[[int, int], None] | None = None, theory: str = "exact", chunk: int | None = None,
-           theta: Any = None, scales: Any = None, loss_file: str | Path | None = None) -> Verification:
+           theta: Any = None, scales: Any = None, loss_file: str | Path | None = None,
+           max_memory: int | None = None) -> Verification:
     """Simulate ``estimator`` on ``graph`` and compare with its theory.
 
     Parameters
@@ -46,6 +47,9 @@ def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, 
         OLS only: blocks simulated as one array.
     theta, scales, loss_file : optional
         M-estimators only (:func:`graphcollapse.verify.mcompare.verify_mestimator`).
+    max_memory : int, optional
+        Bytes the simulation's arrays may take (default
+        :data:`graphcollapse.verify.driver.MEMORY_BUDGET`, ``--max-memory``).
 
     Returns
     -------
@@ -55,7 +59,18 @@ def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, 
     Raises
     ------
     GraphValueError
-        Unknown estimator, or an option that does not apply to it.
+        Unknown estimator, an option that does not apply to it, a bad count, a run
+        beyond the memory budget.
+    GraphTypeError
+        ``graph`` is not an :class:`~graphcollapse.theory.graph.InteractionGraph` (load a
+        file with :func:`graphcollapse.theory.load_graph`), ``seed`` is not an integer,
+        ``progress`` is not callable.
+
+    Warns
+    -----
+    GraphCollapseWarning
+        ``workers`` beyond the available cores (capped); failed M-estimator fits.
+        Warnings point at the caller's line.
 
     Examples
     --------
@@ -68,6 +83,9 @@ def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, 
     ...
     graphcollapse.theory.errors.GraphValueError: --theta, --scales and --loss apply to M-estimators; add --estimator NAME
     """
+    from .montecarlo import _check_graph
+
+    _check_graph(graph)
     est = Estimator.parse(estimator, loss_file)
     if est is Estimator.OLS:
         if theta is not None or scales is not None or loss_file is not None:
@@ -75,10 +93,11 @@ def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, 
         from .montecarlo import verify_ols
 
         return verify_ols(graph, generations=generations, replications=replications, seed=seed, theory=theory,
-                          workers=workers, chunk=chunk, progress=progress)
+                          workers=workers, chunk=chunk, progress=progress, max_memory=max_memory)
     if theory != "exact" or chunk is not None:
         raise GraphValueError("theory and chunk apply to --estimator ols (M-estimators use the asymptotic theory)")
     from .mcompare import verify_mestimator
 
     return verify_mestimator(graph, est, generations=generations, replications=replications, theta=theta,
-                             scales=scales, loss_file=loss_file, seed=seed, workers=workers, progress=progress)
+                             scales=scales, loss_file=loss_file, seed=seed, workers=workers, progress=progress,
+                             max_memory=max_memory)

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.errors import GraphTypeError, GraphValueError
 
 __all__ = ["BLOCK_SIZE", "draw_seed", "block_generator", "replication_blocks"]
 
@@ -34,11 +34,18 @@ def draw_seed(rng: int | np.random.Generator | None = None) -> int:
     >>> from graphcollapse.verify.blocks import draw_seed
     >>> draw_seed(7)
     7
+    >>> draw_seed(1.5)
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphTypeError: seed: expected a nonnegative integer or None, found '1.5' (float)
     """
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):
         if rng < 0:
             raise GraphValueError(f"seed: expected a nonnegative integer, found {rng}")
         return int(rng)
+    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        raise GraphTypeError(f"seed: expected a nonnegative integer or None, found {str(rng)[:40]!r} "
+                             f"({type(rng).__name__})")
     rng = np.random.default_rng(rng)
     return int(rng.integers(0, 2**63 - 1))
 

@@ -16,10 +16,16 @@ estimators (``docs/verify.md`` §3-§4):
   with the replications, and the result is bit-identical for every chunk size and
   number of workers.
 * **Workers.** With ``workers > 1`` chunks run in a process pool, at most
-  ``2 * workers`` in flight, merged in order.
+  ``2 * workers`` in flight, merged in order; ``workers`` is capped at the cores
+  available to the process (:func:`available_cores`, with a warning).
+* **Memory.** Blocks are generated lazily, so nothing grows with the replications; what
+  one chunk needs (``simulator.block_bytes`` per block, when the simulator gives it) is
+  kept within ``max_memory`` (:data:`MEMORY_BUDGET` by default) by lowering the chunk,
+  or refused up front (:func:`check_memory`). The exact theory is estimated before it is
+  computed (:func:`check_exact_size`).
 * **Interruption.** Ctrl-C (KeyboardInterrupt) keeps the merged blocks: the result has
-  ``interrupted=True`` and ``completed`` = replications merged. Workers ignore SIGINT and
-  queued chunks are cancelled.
+  ``interrupted=True`` and ``completed`` = replications merged. Workers ignore SIGINT,
+  queued chunks are cancelled and the running workers are stopped.
 * **Statistics.** Per row: ``mean``, ``se`` :math:`= s/\sqrt n` and
   :math:`z = (\mathrm{mean} - \mathrm{theory})/\mathrm{se}` (:class:`Verification`).
 * **Multiple testing.** The rows are dependent, so the verdict uses Bonferroni (valid
@@ -33,8 +39,12 @@ estimators (``docs/verify.md`` §3-§4):
 from __future__ import annotations
 
 import csv
+import itertools
 import os
+import sys
 import tempfile
+import time
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +52,24 @@ from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
-from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.errors import GraphCollapseWarning, GraphTypeError, GraphValueError
 
-from .blocks import draw_seed, replication_blocks
+from .blocks import BLOCK_SIZE, draw_seed, replication_blocks
 
 __all__ = ["Simulator", "Sample", "Moments", "Verification", "run", "moments", "merge", "bonferroni_bound",
-           "check_int", "write_atomic", "ProgressBar", "FAMILY_WISE_LEVEL"]
+           "check_int", "check_seed", "check_memory", "check_exact_size", "exact_size", "available_cores",
+           "format_bytes", "warn", "write_atomic", "ProgressBar", "FAMILY_WISE_LEVEL", "MEMORY_BUDGET",
+           "EXACT_BUDGET"]
 
 #: Family-wise level :math:`\alpha` of the Bonferroni rule.
 FAMILY_WISE_LEVEL = 1e-3
+
+#: Default budget (bytes) of the arrays a simulation holds at once (``--max-memory``).
+MEMORY_BUDGET = 2 * 2**30
+
+#: Budget (characters) of the exact theory's values over all generations: their digits
+#: grow about linearly with the generation, so the cost of T generations grows like T^2.
+EXACT_BUDGET = 64 * 2**20
 
 #: A replication block handed to a simulator: (block index, replications in it).
 Block = tuple[int, int]
@@ -125,6 +144,192 @@ def check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise GraphValueError(f"{name}: expected an integer >= {minimum}, found {value!r}")
     return int(value)
+
+
+def check_seed(seed: Any) -> None:
+    """Raise our one-line error unless ``seed`` is None or a nonnegative integer (or a
+    numpy generator / seed sequence, for :func:`~graphcollapse.verify.blocks.draw_seed`).
+
+    Examples
+    --------
+    >>> check_seed(3)
+    >>> check_seed(1.5)
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphTypeError: seed: expected a nonnegative integer or None, found '1.5' (float)
+    """
+    draw_seed(seed if not isinstance(seed, np.random.Generator) else 0)
+
+
+def warn(message: str, category: type[Warning] = GraphCollapseWarning) -> None:
+    """``warnings.warn`` attributed to the first caller outside the ``graphcollapse``
+    package (what ``skip_file_prefixes`` does from Python 3.12), so that the warning
+    points at the user's line whatever path led to it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("--workers: 8 requested, 2 cores available; using 2")
+    >>> caught[0].message.args[0], caught[0].category.__name__
+    ('--workers: 8 requested, 2 cores available; using 2', 'GraphCollapseWarning')
+    """
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is the frame that called warn()
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("graphcollapse."):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``).
+
+    Examples
+    --------
+    >>> available_cores() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def format_bytes(n: float) -> str:
+    """A size in words.
+
+    Examples
+    --------
+    >>> format_bytes(3 * 2**30), format_bytes(1536 * 2**10), format_bytes(2.5e15)
+    ('3.0 GB', '1.5 MB', '2274 TB')
+    """
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.0f} TB" if n >= 1024 else f"{n:.1f} TB"
+
+
+def _format_seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 2 * 86400:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.3g} days"
+
+
+def check_memory(block_bytes: int, *, workers: int, max_memory: int | None = None, chunk: int = 1,
+                 what: str = "--generations") -> int:
+    """The chunk (blocks per task, at most ``chunk``) that keeps the simulation's arrays
+    within ``max_memory`` bytes when each of ``workers`` processes holds one chunk of
+    blocks needing ``block_bytes`` each; a one-line GraphValueError naming ``what`` and
+    ``--max-memory`` when even one block per process does not fit.
+
+    Examples
+    --------
+    >>> check_memory(10 * 2**20, workers=2, max_memory=100 * 2**20, chunk=8)
+    5
+    >>> check_memory(10 * 2**30, workers=1, max_memory=2**30, what="--scales")
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphValueError: --scales: one block of 256 replications needs about 10.0 GB per process (1 process), over the memory budget of 1.0 GB (--max-memory); use smaller values or raise --max-memory
+    """
+    budget = MEMORY_BUDGET if max_memory is None else check_int(max_memory, "max_memory", 1)
+    need = int(block_bytes) * workers
+    if need > budget:
+        raise GraphValueError(
+            f"{what}: one block of {BLOCK_SIZE} replications needs about {format_bytes(block_bytes)} per process "
+            f"({workers} process{'es' if workers > 1 else ''}), over the memory budget of {format_bytes(budget)} "
+            f"(--max-memory); use smaller values or raise --max-memory")
+    return int(max(1, min(chunk, budget // max(need, 1))))
+
+
+class ExactSize(NamedTuple):
+    """The estimate of :func:`exact_size`."""
+
+    chars: int       # characters of the exact values (and their floats) of generations 0..T
+    seconds: float   # a rough lower bound of the time to compute them (the probe's pace)
+    growth: float    # digits gained per generation by the longest value
+
+
+def exact_size(values_at: Callable[[int], Sequence[Sequence[Any]]], generations: int,
+               probe: int = 64) -> ExactSize:
+    """Estimated size and time of exact values for generations ``0..T``.
+
+    ``values_at(t)`` computes the values of generations ``0..t`` (one row of learners per
+    generation). Exact rationals of a linear recursion gain about the same number of
+    digits every generation, so the longest value at ``probe // 2`` and ``probe``
+    generations gives the growth; each value is counted with 24 characters more (its
+    float). The time is a rough lower bound: the time per generation between the two
+    runs, times T (later generations, with longer numbers, cost more). All zero when
+    ``T <= probe`` (small enough to compute).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> rows = lambda t: [[sp.Rational(3**i, 2**i)] for i in range(t + 1)]
+    >>> est = exact_size(rows, 1000)
+    >>> 800_000 > est.chars > 400_000, round(est.growth, 1)
+    (True, 0.8)
+    """
+    T = int(generations)
+    if T <= probe:
+        return ExactSize(0, 0.0, 0.0)
+    half = probe // 2
+    with unlimited_int_digits():
+        start = time.perf_counter()
+        values_at(half)
+        middle = time.perf_counter()
+        rows = values_at(probe)
+        end = time.perf_counter()
+        lengths = [max((len(str(v)) for v in row), default=0) for row in rows]
+    per_generation = (end - middle - (middle - start)) / (probe - half)  # without the fixed cost of a call
+    if per_generation <= 0:
+        per_generation = (end - middle) / (probe + 1)
+    K = max((len(row) for row in rows), default=0)
+    growth = max(0.0, (lengths[probe] - lengths[half]) / (probe - half))
+    size = K * (T + 1) * (24 + lengths[probe]) + K * growth * (T - probe) * (T - probe + 1) / 2
+    return ExactSize(int(size), per_generation * T, growth)
+
+
+def check_exact_size(values_at: Callable[[int], Sequence[Sequence[Any]]], generations: int,
+                     what: str = "--generations") -> None:
+    """Refuse (one-line GraphValueError naming ``what``) when :func:`exact_size` exceeds
+    :data:`EXACT_BUDGET`.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> rows = lambda t: [[sp.Rational(3**i, 2**i)] for i in range(t + 1)]
+    >>> check_exact_size(rows, 100)
+    >>> check_exact_size(rows, 10**6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphValueError: --generations: T = 1000000 needs exact values of about ... GB (their digits grow by 0.78 per generation...), over the budget of 64.0 MB; use a smaller T
+    """
+    est = exact_size(values_at, generations)
+    if est.chars > EXACT_BUDGET:
+        when = f"; at least {_format_seconds(est.seconds)} to compute" if est.seconds >= 1 else ""
+        raise GraphValueError(
+            f"{what}: T = {generations} needs exact values of about {format_bytes(est.chars)} (their digits grow by "
+            f"{est.growth:.2g} per generation{when}), over the budget of {format_bytes(EXACT_BUDGET)}; use a smaller T")
+
+
+class unlimited_int_digits:
+    """Context manager lifting Python's limit on int-to-str conversion (4300 digits by
+    default), within which exact rationals of many generations print."""
+
+    def __enter__(self) -> "unlimited_int_digits":
+        self.saved = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+        if self.saved is not None:
+            sys.set_int_max_str_digits(0)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.saved is not None:
+            sys.set_int_max_str_digits(self.saved)
 
 
 def bonferroni_bound(rows: int, level: float = FAMILY_WISE_LEVEL) -> float:
@@ -300,14 +505,44 @@ class Verification:
         return lines
 
     def verdict(self) -> list[str]:
-        """The rule and the verdict, as report lines."""
+        """The rule and the verdict (and a hint when they disagree), as report lines."""
         lines = [f"rule: Bonferroni over {self.tested_rows} tested rows at family-wise level {FAMILY_WISE_LEVEL:g}: "
                  f"|z| < {self.critical_z:.2f}; a row is tested when {self.tested_rule}"]
         if self.tested_rows == 0:
             lines.append(f"agreement: not assessed (no tested rows; a row is tested when {self.tested_rule})")
         else:
             lines.append(f"agreement: {'yes' if self.agrees else 'NO'}")
+            hint = None if self.agrees else self.hint()
+            if hint:
+                lines.append(f"hint: {hint}")
         return lines
+
+    def _row_label(self, index: tuple[int, ...]) -> str:
+        """A row in words (``index`` into the row shape)."""
+        t, k = index[-2:]
+        return f"{self.names[k]} at t = {t}"
+
+    def hint(self) -> str | None:
+        """What to try when the tested rows disagree (None when there is nothing to say).
+
+        With fewer than 1000 replications the mean of a skewed risk is not yet normal,
+        so a single large |z| can be chance."""
+        if self.completed < 1000:
+            return (f"with {self.completed} replications the z of a skewed risk is not yet normal and can exceed "
+                    "the bound by chance; confirm with -R 10000 or more")
+        return None
+
+    def disagreement(self) -> str | None:
+        """One line on the largest tested |z| when the tested rows disagree, else None."""
+        if self.agrees or self.tested_rows == 0 or self.completed < 2:
+            return None
+        mask = np.broadcast_to(self.tested, self.theory.shape)
+        z = np.where(mask, np.abs(self.z), -1.0)
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(z)), z.shape))
+        hint = self.hint()
+        return (f"theory and simulation disagree: |z| = {z[index]:.2f} for {self._row_label(index)} is not below "
+                f"{self.critical_z:.2f} (Bonferroni over {self.tested_rows} tested rows)"
+                + (f"; hint: {hint}" if hint else ""))
 
     def report(self) -> str:
         """A readable table and the verdict with its rule."""
@@ -333,7 +568,7 @@ def _version() -> str:
 
 # ============================================================================ the driver
 def run(simulator: Simulator, *, replications: int, seed: int | None = None, workers: int = 1,
-        progress: Callable[[int, int], None] | None = None) -> Verification:
+        progress: Callable[[int, int], None] | None = None, max_memory: int | None = None) -> Verification:
     """Simulate ``replications`` replications with ``simulator``, merge them block by
     block and compare with its theory.
 
@@ -345,15 +580,21 @@ def run(simulator: Simulator, *, replications: int, seed: int | None = None, wor
     seed : int, optional
         Drawn with :func:`graphcollapse.verify.blocks.draw_seed` (and recorded) when omitted.
     workers : int
-        Processes; the result does not depend on it.
+        Processes; the result does not depend on it. Capped at :func:`available_cores`
+        (with a :class:`~graphcollapse.theory.errors.GraphCollapseWarning`) and at the
+        number of chunks.
     progress : callable, optional
         ``progress(done, total)`` in replications after every chunk.
+    max_memory : int, optional
+        Bytes the simulation's arrays may take at once (default :data:`MEMORY_BUDGET`);
+        applies when the simulator gives ``block_bytes`` (:func:`check_memory`).
 
     Returns
     -------
     Verification
         As built by ``simulator.result``. On Ctrl-C (KeyboardInterrupt) the finished
-        chunks, with ``interrupted=True``.
+        chunks, with ``interrupted=True``; likewise when a worker process dies (with a
+        warning).
 
     Examples
     --------
@@ -364,13 +605,26 @@ def run(simulator: Simulator, *, replications: int, seed: int | None = None, wor
     >>> res.agrees, res.completed, res.mean.shape
     (True, 2000, (4, 2))
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     total = check_int(replications, "--replications", 2)
     workers = check_int(workers, "--workers", 1)
     chunk = check_int(simulator.chunk, "chunk", 1)
+    check_seed(seed)
+    if progress is not None and not callable(progress):
+        raise GraphTypeError(f"progress: expected a callable progress(done, total) or None, found "
+                             f"{type(progress).__name__}")
+    cores = available_cores()
+    if workers > cores:
+        warn(f"--workers: {workers} requested, {cores} core{'s' if cores > 1 else ''} available; using {cores}")
+        workers = cores
+    n_blocks = -(-total // BLOCK_SIZE)
+    block_bytes = getattr(simulator, "block_bytes", None)
+    if block_bytes is not None or max_memory is not None:
+        chunk = check_memory(block_bytes or 0, workers=min(workers, n_blocks), max_memory=max_memory, chunk=chunk)
+    workers = min(workers, -(-n_blocks // chunk))  # no more processes than chunks
     theory = np.asarray(simulator.prediction(), dtype=float)
     seed = draw_seed(seed)
-    blocks = [(b, stop - start) for b, start, stop in replication_blocks(total)]
-    chunks = [blocks[i:i + chunk] for i in range(0, len(blocks), chunk)]
     acc: Moments | None = None
     done = 0
 
@@ -385,15 +639,35 @@ def run(simulator: Simulator, *, replications: int, seed: int | None = None, wor
     interrupted = False
     try:
         if workers == 1:
-            for ch in chunks:
+            for ch in _chunks(total, chunk):
                 absorb(ch, _simulate_chunk(simulator, seed, ch))
         else:
-            _run_pool(simulator, seed, chunks, workers, absorb)
+            _run_pool(simulator, seed, _chunks(total, chunk), workers, absorb)
     except KeyboardInterrupt:
         interrupted = True
+    except BrokenProcessPool:
+        interrupted = True
+        warn(f"a worker process died (killed?); the run stops with the {done} replications merged so far")
     mean, se, used = _finish(acc, theory.shape)
     return simulator.result(dict(seed=seed, replications=total, completed=done, interrupted=interrupted,
                                  theory=theory, mean=mean, se=se, used=used, tested=simulator.tested(used)))
+
+
+def _chunks(total: int, chunk: int) -> Any:
+    """The chunks of ``chunk`` blocks covering ``total`` replications, generated lazily
+    (memory does not grow with ``total``).
+
+    Examples
+    --------
+    >>> [list(c) for c in _chunks(600, 2)]
+    [[(0, 256), (1, 256)], [(2, 88)]]
+    """
+    blocks = ((b, stop - start) for b, start, stop in replication_blocks(total))
+    while True:
+        ch = list(itertools.islice(blocks, chunk))
+        if not ch:
+            return
+        yield ch
 
 
 def _simulate_chunk(simulator: Simulator, seed: int, blocks: Sequence[Block]) -> list[Moments]:
@@ -405,12 +679,17 @@ _WORKER_SIMULATOR: Simulator | None = None
 
 
 def _init_worker(simulator: Simulator) -> None:
-    """Worker initializer: keep the simulator (sent once) and leave Ctrl-C to the parent."""
+    """Worker initializer: keep the simulator (sent once) and leave Ctrl-C to the parent.
+
+    SIGTERM keeps its default action: a worker that receives it (say from a batch
+    scheduler signalling the whole process group) ends at once, and the parent, which
+    stops on the same signal, keeps the finished chunks."""
     import signal
 
     global _WORKER_SIMULATOR
     _WORKER_SIMULATOR = simulator
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _simulate_in_worker(seed: int, blocks: Sequence[Block]) -> list[Moments]:
@@ -418,16 +697,18 @@ def _simulate_in_worker(seed: int, blocks: Sequence[Block]) -> list[Moments]:
     return _simulate_chunk(_WORKER_SIMULATOR, seed, blocks)
 
 
-def _run_pool(simulator: Simulator, seed: int, chunks: list[list[Block]], workers: int,
+def _run_pool(simulator: Simulator, seed: int, chunks: Any, workers: int,
               absorb: Callable[[Sequence[Block], list[Moments]], None]) -> None:
     """Run the chunks in a process pool, at most ``2 * workers`` in flight, merged in
-    chunk order. On Ctrl-C the queued chunks are cancelled and the running ones are not
-    waited for."""
+    chunk order. On any exit before the end (Ctrl-C, an error) the queued chunks are
+    cancelled and the worker processes are stopped and reaped before returning, so
+    none outlives the call."""
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(simulator,))
     pending: deque = deque()
     todo = iter(chunks)
+    finished = False
     try:
         while True:
             while len(pending) < 2 * workers:
@@ -439,8 +720,33 @@ def _run_pool(simulator: Simulator, seed: int, chunks: list[list[Block]], worker
                 break
             ch, future = pending.popleft()
             absorb(ch, future.result())
+        finished = True
     finally:
-        pool.shutdown(wait=not pending, cancel_futures=True)
+        if not finished:
+            _stop_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: Any) -> None:
+    """Kill the pool's worker processes (their chunks are abandoned) and reap them.
+
+    ``ProcessPoolExecutor`` has no public way to do this before Python 3.14
+    (``kill_workers``), hence its ``_processes`` mapping."""
+    if hasattr(pool, "kill_workers"):  # pragma: no cover - Python >= 3.14
+        pool.kill_workers()
+        return
+    procs = getattr(pool, "_processes", None)
+    processes = list(procs.values()) if isinstance(procs, dict) else []
+    for p in processes:
+        try:
+            p.kill()
+        except (OSError, ValueError, AttributeError):  # already gone
+            pass
+    for p in processes:
+        try:
+            p.join(timeout=5)
+        except (OSError, ValueError, AssertionError):
+            pass
 
 
 # ============================================================================ output helpers

@@ -47,6 +47,24 @@ class Estimator(str, Enum):
         return self.value
 
     @classmethod
+    def named(cls, name: "str | Estimator") -> "Estimator":
+        """The estimator called ``name`` (the name only: :meth:`parse` also checks that
+        ``custom`` and a loss file come together).
+
+        Examples
+        --------
+        >>> Estimator.named("custom")
+        <Estimator.CUSTOM: 'custom'>
+        """
+        if isinstance(name, cls):
+            return name
+        try:
+            return cls(name)
+        except ValueError:
+            raise GraphValueError(f"--estimator: unknown estimator {str(name)[:40]!r} (expected one of "
+                                  f"{', '.join(e.value for e in cls)})") from None
+
+    @classmethod
     def parse(cls, name: "str | Estimator", loss_file: str | Path | None = None) -> "Estimator":
         """The estimator called ``name``; an :class:`Estimator` passes through unchecked.
 
@@ -58,14 +76,7 @@ class Estimator(str, Enum):
             Unknown name (one line listing the known ones), or ``custom`` and
             ``loss_file`` not given together.
         """
-        if isinstance(name, cls):
-            estimator = name
-        else:
-            try:
-                estimator = cls(name)
-            except ValueError:
-                raise GraphValueError(f"--estimator: unknown estimator {str(name)[:40]!r} (expected one of "
-                                      f"{', '.join(e.value for e in cls)})") from None
+        estimator = cls.named(name)
         if estimator is cls.CUSTOM and loss_file is None:
             raise GraphValueError("--estimator custom needs --loss FILE")
         if loss_file is not None and estimator is not cls.CUSTOM:

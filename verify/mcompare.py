@@ -17,6 +17,7 @@ verdict is the driver's Bonferroni rule over them (``docs/verify.md`` §4).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,13 +27,15 @@ import numpy as np
 from graphcollapse.theory.analysis import to_float
 from graphcollapse.theory.errors import GraphValueError
 from graphcollapse.theory.graph import InteractionGraph
-from graphcollapse.theory.mestimators import Family, asymptotic_prediction, parse_theta
+from graphcollapse.theory.mestimators import Family, asymptotic_prediction, parse_theta, unit_risk_trajectory
 
-from .driver import Block, Sample, Verification, check_int, run
+from .blocks import BLOCK_SIZE
+from .driver import Block, Sample, Verification, check_exact_size, check_int, check_seed, run, warn
 from .estimators import Estimator
-from .msimulate import simulate_block, warn_failures
+from .msimulate import MEstimatorConvergenceWarning, simulate_block
 
-__all__ = ["MSimulator", "MVerification", "parse_scales", "verify_mestimator", "DEFAULT_SCALES", "MIN_RELIABLE"]
+__all__ = ["MSimulator", "MVerification", "parse_scales", "verify_mestimator", "block_bytes", "DEFAULT_SCALES",
+           "MIN_RELIABLE"]
 
 DEFAULT_SCALES = (1, 4, 16)
 #: Replications used (after excluding failed fits) for a row's se to count as reliable.
@@ -79,6 +82,26 @@ def parse_scales(scales: Any) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
+def block_bytes(graph: InteractionGraph, family: Family, generations: int, scales: tuple[int, ...]) -> int:
+    """Bytes one replication block holds while simulated: the data of one batched fit at
+    the largest scale (every replication's covariates and responses, with the fitters'
+    working copies) and the risks at every scale (with the moments reduction's copies).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.mestimators import FAMILIES
+    >>> G = self_training(real_samples=50, samples=50, initial_samples=100, dimension=2)
+    >>> block_bytes(G, FAMILIES["logistic"], 3, (1, 4, 16)) // 2**20
+    50
+    """
+    d = int(graph.dimension) if family.is_regression else 0
+    counts = [int(n) for n in graph.total_samples] + [int(n) for n in graph.initial_samples]
+    fit = max(counts) * max(scales) * (d + 2) * 4
+    risks = 3 * len(scales) * (int(generations) + 1) * graph.num_learners
+    return BLOCK_SIZE * 8 * (fit + risks)
+
+
 class MSimulator:
     """An M-estimator family on a graph for :func:`graphcollapse.verify.driver.run`: rows
     (scale, generation, learner), the n-scaled risks of :func:`simulate_block`, compared
@@ -119,15 +142,34 @@ class MSimulator:
         if graph.is_symbolic:
             raise GraphValueError("graph: simulation needs numeric sample counts and variances (substitute the symbols)")
         self.graph, self.family, self.names = graph, family, tuple(graph.names)
-        pred = asymptotic_prediction(graph, family, self.generations, self.theta)
-        self._theory = np.array([[to_float(pred.risk[n][t]) for n in graph.names]
-                                 for t in range(self.generations + 1)], dtype=float)
-        self.sandwich = pred.sandwich.to_json()
+        self.block_bytes = block_bytes(graph, family, self.generations, self.scales)
+        self._theory: np.ndarray | None = None  # computed on first use, after the driver's memory check
+        self._sandwich: dict[str, Any] | None = None
         self.tested_rule = (f"it is at the largest scale ({max(self.scales)}) and at least {MIN_RELIABLE} "
                             "replications without a failed fit were used")
 
+    def _compute(self) -> None:
+        """The asymptotic prediction and the sandwich (once), after checking the size of
+        the exact values (:func:`~graphcollapse.verify.driver.check_exact_size`)."""
+        if self._theory is None:
+            graph, family = self.graph, self.family
+            check_exact_size(lambda t: unit_risk_trajectory(graph, family, t), self.generations)
+            pred = asymptotic_prediction(graph, family, self.generations, self.theta)
+            self._theory = np.array([[to_float(pred.risk[n][t]) for n in graph.names]
+                                     for t in range(self.generations + 1)], dtype=float)
+            self._sandwich = pred.sandwich.to_json()
+
+    @property
+    def sandwich(self) -> dict[str, Any]:
+        """The sandwich's JSON (:meth:`graphcollapse.theory.mestimators.Sandwich.to_json`)."""
+        self._compute()
+        assert self._sandwich is not None
+        return self._sandwich
+
     def prediction(self) -> np.ndarray:
         """The asymptotic n-scaled risks, the same at every scale: shape (S, T + 1, K)."""
+        self._compute()
+        assert self._theory is not None
         return np.broadcast_to(self._theory, (len(self.scales),) + self._theory.shape).copy()
 
     def tested(self, used: np.ndarray) -> np.ndarray:
@@ -197,6 +239,40 @@ class MVerification(Verification):
                 for i, s in enumerate(self.scales) for t in range(self.theory.shape[1])
                 for k, name in enumerate(self.names)]
 
+    def _row_label(self, index: tuple[int, ...]) -> str:
+        i, t, k = index
+        return f"{self.names[k]} at t = {t}, scale {self.scales[i]}"
+
+    def hint(self) -> str | None:
+        """When the relative error falls with the scale, as the :math:`O(1/s)` bias of the
+        first-order theory does, the scale at which that bias would drop below the Monte
+        Carlo noise at these replications: the bias is estimated as :math:`B/s` from the
+        largest scale, the noise as the median relative standard error of the tested
+        rows, and the suggestion is the next power of 4 above :math:`B /` noise."""
+        errors = self.relative_error_by_scale()
+        top = self.scales[-1]
+        if len(self.scales) < 2 or not all(np.isfinite(v) for v in errors.values()):
+            return None
+        if not errors[self.scales[0]] > errors[top] > 0:
+            return None  # not the first-order bias: nothing to suggest
+        mask = np.broadcast_to(self.tested, self.theory.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rse = np.abs(self.se / self.theory)[mask]
+        rse = rse[np.isfinite(rse) & (rse > 0)]
+        if rse.size == 0:
+            return None
+        noise = float(np.median(rse))
+        need = errors[top] * top / noise
+        if need <= top:
+            return None
+        suggest = 4 ** math.ceil(math.log(need, 4))
+        scales = ",".join(str(s) for s in (suggest // 16, suggest // 4, suggest) if s >= 1)
+        by_scale = ", ".join(f"s={s}: {v:.3g}" for s, v in errors.items())
+        return (f"the mean |relative error| falls with the scale ({by_scale}), "
+                f"like the O(1/s) bias of the first-order theory, and at {self.completed} replications it stays above "
+                f"the Monte Carlo noise (relative se {noise:.2g}) until s = {need:.0f} or so: try --scales {scales} "
+                "(or fewer replications)")
+
     def series(self) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
         """One series per scale."""
         return [(f"scale {s}", self.theory[i], self.mean[i], self.se[i]) for i, s in enumerate(self.scales)]
@@ -227,7 +303,8 @@ class MVerification(Verification):
 def verify_mestimator(graph: InteractionGraph, estimator: Estimator | str, *, generations: int, replications: int,
                       theta: Any = None, scales: Any = None, loss_file: str | Path | None = None,
                       seed: int | None = None, workers: int = 1,
-                      progress: Callable[[int, int], None] | None = None) -> MVerification:
+                      progress: Callable[[int, int], None] | None = None,
+                      max_memory: int | None = None) -> MVerification:
     r"""Simulate an M-estimator on ``graph`` at several scales and compare the n-scaled
     risks with the asymptotic theory.
 
@@ -250,6 +327,10 @@ def verify_mestimator(graph: InteractionGraph, estimator: Estimator | str, *, ge
         Processes (blocks are independent; results do not depend on ``workers``).
     progress : callable, optional
         Called as ``progress(done, total)`` in replications after every block.
+    max_memory : int, optional
+        Bytes the simulation's arrays may take (default
+        :data:`~graphcollapse.verify.driver.MEMORY_BUDGET`); the data of a fit grow with
+        the largest scale (:func:`block_bytes`).
 
     Returns
     -------
@@ -258,7 +339,8 @@ def verify_mestimator(graph: InteractionGraph, estimator: Estimator | str, *, ge
     Warns
     -----
     MEstimatorConvergenceWarning
-        When some fits failed (their replications are excluded and counted per scale).
+        When some fits failed (their replications are excluded and counted per scale);
+        attributed to the caller's line.
 
     Examples
     --------
@@ -268,14 +350,21 @@ def verify_mestimator(graph: InteractionGraph, estimator: Estimator | str, *, ge
     >>> res.agrees, len(res.rows()), res.tested_rows
     (True, 6, 3)
     """
+    from .montecarlo import _check_graph
+
+    _check_graph(graph)
     est = Estimator.parse(estimator, loss_file)
     if est is Estimator.OLS:
         raise GraphValueError("--estimator: ols is not an M-estimator (use verify_ols)")
     family = est.family(loss_file)
     check_int(replications, "--replications", 2)  # cheap checks before the theory is computed
     check_int(workers, "--workers", 1)
+    check_seed(seed)
     simulator = MSimulator(graph, family, generations, theta, scales)
-    res = run(simulator, replications=replications, seed=seed, workers=workers, progress=progress)
-    for s, n in res.failed.items():  # here, so that the warning points at the caller
-        warn_failures(n, res.completed, f"{family.name} at scale {s}")
+    res = run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
+              max_memory=max_memory)
+    for s, n in res.failed.items():
+        if n:
+            warn(f"{family.name} at scale {s}: {n} of {res.completed} replications had a fit that did not converge "
+                 "(or separated data); they are excluded from the averages", MEstimatorConvergenceWarning)
     return res

@@ -20,15 +20,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.errors import GraphTypeError, GraphValueError
 from graphcollapse.theory.graph import InteractionGraph
 
 from .blocks import BLOCK_SIZE, block_generator
-from .driver import Block, Sample, Verification, check_int, run
+from .driver import Block, Sample, Verification, check_exact_size, check_int, check_seed, run
 from .simulate import OLSSetup, ols_setup, simulate_ols_blocks
 
-__all__ = ["OLSSimulator", "verify_ols", "auto_chunk", "with_covariance_file", "theory_risks", "reliable_learners",
-           "RELIABLE_MARGIN", "THEORIES"]
+__all__ = ["OLSSimulator", "verify_ols", "auto_chunk", "block_bytes", "with_covariance_file", "theory_risks",
+           "reliable_learners", "RELIABLE_MARGIN", "THEORIES"]
 
 RELIABLE_MARGIN = 8
 #: The OLS theories a simulation can be compared with.
@@ -44,6 +44,12 @@ def theory_risks(graph: InteractionGraph, generations: int, theory: str = "exact
     generations : int
     theory : {"exact", "large-sample"}
 
+    Raises
+    ------
+    GraphValueError
+        When the exact values of T generations would exceed
+        :data:`~graphcollapse.verify.driver.EXACT_BUDGET` (:func:`~graphcollapse.verify.driver.check_exact_size`).
+
     Examples
     --------
     >>> from graphcollapse.theory.builders import self_training
@@ -53,13 +59,22 @@ def theory_risks(graph: InteractionGraph, generations: int, theory: str = "exact
     """
     from graphcollapse.theory.analysis import to_float
 
-    if theory == "exact":
-        from graphcollapse.theory.exact import exact_risk_trajectory as trajectory
-    elif theory == "large-sample":
-        from graphcollapse.theory.recursion import risk_trajectory as trajectory
-    else:
-        raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
+    trajectory = _trajectory(theory)
+    check_exact_size(lambda t: trajectory(graph, t), generations)
     return np.array([[to_float(v) for v in row] for row in trajectory(graph, generations)], dtype=float)
+
+
+def _trajectory(theory: str) -> Callable[[InteractionGraph, int], list]:
+    """The exact risk trajectory function of an OLS theory."""
+    if theory == "exact":
+        from graphcollapse.theory.exact import exact_risk_trajectory
+
+        return exact_risk_trajectory
+    if theory == "large-sample":
+        from graphcollapse.theory.recursion import risk_trajectory
+
+        return risk_trajectory
+    raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
 
 
 def reliable_learners(graph: InteractionGraph) -> np.ndarray:
@@ -99,6 +114,22 @@ def auto_chunk(setup: OLSSetup, budget: int = 16 * 2**20) -> int:
     return int(min(8, max(1, budget // per_block)))
 
 
+def block_bytes(setup: OLSSetup, generations: int) -> int:
+    """Bytes one replication block holds while simulated: its risks (T + 1 per learner,
+    with the copies the moments reduction makes) and one generation's random numbers and
+    estimates.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.verify.simulate import ols_setup
+    >>> block_bytes(ols_setup(self_training(real_samples=100, samples=100, dimension=10)), 1000) // 2**20
+    6
+    """
+    K, d = setup.K, setup.d
+    return BLOCK_SIZE * 8 * (3 * (int(generations) + 1) * K + 2 * setup.layout.draws + 2 * (K + 1) * d)
+
+
 class OLSSimulator:
     """Interactive OLS on a graph for :func:`graphcollapse.verify.driver.run`: rows
     (generation, learner), the fast path of :func:`simulate_ols_blocks`, compared with
@@ -132,13 +163,17 @@ class OLSSimulator:
         self.names = tuple(graph.names)
         self.setup = ols_setup(graph)
         self.chunk = auto_chunk(self.setup) if chunk is None else check_int(chunk, "chunk", 1)
-        self._theory = theory_risks(graph, self.generations, theory)
+        self.block_bytes = block_bytes(self.setup, self.generations)
+        self._graph = graph
+        self._theory: np.ndarray | None = None  # computed on first use, after the driver's memory check
         self._reliable = reliable_learners(graph)
         self.tested_rule = (f"the learner and all its ancestors have N_k and n0_k >= d + {RELIABLE_MARGIN} "
                             "(else its se is unreliable)")
 
     def prediction(self) -> np.ndarray:
-        """The theoretical risks, shape (T + 1, K)."""
+        """The theoretical risks, shape (T + 1, K) (:func:`theory_risks`, computed once)."""
+        if self._theory is None:
+            self._theory = theory_risks(self._graph, self.generations, self.theory_name)
         return self._theory
 
     def tested(self, used: np.ndarray) -> np.ndarray:
@@ -159,7 +194,7 @@ class OLSSimulator:
 
 def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, seed: int | None = None,
                theory: str = "exact", workers: int = 1, chunk: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> Verification:
+               progress: Callable[[int, int], None] | None = None, max_memory: int | None = None) -> Verification:
     r"""Simulate interactive OLS on ``graph`` (fast path) and compare with the theory.
 
     Parameters
@@ -179,6 +214,9 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
         Replication blocks simulated as one array (see :class:`OLSSimulator`).
     progress : callable, optional
         ``progress(done, total)`` in replications after every chunk.
+    max_memory : int, optional
+        Bytes the simulation's arrays may take (default
+        :data:`~graphcollapse.verify.driver.MEMORY_BUDGET`).
 
     Returns
     -------
@@ -189,7 +227,11 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
     Raises
     ------
     GraphValueError
-        Bad counts, a symbolic graph, fewer than 2 replications, negative generations.
+        Bad counts, a symbolic graph, fewer than 2 replications, negative generations,
+        a run beyond the memory budget or an exact theory beyond
+        :data:`~graphcollapse.verify.driver.EXACT_BUDGET`.
+    GraphTypeError
+        A seed that is not an integer, a progress that is not callable.
 
     Examples
     --------
@@ -199,10 +241,20 @@ def verify_ols(graph: InteractionGraph, *, generations: int, replications: int, 
     >>> res.agrees, res.completed, res.mean.shape
     (True, 2000, (4, 2))
     """
+    _check_graph(graph)
     check_int(replications, "--replications", 2)  # cheap checks before the theory is computed
     check_int(workers, "--workers", 1)
+    check_seed(seed)
     simulator = OLSSimulator(graph, generations, theory, chunk)
-    return run(simulator, replications=replications, seed=seed, workers=workers, progress=progress)
+    return run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
+               max_memory=max_memory)
+
+
+def _check_graph(graph: Any) -> None:
+    """A one-line GraphTypeError unless ``graph`` is an InteractionGraph."""
+    if not isinstance(graph, InteractionGraph):
+        raise GraphTypeError(f"graph: expected an InteractionGraph (graphcollapse.theory.load_graph(path) reads a "
+                             f"file), found {type(graph).__name__}")
 
 
 def with_covariance_file(graph: InteractionGraph, path: str | Path) -> InteractionGraph:
