@@ -54,7 +54,7 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from .errors import ExactRegimeError, GraphValueError, UndecidableError
-from .graph import InteractionGraph, _as_sympy
+from .graph import InteractionGraph, _is_symbolic, _as_sympy
 from .linalg import common_field
 from .lyapunov import solve_lyapunov_exact
 from .recursion import check_ols_sample_sizes
@@ -1685,7 +1685,13 @@ def exact_contraction_condition(graph: InteractionGraph, members: Sequence[int])
     W = graph.mixing_matrix
     if len(idx) == 1 and W[idx[0], idx[0]] == 0:
         return sp.true  # L_A = 0
-    D = exact_noise_variance(graph)
+    noise = [graph.noise_variance, *(v for v in graph.synthetic_noise_variance if v is not None)]
+    if any(_is_symbolic(v) for v in noise):
+        # the verdict holds for any D > 0 (Krein-Rutman, docs/exact.md §10), and with unit
+        # noise variances D stays positive and free of the noise symbols
+        D = exact_noise_variance(graph.replace(noise_variance=1, synthetic_noise_variance=None))
+    else:
+        D = exact_noise_variance(graph)
     if len(idx) == 1:
         k = idx[0]
         w = W[k, k]
@@ -1823,7 +1829,8 @@ def exact_growth_rates(graph: InteractionGraph, learners: Sequence[str] | None =
             continue                   # geometric growth: no linear rate
         S = sorted(anc[k])
         pairs, M = second_moment_map_matrix(graph, S)
-        dom = M.domain
+        dom = M.domain.unify(common_field([D[p] for p, q in pairs if p == q]))  # D may hold sigma^2 symbols
+        M = M.convert_to(dom)
         n = len(pairs)
         A = (DomainMatrix.eye(n, dom) - M.to_dense()).to_dense()
         V = A.nullspace()              # rows: right kernel vectors
