@@ -3,7 +3,8 @@ the explicit reference simulation, and the same two-sample tests catch a wrong s
 
 Both samplers are run with fixed seeds; a Kolmogorov-Smirnov two-sample test at level
 1e-3 must accept the fast path and reject the deliberately wrong one (Bartlett with one
-extra degree of freedom). The graphs contain blocks with fewer than d samples and a
+extra degree of freedom, and the same for the inverse-Wishart chi-square of the subspace
+mode). The graphs contain blocks with fewer than d samples and a
 non-identity covariance, and learners of both kernel modes (general: a factor per
 block, taken for unequal noise variances; subspace: equal noise variances, with 0, 1,
 2, 3 and more than d synthetic blocks, with and without real data; the method is in the

@@ -41,14 +41,12 @@ and put :math:`m = \min(s, d)`, :math:`p = d - m`.
 its first :math:`m` columns (Householder QR of :math:`[\delta_b]_b`) and
 :math:`c_b \in \mathbb R^m` the first :math:`m` coordinates of :math:`Q^\top\delta_b`
 (:math:`c_b = 0` for the real block). Draw independently: per block :math:`W_b \sim
-\mathrm{Wishart}_m(n_b, I)`; :math:`R` upper triangular :math:`p \times p` with
-:math:`R_{ii}^2 \sim \chi^2_{N-m-i}` and standard normals above the diagonal;
-:math:`g \sim N(0, I_p)`, :math:`h_0 \sim \chi^2_{N-d}`; :math:`\zeta \sim N(0, I_p)`;
-:math:`\xi \sim N(0, I_m)`. With :math:`W = \sum_b W_b = L_AL_A^\top`,
-:math:`\hat c = W^{-1}\sum_b W_b c_b`, :math:`\rho^2 = \sum_b (c_b - \hat c)^\top W_b
-(c_b - \hat c)`,
+\mathrm{Wishart}_m(n_b, I)`; :math:`g, \zeta \sim N(0, I_p)`; :math:`h_0 \sim
+\chi^2_{N-d}`; :math:`c_0 \sim \chi^2_{N-d+1}`; :math:`\xi \sim N(0, I_m)`. With
+:math:`W = \sum_b W_b = L_AL_A^\top`, :math:`\hat c = W^{-1}\sum_b W_b c_b`,
+:math:`\rho^2 = \sum_b (c_b - \hat c)^\top W_b (c_b - \hat c)`,
 
-.. math:: \delta_B = R^{-1}\Bigl(\rho\,\frac{g}{\sqrt{\|g\|^2 + h_0}} + \sigma\zeta\Bigr),
+.. math:: \delta_B = \Bigl(\rho\,\frac{g}{\sqrt{\|g\|^2 + h_0}} + \sigma\zeta\Bigr)\Big/\sqrt{c_0},
           \qquad \delta_A = \hat c + \sqrt{\sigma^2 + \|\delta_B\|^2}\; L_A^{-\top}\xi,
           \qquad \delta_k \overset{d}{=} Q\begin{pmatrix}\delta_A\\ \delta_B\end{pmatrix}.
 
@@ -71,29 +69,43 @@ cancellation). Take :math:`H = [AL_A^{-\top},\, r/\|r\|]` (orthonormal, :math:`N
 :math:`B^\top A = Z_{:, <m}L_A^\top`, :math:`B^\top w = Z_{:, <m}L_A^\top\hat c +
 \rho\,z_m`, :math:`B^\top B = ZZ^\top + E`. (iii) *Block Cholesky.* Then
 :math:`G' = \mathcal L\mathcal L^\top` with :math:`\mathcal L = \begin{pmatrix} L_A & 0\\
-Z_{:,<m} & L_B\end{pmatrix}`, :math:`L_BL_B^\top = E + z_mz_m^\top`, and by the pooled
-noise lemma (given :math:`G'`, :math:`X'^\top\varepsilon \sim N(0, \sigma^2G')`),
+Z_{:,<m} & L_B\end{pmatrix}`, :math:`L_BL_B^\top = M := E + z_mz_m^\top`, and by the
+pooled noise lemma (given :math:`G'`, :math:`X'^\top\varepsilon \sim N(0, \sigma^2G')`,
+so :math:`G'^{-1}X'^\top\varepsilon \overset d= \sigma\mathcal L^{-\top}\zeta'`),
 :math:`\delta' = \mathcal L^{-\top}(\mathcal L^{-1}S' + \sigma\zeta')`, where
 :math:`\mathcal L^{-1}S' = (L_A^\top\hat c,\; \rho L_B^{-1}z_m)`. So
 :math:`\delta_B = L_B^{-\top}(\rho L_B^{-1}z_m + \sigma\zeta'_B)` and :math:`\delta_A =
 \hat c + L_A^{-\top}(\sigma\zeta'_A - Z_{:,<m}^\top\delta_B)`; :math:`Z_{:,<m}` is
 independent of :math:`\delta_B` and :math:`\zeta'_A`, so :math:`\sigma\zeta'_A -
 Z_{:,<m}^\top\delta_B \sim N(0, (\sigma^2 + \|\delta_B\|^2)I_m)` given the rest: the
-formula for :math:`\delta_A`. (iv) *The B part.* :math:`E + z_mz_m^\top = Y^\top Y`
-for :math:`Y` (:math:`(N-m) \times p`) Gaussian with first row :math:`z_m^\top`. With
-:math:`Y = \mathcal HR` (QR: :math:`\mathcal H` Haar on the Stiefel manifold, :math:`R`
-the upper Bartlett factor above, independent; Muirhead, Thm 3.2.14), :math:`L_B =
-R^\top` and :math:`L_B^{-1}z_m = \mathcal H^\top e_1`, the first :math:`p` coordinates
-of a uniform point of :math:`S^{N-m-1}`, in law :math:`g/\sqrt{\|g\|^2 + h_0}` with
-:math:`h_0 \sim \chi^2_{N-m-p}`, independent of :math:`R`. :math:`\square`
+formula for :math:`\delta_A`, which needs :math:`\delta_B` only through its norm.
+(iv) *The B part.* :math:`M = Y^\top Y` for :math:`Y` (:math:`(N-m) \times p`)
+Gaussian with first row :math:`z_m^\top`, and given :math:`Y`, :math:`\delta_B \sim
+N(\rho M^{-1}z_m, \sigma^2M^{-1})`. A fixed rotation :math:`O` of :math:`\mathbb R^p`
+(:math:`Y \mapsto YO`) leaves the law of :math:`Y` and the A part unchanged and maps
+this conditional law to that of :math:`O^\top\delta_B`; so :math:`\delta_B =
+\|\delta_B\|\,u` with :math:`u` uniform on :math:`S^{p-1}`, independent of
+:math:`\|\delta_B\|` and of the A part. With :math:`Y = \mathcal HR` (QR: :math:`\mathcal
+H` Haar on the Stiefel manifold, :math:`R` upper triangular, independent; Muirhead,
+Thm 3.2.14), :math:`L_B = R^\top` and :math:`L_B^{-1}z_m = \mathcal H^\top e_1`, the first
+:math:`p` coordinates of a uniform point of :math:`S^{N-m-1}`, in law :math:`h =
+g/\sqrt{\|g\|^2 + h_0}` (:math:`h_0 \sim \chi^2_{N-m-p}`), independent of :math:`R`:
+:math:`\delta_B \overset d= R^{-1}v` with :math:`v = \rho h + \sigma\zeta` independent of
+:math:`M = R^\top R \sim \mathrm{Wishart}_p(N-m, I)`. Then :math:`\|\delta_B\|^2 =
+v^\top M^{-1}v \overset d= \|v\|^2 (M^{-1})_{11} = \|v\|^2/c_0` with :math:`c_0 =
+1/(M^{-1})_{11} \sim \chi^2_{N-m-p+1}` independent of :math:`v` (the law of :math:`M` is
+rotation invariant; Muirhead, Thm 3.2.10). The law of :math:`v` is rotation invariant
+too, so :math:`v/\|v\|` is uniform and independent of :math:`\|v\|`, and
+:math:`v/\sqrt{c_0}` has the law of :math:`\|\delta_B\|\,u`. :math:`\square`
 
 The mode draws :math:`\sum_b[m\ \chi^2 + m(m-1)/2\ \text{normals}]` (or :math:`m n_b`
-normals when :math:`n_b < m`) :math:`+\ p + 1` chi-squares and :math:`p(p-1)/2 + 2p + m`
-normals: at :math:`d = 10`, 3 in-edges and a real block, 20 chi-squares and 50 normals
-(the per-block factors drew 40 and 190). When :math:`\rho = 0` structurally (one
-synthetic block and no real data) :math:`g, h_0` are not drawn; with no synthetic block
-(:math:`m = 0`, generation 0) it is the Bartlett fit :math:`\delta = \sigma R^{-1}\zeta`;
-with :math:`s \ge d` (:math:`p = 0`) it is the general mode with pooled noise.
+normals when :math:`n_b < m`) :math:`+\ 2` chi-squares and :math:`2p + m` normals: at
+:math:`d = 10`, 3 in-edges and a real block, 14 chi-squares and 29 normals (the
+per-block factors drew 40 and 190). When :math:`\rho = 0` structurally (one synthetic
+block and no real data) :math:`g, h_0` are not drawn; with no synthetic block
+(:math:`m = 0`, generation 0) it is the classical :math:`\delta = \sigma\zeta/\sqrt{c_0}`,
+:math:`c_0 \sim \chi^2_{N-d+1}`; with :math:`s \ge d` (:math:`p = 0`) it is the general
+mode with pooled noise.
 
 *Random numbers.* Every number is drawn inside the compiled kernel (numba) from the
 replication block's ``numpy.random.Generator`` (its own ziggurat normals and uniforms),
@@ -202,8 +214,10 @@ class _Layout:
     for the *general* mode (a factor per block; pooled noise when ``s_zscale >= 0``, else
     per block). Every chi-square has its degrees of freedom at a fixed offset of
     ``chi_df`` (``b_coff`` per block factor, ``-1`` for an explicit design;
-    ``s_rcoff`` for the slot's triangular factor and, after it, the residual direction);
-    ``bartlett`` marks the Bartlett diagonals (the only ones ``_df_shift`` changes).
+    ``s_rcoff`` for the B part: the residual direction's chi-square, if drawn, then the
+    inverse-Wishart chi-square);
+    ``bartlett`` marks the Bartlett diagonals and the inverse-Wishart chi-squares (the only
+    ones ``_df_shift`` changes).
     """
 
     K: int
@@ -249,8 +263,8 @@ class _Layout:
             for bb in range(int(self.s_bstart[s]), int(self.s_bstop[s])):
                 if self.b_coff[bb] >= 0:
                     out[s] += q
-            if self.s_mode[s] == 1:
-                out[s] += (d - m) + int(self.s_needh[s])
+            if self.s_mode[s] == 1 and m < d:
+                out[s] += 1 + int(self.s_needh[s])
         return out
 
     def gamma_tables(self, df_shift: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -315,18 +329,20 @@ def _layout(K: int, d: int, blocks: list[list[tuple[int, int, float]]], force_ge
             s_mode[s] = 1
             s_zscale[s] = float(np.sqrt(kb[0][2]))
             p = d - m
-            s_rcoff[s] = len(chi_df)
-            chi_df += [N - m - i for i in range(p)]
-            bartlett += [True] * p
-            nn += p * (p - 1) // 2 + p + m
             # the residual of the producer errors' regression is zero exactly when every
             # block has the same rotated producer error: one synthetic block and no real one
             needh = p > 0 and (len(synthetic) >= 2 or (len(synthetic) == 1 and has_real))
             s_needh[s] = int(needh)
-            if needh:
-                chi_df.append(N - d)
-                bartlett.append(False)
+            if p > 0:
+                s_rcoff[s] = len(chi_df)
+                if needh:
+                    chi_df.append(N - d)
+                    bartlett.append(False)
+                    nn += p
+                chi_df.append(N - d + 1)
+                bartlett.append(True)
                 nn += p
+            nn += m
         elif equal:
             s_zscale[s] = float(np.sqrt(kb[0][2]))
             nn += d
@@ -395,7 +411,6 @@ def _kernel(rng, size, T, r0, risk, last, K, d, max_blocks, max_synthetic, s_mod
     hb = np.zeros(d)
     G = np.zeros((d, d))
     L = np.zeros((d, d))
-    Rm = np.zeros((d, d))
     S = np.zeros(d)
     w = np.zeros(d)
     y = np.zeros(d)
@@ -534,31 +549,25 @@ def _kernel(rng, size, T, r0, risk, last, K, d, max_blocks, max_synthetic, s_mod
                                 for i in range(l if lower == 1 else 0, m):
                                     acc += Fs[b, i, l] * e[i]
                                 r2 += acc * acc
-                    # B part: delta_B = R^{-1} (|r| h + sigma z), R upper Bartlett (N - m rows)
+                    # B part: delta_B = (rho h + sigma zeta) / sqrt(chi^2_{N-d+1})
                     nb2 = 0.0
                     if p > 0:
-                        co = s_rcoff[slot]
-                        for i in range(p):
-                            Rm[i, i] = 1.0 / np.sqrt(chib[co + i - cs])
-                            for j in range(i + 1, p):
-                                Rm[i, j] = rng.standard_normal()
+                        co = s_rcoff[slot] - cs
                         if s_needh[slot] == 1:
                             gg = 0.0
                             for i in range(p):
                                 e[i] = rng.standard_normal()
                                 gg += e[i] * e[i]
-                            hc = chib[co + p - cs]
-                            f = np.sqrt(r2 / (gg + hc))
+                            f = np.sqrt(r2 / (gg + chib[co]))
+                            co += 1
                             for i in range(p):
                                 S[i] = f * e[i] + sig * rng.standard_normal()
                         else:
                             for i in range(p):
                                 S[i] = sig * rng.standard_normal()
-                        for i in range(p - 1, -1, -1):
-                            acc = S[i]
-                            for j in range(i + 1, p):
-                                acc -= Rm[i, j] * y[m + j]
-                            y[m + i] = acc * Rm[i, i]
+                        f = 1.0 / np.sqrt(chib[co])
+                        for i in range(p):
+                            y[m + i] = f * S[i]
                             nb2 += y[m + i] * y[m + i]
                     # A part: delta_A = chat + sqrt(sigma^2 + |delta_B|^2) L_A^{-T} g
                     f = np.sqrt(sig * sig + nb2)
@@ -680,7 +689,8 @@ def simulate_ols_block(setup: OLSSetup, generations: int, rng: np.random.Generat
         If given, also return :math:`\langle v, \Sigma^{1/2}\delta_k^{(T)}\rangle`
         (whitened coordinates, :math:`\Sigma^{1/2} = L^\top`) per replication and learner.
     _df_shift : int
-        Testing only: adds to the Bartlett degrees of freedom (a deliberately wrong sampler).
+        Testing only: adds to the degrees of freedom of the Bartlett diagonals and of the
+        inverse-Wishart chi-squares (a deliberately wrong sampler).
 
     Returns
     -------
