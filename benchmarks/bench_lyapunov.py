@@ -10,25 +10,28 @@ Families
     (numpy seed 1); rational weights n_jk/N_k from random counts; learner 0's row scaled
     by (1 - a); two random edges carry the symbols b and c; D = diag(1/N_k).
 
-For each route and family, K grows from 2 (3 on (b); or --kmin) until one solve takes
-longer than the budget (default 60 s of wall time; each solve runs in a child process
-killed at the budget). Prints one line per solve (for our route also the counters of the
-linear solver summed over the blocks: primes, evaluation points, unlucky points) and a
-summary: largest K done by each route and the speed-up at the largest K the baseline
-finishes. Times are wall-clock seconds of the solve alone, or with --clock cpu the CPU
-seconds of the child process (time.process_time), which a shared machine disturbs less.
+For each route and family, K grows from 2 (3 on (b); or --kmin) until one solve needs
+more than the budget of CPU time (default 60 s; each solve runs in a child process whose
+CPU time the kernel limits, RLIMIT_CPU, so the budget does not depend on the load of a
+shared machine). Times are CPU seconds of the solve in the child (time.process_time),
+wall seconds beside them. Prints one line per solve (for our route also the counters of
+the linear solver summed over the blocks) and a summary: the largest K done by each route
+and the speed-up at the largest K the baseline finishes, measured in --rounds (>= 5)
+interleaved rounds, each solve repeated (sympy's cache cleared) until it has used
+--min-seconds of CPU time; median and range of the per-round ratio.
 
-Checks (outside the timed solve): for every K, one random rational point of the symbols
+Checks (outside the timed solves): for every K, one random rational point of the symbols
 is substituted into our C and compared with the exact QQ solve of the substituted system
 (probabilistic: a wrong rational function agrees at a random point with probability
 about degree / range); for K <= 6 also the exact residual C - W C W^T - D = 0 over
-QQ(a, b[, c]). A failed check stops the family and is printed.
+QQ(a, b[, c]); for every K that both routes finish, our C equals the baseline's at two
+random rational points (exact values). Results: benchmarks/results/lyapunov.json.
 
 Usage: python benchmarks/bench_lyapunov.py [--budget 60] [--kmin K] [--kmax 40]
-       [--families a-cycle b-ring-plus] [--routes ours baseline] [--clock wall|cpu]
+       [--families a-cycle b-ring-plus] [--routes ours baseline] [--rounds 5]
 
-Example (our solver only, cycle K = 10, CPU time):
-python benchmarks/bench_lyapunov.py --families a-cycle --routes ours --kmin 10 --kmax 10 --clock cpu
+Example (our solver only, cycle K = 10):
+python benchmarks/bench_lyapunov.py --families a-cycle --routes ours --kmin 10 --kmax 10
 """
 
 from __future__ import annotations
@@ -217,80 +220,155 @@ def residual_is_zero(W: sp.Matrix, D: sp.Matrix, C: sp.Matrix) -> bool:
     return True
 
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+def evaluation_points(W: sp.Matrix, D: sp.Matrix, K: int, count: int = 2) -> list[dict]:
+    """``count`` random rational points of the symbols (seeded by K), shared by both routes."""
+    rng = np.random.default_rng(1000 + K)
+    syms = sorted(set().union(*(e.free_symbols for e in list(W) + list(D))), key=str)
+    return [{s: Fraction(int(rng.integers(1, 10**6)), int(rng.integers(10**6, 4 * 10**6))) for s in syms}
+            for _ in range(count)]
 
 
-def _child(route: str, family: str, K: int, q, clock: str = "wall") -> None:
+def values_at(C: sp.Matrix, points: list[dict]) -> list[list[Fraction]]:
+    """The upper triangle of C evaluated exactly at each point."""
+    K = C.shape[0]
+    return [[exact_value(sp.sympify(C[i, j]), pt) for i in range(K) for j in range(i, K)] for pt in points]
+
+
+def _child(route: str, family: str, K: int, q, budget: float, min_seconds: float = 0.0) -> None:
+    """Solve in this process under a CPU-time limit of ``budget`` seconds (RLIMIT_CPU: the
+    kernel stops the process at the limit); repeat the solve (sympy's cache cleared each
+    time) until ``min_seconds`` of CPU time are used; report (CPU seconds per solve, wall
+    seconds per solve, solves, info), then, with the limit lifted, the checks: our C at a
+    random point against the exact QQ solve there (and the exact residual for K <= 6),
+    and the values of C at the shared evaluation points."""
+    import resource
+
+    from sympy.core.cache import clear_cache
+
     W, D = FAMILIES[family](K)
-    tick = CLOCKS[clock]
-    start = tick()
-    C, info = ROUTES[route](W, D)
-    elapsed = tick() - start
-    q.put((elapsed, info))
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    limit = int(time.process_time() + budget) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
+    cpu = wall = 0.0
+    solves = 0
+    while solves == 0 or cpu < min_seconds:
+        clear_cache()
+        c0, w0 = time.process_time(), time.perf_counter()
+        C, info = ROUTES[route](W, D)
+        cpu += time.process_time() - c0
+        wall += time.perf_counter() - w0
+        solves += 1
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    q.put((cpu / solves, wall / solves, solves, info))
     ok = True
     if route == "ours":
         ok = substitution_check(W, D, C, seed=K)
         if ok and K <= 6:  # exact residual on small instances
             ok = residual_is_zero(W, D, C)
-    q.put(ok)
+    q.put((ok, values_at(C, evaluation_points(W, D, K))))
 
 
-def timed(route: str, family: str, K: int, budget: float, clock: str = "wall") -> tuple[float | None, bool, str]:
-    """Seconds (wall or CPU) for one solve in a child process (None past the budget of
-    wall time), whether the checks done after the timed solve passed, and the route's
-    counters."""
+def timed(route: str, family: str, K: int, budget: float, min_seconds: float = 0.0) -> dict | None:
+    """One solve (or repeated solves, see :func:`_child`) in a child process under a CPU
+    budget; None when the child was stopped at the budget."""
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(route, family, K, q, clock))
+    p = ctx.Process(target=_child, args=(route, family, K, q, budget, min_seconds))
     p.start()
+    first = None
+    while first is None:
+        try:
+            first = q.get(timeout=1.0)
+        except queue.Empty:
+            if not p.is_alive():
+                try:
+                    first = q.get(timeout=1.0)
+                except queue.Empty:
+                    p.join()
+                    return None  # stopped by RLIMIT_CPU
+    cpu, wall, solves, info = first
     try:
-        elapsed, info = q.get(timeout=budget)
+        ok, values = q.get(timeout=3600)
     except queue.Empty:
-        p.terminate()
-        p.join()
-        return None, True, ""
-    try:
-        ok = q.get(timeout=max(600.0, 10 * budget))
-    except queue.Empty:
-        ok = False
+        ok, values = False, None
     p.join(5)
     if p.is_alive():
         p.terminate()
         p.join()
-    return elapsed, ok, info
+    return {"cpu_s": cpu, "wall_s": wall, "solves": solves, "info": info, "check": ok, "values": values}
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, default=60.0, help="seconds of wall time per solve")
+    ap.add_argument("--budget", type=float, default=60.0, help="CPU seconds per solve")
     ap.add_argument("--kmin", type=int, default=None, help="first K (default 2, 3 on b-ring-plus)")
     ap.add_argument("--kmax", type=int, default=40)
     ap.add_argument("--families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
     ap.add_argument("--routes", nargs="*", default=list(ROUTES), choices=list(ROUTES))
-    ap.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                    help="time the solve in wall-clock or CPU seconds of the child process")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds at the baseline's largest K")
+    ap.add_argument("--min-seconds", type=float, default=0.3, help="CPU seconds per timed run in those rounds")
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import MIN_ROUNDS, spread, write_results
+
+    if args.rounds < MIN_ROUNDS:
+        ap.error(f"--rounds: at least {MIN_ROUNDS}")
     # import both routes' modules before forking, so that no timed solve pays an import
     import naive_lyapunov  # noqa: F401
     import graphcollapse.theory.lyapunov  # noqa: F401
+    # and pay the one-time costs (lazy imports, tables) of both routes on small instances
+    # before forking: the first solve in a fresh process costs about 0.4 s more
+    for fam in FAMILIES.values():
+        _ours(*fam(3))
+    _baseline(*cycle_family(2))
+    results: dict = {"budget_cpu_s": args.budget, "families": {}}
+    checks: dict = {}
     for family in args.families:
-        times: dict[str, dict[int, float]] = {r: {} for r in ROUTES}
+        scan: dict[str, dict[int, dict]] = {r: {} for r in ROUTES}
         kmin = args.kmin if args.kmin is not None else 3 if family == "b-ring-plus" else 2
         for route in args.routes:
             for K in range(kmin, args.kmax + 1):
-                t, ok, info = timed(route, family, K, args.budget, args.clock)
-                print(f"{family:12s} {route:8s} K={K:3d} "
-                      f"{'> budget' if t is None else f'{t:8.2f} s'}{'' if ok else '  CHECK FAILED'}"
-                      f"{'  ' + info if info else ''}", flush=True)
-                if t is None or not ok:
+                res = timed(route, family, K, args.budget)
+                if res is None:
+                    print(f"{family:12s} {route:8s} K={K:3d} > {args.budget:.0f} s CPU", flush=True)
                     break
-                times[route][K] = t
-        kb = max(times["baseline"], default=None)
-        ko = max(times["ours"], default=None)
-        speed = times["baseline"][kb] / times["ours"][kb] if kb and kb in times["ours"] else float("nan")
-        print(f"SUMMARY {family}: largest K in {args.budget:.0f} s: ours {ko}, baseline {kb}; "
-              f"speed-up at K={kb}: {speed:.0f}x", flush=True)
+                print(f"{family:12s} {route:8s} K={K:3d} {res['cpu_s']:8.2f} s CPU ({res['wall_s']:.2f} s wall)"
+                      f"{'' if res['check'] else '  CHECK FAILED'}{'  ' + res['info'] if res['info'] else ''}",
+                      flush=True)
+                scan[route][K] = res
+                if not res["check"]:
+                    break
+        fam: dict = {"scan": {r: {K: {k: v for k, v in res.items() if k != "values"} for K, res in scan[r].items()}
+                              for r in ROUTES}}
+        for K, res in scan["ours"].items():
+            checks[f"{family} K={K}: ours equals the exact QQ solve at a random point"] = bool(res["check"])
+        for K in sorted(set(scan["ours"]) & set(scan["baseline"])):
+            same = scan["ours"][K]["values"] == scan["baseline"][K]["values"]
+            checks[f"{family} K={K}: ours equals the baseline's solution at 2 random points"] = same
+        ko, kb = max(scan["ours"], default=None), max(scan["baseline"], default=None)
+        fam["largest_K"] = {"ours": ko, "baseline": kb}
+        if kb is not None and "ours" in args.routes and "baseline" in args.routes:
+            per = {"ours": [], "baseline": []}
+            for i in range(args.rounds):
+                for route in (("ours", "baseline") if i % 2 == 0 else ("baseline", "ours")):
+                    res = timed(route, family, kb, 10 * args.budget, args.min_seconds)
+                    per[route].append(res["cpu_s"] if res else float("nan"))
+                print(f"  round {i + 1} at K={kb}: ours {per['ours'][-1]:.3f} s, baseline {per['baseline'][-1]:.2f} s "
+                      f"CPU per solve", flush=True)
+            ratios = [b / o for o, b in zip(per["ours"], per["baseline"])]
+            fam["speed_up_at_baseline_largest_K"] = {
+                "K": kb, "ours_cpu_s": spread(per["ours"]), "baseline_cpu_s": spread(per["baseline"]),
+                "ratio": spread(ratios), "per_round": per}
+            r = spread(ratios)
+            print(f"SUMMARY {family}: largest K in {args.budget:.0f} CPU s: ours {ko}, baseline {kb}; speed-up at "
+                  f"K={kb}: {r['median']:.0f}x [{r['min']:.0f}-{r['max']:.0f}x] over {args.rounds} rounds", flush=True)
+        else:
+            print(f"SUMMARY {family}: largest K in {args.budget:.0f} CPU s: ours {ko}, baseline {kb}", flush=True)
+        results["families"][family] = fam
+    path = write_results("lyapunov", results, checks, "python benchmarks/bench_lyapunov.py")
+    print(f"checks: {'all passed' if all(checks.values()) else 'FAILED'}; results in {path}")
+    return 0 if all(checks.values()) else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
