@@ -123,3 +123,19 @@ def test_every_fence_language_is_known():
     for path in DOCS:
         for lang, _, line in _blocks(path):
             assert lang in RUN_LANGS | SHOWN_LANGS | {"json", "python"}, f"{path.name}:{line}: {lang!r}"
+
+
+LINK = re.compile(r"\]\(([A-Za-z0-9_./-]+\.[A-Za-z]+)(?:#[^)]*)?\)")
+PATH = re.compile(r"`((?:docs|theory|verify|benchmarks|tests|src)/[A-Za-z0-9_./-]+)`")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_docs_point_only_to_files_that_ship(path):
+    """Every relative link and every quoted repository path names a file that exists."""
+    text = path.read_text()
+    for target in LINK.findall(text):
+        assert (path.parent / target).exists() or (ROOT / target).exists(), f"{path.name}: broken link {target}"
+    for target in PATH.findall(text):
+        if "*" in target or target.endswith("/"):
+            continue
+        assert (ROOT / target).exists(), f"{path.name}: no file {target}"
