@@ -179,7 +179,7 @@ def big_graph_benchmark(n: int, rounds: int, skip_json: bool, checks: dict) -> d
         return out
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "big.json")
-        c_write, _, _ = timed(lambda: Path(path).write_text(json.dumps(G.to_dict())))
+        c_write, _, _ = timed(Path(path).write_text, json.dumps(G.to_dict()))
         size = os.path.getsize(path) / 1024**2
         ref_collapses, ref_rates = first
         del G, cond, rates, prop

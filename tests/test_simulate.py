@@ -7,7 +7,7 @@ extra degree of freedom, and the same for the inverse-Wishart chi-square of the 
 mode). The graphs contain blocks with fewer than d samples and a
 non-identity covariance, and learners of both kernel modes (general: a factor per
 block, taken for unequal noise variances; subspace: equal noise variances, with 0, 1,
-2, 3 and more than d synthetic blocks, with and without real data; the method is in the
+2, 3 and d synthetic blocks, with and without real data; the method is in the
 docstring of ``graphcollapse.verify.simulate``). The general mode, forced on every
 learner, is also compared with the subspace mode, and the kernel's chi-square sampler
 with scipy's chi-square law.
