@@ -6,10 +6,10 @@ use (PEP 562), so ``import graphcollapse.theory`` itself costs no sympy or scipy
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graphcollapse import __version__
+from graphcollapse._lazy import lazy_exports
 
 _EXPORTS = {
     "errors": ("ExactRegimeError", "GraphCollapseError", "GraphCollapseWarning", "GraphTypeError",
@@ -18,22 +18,8 @@ _EXPORTS = {
     "condition": ("CollapseCondition", "SourceComponent", "collapse_condition", "verdicts_from_mixing_matrix"),
     "analysis": ("Analysis", "Prediction", "analyze", "predict"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = ["__version__", *_MODULE_OF]
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_names, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__ = ["__version__", *_names]
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs

@@ -9,8 +9,9 @@ or sympy when it only prints help.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from graphcollapse._lazy import lazy_exports
 
 _EXPORTS = {
     "api": ("verify",),
@@ -19,22 +20,8 @@ _EXPORTS = {
     "mcompare": ("MVerification", "verify_mestimator"),
     "montecarlo": ("verify_ols",),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = list(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+_names, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+__all__ = _names
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
