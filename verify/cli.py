@@ -553,7 +553,20 @@ def build_parser() -> argparse.ArgumentParser:
                                         "latex docs/examples/demo.json --large-sample --document -o demo.tex"))
     _add_latex_args(p)
     p.set_defaults(func=_cmd_latex)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_subcommand(sub)
     return parser
+
+
+#: Modules that add further subcommands: each defines ``add_subcommand(sub)``, which adds
+#: its parser(s) to ``sub`` (parsers are :class:`_Parser`: one-line errors) and sets
+#: ``func`` to a function ``args -> exit status``. They may raise :class:`CommandError` or
+#: a ``GraphCollapseError`` for bad input (one line, exit 2) and read :data:`_SIGNALS`.
+COMMAND_MODULES: tuple[str, ...] = (
+)
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
