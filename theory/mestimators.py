@@ -159,6 +159,9 @@ FAMILIES: dict[str, Family] = {
                       "Huber regression, threshold 1.345 sigma, Student-t(3) noise of variance sigma^2"),
     "location-scale": _builtin("location-scale", "normal", "(y - mu)**2/(2*v) + log(v)/2",
                                "Gaussian location-scale (MLE of mean and variance)"),
+    "location-scale-unbiased": _builtin("location-scale-unbiased", "normal", "(y - mu)**2/(2*v) + log(v)/2",
+                                        "Gaussian location-scale, unbiased variance (divisor N - 1; "
+                                        "asymptotics as the MLE, docs/gaussian.md)"),
 }
 
 
@@ -188,7 +191,7 @@ def get_family(name: str, loss_file: str | Path | None = None) -> Family:
     >>> get_family("probit")
     Traceback (most recent call last):
     ...
-    graphcollapse.theory.errors.GraphValueError: estimator: unknown family 'probit' (expected one of gaussian, logistic, poisson, huber, location-scale, or --loss FILE)
+    graphcollapse.theory.errors.GraphValueError: estimator: unknown family 'probit' (expected one of gaussian, logistic, poisson, huber, location-scale, location-scale-unbiased, or --loss FILE)
     """
     if loss_file is not None:
         return load_loss(loss_file)
@@ -517,7 +520,13 @@ def sandwich(graph: InteractionGraph, family: Family, theta: Any = None) -> Sand
     if not family.builtin:
         out = _sandwich_qmc(graph, family, th)
         return replace(out, producer_ratio=ratio)
-    if family.name == "location-scale":
+    if family.name.startswith("multivariate-gaussian"):  # docs/gaussian.md §4
+        from .gaussian import multivariate_sandwich, truth_covariance
+
+        parts = multivariate_sandwich(truth_covariance(graph))
+        A = parts["A"]  # in (mu, vec Sigma): singular on the antisymmetric directions, so H = V = A^+
+        return Sandwich(A.pinv(), A.pinv(), A, parts["a"], True, "closed form", 0.0, ratio, sp.zeros(A.shape[0], 1))
+    if family.name in ("location-scale", "location-scale-unbiased"):
         H = sp.diag(1 / s2, 1 / (2 * s2**2))
         A = H.inv()
         return Sandwich(H, H, A, sp.factor(A.trace()), True, "closed form", 0.0, ratio, sp.zeros(2, 1))

@@ -32,7 +32,7 @@ class Estimator(str, Enum):
     >>> Estimator.parse("probit")
     Traceback (most recent call last):
     ...
-    graphcollapse.theory.errors.GraphValueError: --estimator: unknown estimator 'probit' (expected one of ols, gaussian, logistic, poisson, huber, location-scale, custom)
+    graphcollapse.theory.errors.GraphValueError: --estimator: unknown estimator 'probit' (expected one of ols, gaussian, logistic, poisson, huber, location-scale, location-scale-unbiased, custom)
     """
 
     OLS = "ols"
@@ -41,6 +41,7 @@ class Estimator(str, Enum):
     POISSON = "poisson"
     HUBER = "huber"
     LOCATION_SCALE = "location-scale"
+    LOCATION_SCALE_UNBIASED = "location-scale-unbiased"
     CUSTOM = "custom"
 
     def __str__(self) -> str:

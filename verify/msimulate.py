@@ -535,6 +535,10 @@ def _fit(st: _Setup, X: np.ndarray | None, y: np.ndarray, custom: _CustomFitter 
         mu = y.mean(axis=1)
         v = ((y - mu[:, None]) ** 2).mean(axis=1)
         return np.stack([mu, v], axis=1), np.isfinite(v)  # v = 0 (underflow after collapse) is a valid MLE
+    if fam.name == "location-scale-unbiased":  # divisor N - 1 (docs/gaussian.md)
+        mu = y.mean(axis=1)
+        v = ((y - mu[:, None]) ** 2).sum(axis=1) / (y.shape[1] - 1)
+        return np.stack([mu, v], axis=1), np.isfinite(v)
     if fam.name == "gaussian":
         theta, ok = _solve(_gram(X), _tmatvec(X, y))
         return theta, ok
