@@ -486,3 +486,473 @@ def simulate_regime_ols_reference(spec: RegimeSpec, generations: int, rng: np.ra
         theta = new
         risk[:, t, :] = np.einsum("krd,de,kre->rk", theta, Sig, theta)
     return risk
+
+
+# ============================================================================ M-estimators
+def _logistic_parts(eta: np.ndarray, yw: np.ndarray, _mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted logistic loss, its first and second derivatives in eta (``yw[..., 0]``
+    the labels, ``yw[..., 1]`` the weights)."""
+    y, w = yw[..., 0], yw[..., 1]
+    p = 0.5 * (1.0 + np.tanh(0.5 * eta))
+    return (w * (np.logaddexp(0.0, eta) - y * eta)).sum(axis=1), w * (p - y), w * p * (1.0 - p)
+
+
+def _poisson_parts(eta: np.ndarray, yw: np.ndarray, _mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted Poisson loss (log link) and its derivatives in eta."""
+    y, w = yw[..., 0], yw[..., 1]
+    mu = np.exp(np.minimum(eta, 700.0))
+    return (w * (mu - y * eta)).sum(axis=1), w * (mu - y), w * mu
+
+
+def _huber_weighted(X: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Huber regression by IRLS from weighted least squares (IRLS weights
+    ``w * min(1, c/|r|)``), the tolerance of :func:`~graphcollapse.verify.msimulate.fit_huber_batch`."""
+    from .msimulate import MAX_IRLS, TOL, _gram, _matvec, _solve, _tmatvec
+
+    theta, ok = _solve(_gram(X, w), _tmatvec(X, w * y))
+    converged = np.zeros(X.shape[0], dtype=bool)
+    active = ok.copy()
+    for _ in range(MAX_IRLS):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        Xa, ya, wa = X[idx], y[idx], w[idx]
+        r = ya - _matvec(Xa, theta[idx])
+        v = wa * np.minimum(1.0, c / np.maximum(np.abs(r), 1e-300))
+        t_new, ok2 = _solve(_gram(Xa, v), _tmatvec(Xa, v * ya))
+        change = np.max(np.abs(t_new - theta[idx]), axis=1)
+        theta[idx] = np.where(ok2[:, None], t_new, theta[idx])
+        done = ok2 & (change <= TOL * (1.0 + np.max(np.abs(t_new), axis=1)))
+        converged[idx[done]] = True
+        active[idx[done | ~ok2]] = False
+    return theta, converged
+
+
+def _weighted_fit(st: Any, X: np.ndarray | None, y: np.ndarray, w: np.ndarray | None,
+                  custom: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The fit of :func:`~graphcollapse.verify.msimulate._fit` with per-sample loss
+    weights ``w`` (R, N); unweighted (the same fitters) when ``w`` is None."""
+    from .msimulate import HUBER_THRESHOLD, _damped_newton, _fit, _gram, _solve, _tmatvec
+
+    if w is None:
+        return _fit(st, X, y, custom)
+    name = st.family.name
+    if name == "location-scale":
+        W = w.sum(axis=1)
+        mu = (w * y).sum(axis=1) / W
+        v = (w * (y - mu[:, None]) ** 2).sum(axis=1) / W
+        return np.stack([mu, v], axis=1), np.isfinite(v)
+    if name == "gaussian":
+        return _solve(_gram(X, w), _tmatvec(X, w * y))
+    if name in ("logistic", "poisson"):
+        parts = _logistic_parts if name == "logistic" else _poisson_parts
+        return _damped_newton(np.ascontiguousarray(X), np.stack([y, w], axis=-1), np.zeros((y.shape[0], st.p)), parts)
+    if name == "huber":
+        return _huber_weighted(X, y, w, float(HUBER_THRESHOLD) * math.sqrt(st.s2))
+    raise GraphValueError(f"--estimator: loss weights are not simulated for {name!r} (use unit weights)")
+
+
+def _check_mestimator_regime(spec: RegimeSpec, family: Any) -> None:
+    """Refuse what the M-estimator simulators do not cover, in one line."""
+    for k, fixed in enumerate(spec.design_fixed):
+        if fixed:
+            raise GraphValueError(f"design: 'fixed' (learner {spec.names[k]}) applies to --estimator ols; "
+                                  f"the {family.name} simulator draws fresh covariates")
+    weighted = any(w != 1.0 for w in spec.real_weight) or any(p.weight != 1.0 for ps in spec.parts for p in ps)
+    if weighted and not family.builtin:
+        raise GraphValueError("real_weight/weight: a custom loss is simulated with unit weights only; "
+                              "set the weights to 1 or use a built-in family")
+
+
+def simulate_regime_mestimator_block(graph: InteractionGraph, family: Any, generations: int, seed: int, block: int,
+                                     size: int, *, theta: Any = None, scale: int = 1
+                                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""One replication block of an M-estimator under the regime of ``graph``, every
+    count multiplied by ``scale`` (the counterpart of
+    :func:`graphcollapse.verify.msimulate.simulate_block`, whose data and fitters it
+    uses, with weighted fits and pools).
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+    family : Family
+    generations : int
+    seed : int
+    block : int
+        Block index (its generator is ``block_generator(seed, block)``).
+    size : int
+        Replications in the block.
+    theta : None, str or sequence, optional
+    scale : int
+
+    Returns
+    -------
+    risk : ndarray, shape (size, T + 1, K)
+        Risks (not n-scaled).
+    failed : ndarray of bool, shape (size,)
+        Replications with a failed fit somewhere.
+    failures : ndarray of int, shape (T + 1, K)
+        Failed fits per generation and learner.
+
+    Raises
+    ------
+    GraphValueError
+        ``design: fixed``, or weights with a custom loss.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.mestimators import FAMILIES
+    >>> G = self_training(real_samples=50, samples=50, initial_samples=100, dimension=1)
+    >>> risk, failed, _ = simulate_regime_mestimator_block(G, FAMILIES["location-scale"], 2, 1, 0, 8)
+    >>> risk.shape, bool(failed.any())
+    ((8, 3, 1), False)
+    """
+    from .msimulate import _CustomFitter, _draw, _setup
+
+    spec = regime_spec(graph).scaled(int(scale))
+    _check_mestimator_regime(spec, family)
+    st = _setup(graph, family, theta, scale)
+    rng = block_generator(seed, block)
+    K, T = spec.K, int(generations)
+    custom = None if family.builtin else _CustomFitter(family, st.d if family.is_regression else 1)
+    risk = np.zeros((size, T + 1, K))
+    failed = np.zeros(size, dtype=bool)
+    failures = np.zeros((T + 1, K), dtype=np.int64)
+    ts = np.broadcast_to(st.theta_star, (size, st.p))
+    prev = np.empty((K, size, st.p))
+    pools: list[list[tuple[np.ndarray | None, np.ndarray, np.ndarray]]] = [[] for _ in range(K)]
+    fixed_real: list[tuple[np.ndarray | None, np.ndarray] | None] = [None] * K
+    for t in range(T + 1):
+        cur = np.empty_like(prev)
+        for k in range(K):
+            if t == 0:
+                X, y = _draw(st, rng, [(ts, spec.initial[k], st.s2)])
+                batch = [(X, y, np.full(spec.initial[k], spec.real_weight[k]))]
+            else:  # the fresh parts in one draw (the order of simulate_block), fixed real data first
+                batch = []
+                parts = spec.parts[k]
+                if parts and parts[0].source < 0 and spec.real_fixed[k]:
+                    if fixed_real[k] is None:
+                        fixed_real[k] = _draw(st, rng, [(ts, parts[0].count, st.s2)])
+                    batch.append((*fixed_real[k], np.full(parts[0].count, parts[0].weight)))
+                    parts = parts[1:]
+                if parts:
+                    X, y = _draw(st, rng, [(ts if p.source < 0 else prev[p.source], p.count,
+                                            st.s2 if p.source < 0 else float(st.synth_var[p.source])) for p in parts])
+                    batch.append((X, y, np.concatenate([np.full(p.count, p.weight) for p in parts])))
+            pools[k] = batch if spec.policy[k] == "replace" else pools[k] + batch
+            y = np.concatenate([b[1] for b in pools[k]], axis=1) if len(pools[k]) > 1 else pools[k][0][1]
+            X = None if pools[k][0][0] is None else (
+                np.concatenate([b[0] for b in pools[k]], axis=1) if len(pools[k]) > 1 else pools[k][0][0])
+            wv = np.concatenate([b[2] for b in pools[k]])
+            w = None if np.all(wv == 1.0) else np.broadcast_to(wv, y.shape)
+            N = spec.total(k)
+            if spec.policy[k] == "accumulate-subsample" and t > 0 and y.shape[1] > N:
+                pick = np.argpartition(rng.random(y.shape), N - 1, axis=1)[:, :N]
+                y = np.take_along_axis(y, pick, axis=1)
+                X = None if X is None else np.take_along_axis(X, pick[:, :, None], axis=1)
+                w = None if w is None else np.take_along_axis(w, pick, axis=1)
+            est, ok = _weighted_fit(st, X, y, w, custom)
+            ok = ok & np.isfinite(est).all(axis=1)
+            failures[t, k] = int(np.count_nonzero(~ok))
+            failed |= ~ok
+            est = np.where(ok[:, None], est, st.theta_star)  # keep numbers finite; row is excluded
+            cur[k] = est
+            e = est - st.theta_star
+            risk[:, t, k] = np.einsum("rd,de,re->r", e, st.G, e)
+        prev = cur
+    return risk, failed, failures
+
+
+# ============================================================================ memory
+def regime_block_bytes(spec: RegimeSpec, generations: int, *, estimator: str = "ols", scale: int = 1,
+                       width: int | None = None) -> int:
+    r"""Bytes one replication block holds while simulated under ``spec``'s regime.
+
+    OLS: the risks (T + 1 per learner, with the moments reduction's copies), per learner
+    the sufficient statistics and factors (a few :math:`d \times d` matrices), a fixed
+    design's rows (:math:`\max(n^0_k, N_k) \times d`), and for ``accumulate-subsample``
+    the pool: :math:`(n^0_k + T N_k)(d + 2)` floats, which grows linearly with
+    :math:`T`. M-estimators (``estimator`` not ``"ols"``, counts times ``scale``, each
+    sample ``width`` floats wide): the pool of every accumulating learner and a
+    replacing learner's batch, with the fitter's working copies.
+
+    Parameters
+    ----------
+    spec : RegimeSpec
+    generations : int
+    estimator : str
+    scale : int
+    width : int, optional
+        Floats per sample of an M-estimator (covariates and label); default d + 2.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from graphcollapse.theory.builders import self_training
+    >>> spec = regime_spec(self_training(real_samples=0, samples=100, initial_samples=100, dimension=10))
+    >>> regime_block_bytes(spec, 100) // 2**10
+    145
+    >>> sub = dataclasses.replace(spec, policy=("accumulate-subsample",))
+    >>> regime_block_bytes(sub, 100) // 2**20
+    24
+    """
+    T, d = int(generations), spec.d
+    floats = 3 * (T + 1) * spec.K
+    for k in range(spec.K):
+        n0, N = spec.initial[k] * scale, spec.total(k) * scale
+        if estimator == "ols":
+            floats += (2 * len(spec.parts[k]) + 6) * d * d + 4 * d
+            if spec.design_fixed[k]:
+                floats += max(n0, N) * d
+            if spec.policy[k] == "accumulate-subsample":
+                floats += (n0 + T * N) * (d + 2) + 2 * N * (d + 1)
+        else:
+            wide = d + 2 if width is None else int(width)
+            rows = N if spec.policy[k] == "replace" else n0 + T * N
+            floats += 3 * rows * wide
+    return BLOCK_SIZE * 8 * int(floats)
+
+
+# ============================================================================ the theory
+def _theory(graph: InteractionGraph, generations: int, estimator: str, theta: Any = None
+            ) -> tuple[np.ndarray, np.ndarray, str]:
+    """(risks (T + 1, K), exact mask (T + 1, K), theory name) of
+    :func:`graphcollapse.theory.regimes.regime_prediction`."""
+    from graphcollapse.theory.analysis import to_float
+
+    try:
+        from graphcollapse.theory.regimes import regime_prediction
+    except ImportError:  # pragma: no cover - the theory module ships with the package
+        raise GraphValueError("data_policy/real_data/design/weights: no theory of the regimes is installed "
+                              "(graphcollapse.theory.regimes)") from None
+    kwargs: dict[str, Any] = {"estimator": estimator}
+    if theta is not None:
+        kwargs["theta"] = theta
+    pred = regime_prediction(graph, generations, **kwargs)
+    names = list(graph.names)
+    rows = pred.risk
+    risk = np.array([[to_float(_entry(rows[t], k, names)) for k in range(len(names))]
+                     for t in range(int(generations) + 1)], dtype=float)
+    exact = _exact_mask(pred, risk.shape, names)
+    name = "exact" if exact.all() else ("large-sample" if not exact.any() else "exact/large-sample")
+    if estimator != "ols":
+        name = "asymptotic"
+    return risk, exact, name
+
+
+def _entry(row: Any, k: int, names: list[str]) -> Any:
+    """Entry ``k`` of a row indexed by position or by learner name."""
+    if isinstance(row, dict):
+        return row[names[k]]
+    return row[k]
+
+
+def _exact_mask(pred: Any, shape: tuple[int, int], names: list[str]) -> np.ndarray:
+    """Which rows the prediction gives exactly (all when it does not say)."""
+    flag = getattr(pred, "exact", None)
+    if flag is None:
+        mode = getattr(pred, "theory", getattr(pred, "mode", "exact"))
+        return np.full(shape, mode == "exact")
+    if isinstance(flag, (bool, np.bool_)):
+        return np.full(shape, bool(flag))
+    arr = np.array([[bool(_entry(flag, k, names))] for k in range(len(names))]).reshape(-1) \
+        if (isinstance(flag, dict) or np.ndim(flag) == 1) else np.asarray(flag, dtype=bool)
+    return np.broadcast_to(arr, shape).copy()
+
+
+# ============================================================================ simulators
+class RegimeOLSSimulator:
+    r"""Interactive weighted OLS under a graph's regime for
+    :func:`graphcollapse.verify.driver.run`: rows (generation, learner), the
+    sufficient-statistics path of :func:`simulate_regime_ols_block`, compared with
+    :func:`graphcollapse.theory.regimes.regime_prediction`.
+
+    *Tested rows*: rows the theory gives exactly (a large-sample prediction is not
+    compared with a finite-sample simulation) of learners that, with all their
+    ancestors, have :math:`N_k, n^0_k \ge d + 8`
+    (:func:`~graphcollapse.verify.montecarlo.reliable_learners`).
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+    generations : int
+    chunk : int, optional
+        Blocks per task of the driver (results do not depend on it); default 4.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> sim = RegimeOLSSimulator(self_training(real_samples=10, samples=20, initial_samples=30, dimension=3), 2)
+    >>> [s.risk.shape for s in sim.simulate(0, [(0, 5), (1, 3)])]
+    [(5, 3, 1), (3, 3, 1)]
+    """
+
+    def __init__(self, graph: InteractionGraph, generations: int, chunk: int | None = None) -> None:
+        from .montecarlo import RELIABLE_MARGIN, reliable_learners
+
+        self.generations = check_int(generations, "--generations", 0)
+        self.spec = regime_spec(graph)
+        self.names = self.spec.names
+        self.chunk = 4 if chunk is None else check_int(chunk, "chunk", 1)
+        self.block_bytes = regime_block_bytes(self.spec, self.generations)
+        self._graph = graph
+        self._reliable = reliable_learners(graph)
+        self._theory: tuple[np.ndarray, np.ndarray, str] | None = None
+        self.tested_rule = (f"the theory gives it exactly and the learner and all its ancestors have N_k and n0_k "
+                            f">= d + {RELIABLE_MARGIN} (else its se is unreliable)")
+
+    def _compute(self) -> tuple[np.ndarray, np.ndarray, str]:
+        if self._theory is None:
+            self._theory = _theory(self._graph, self.generations, "ols")
+        return self._theory
+
+    def prediction(self) -> np.ndarray:
+        """The regime's risks, shape (T + 1, K)."""
+        return self._compute()[0]
+
+    def tested(self, used: np.ndarray) -> np.ndarray:
+        """Exact rows of reliable learners."""
+        return self._compute()[1] & self._reliable[None, :]
+
+    def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
+        """Each block from its own generator."""
+        return [Sample(simulate_regime_ols_block(self.spec, self.generations, block_generator(seed, b), size))
+                for b, size in blocks]
+
+    def result(self, stats: dict[str, Any]) -> Verification:
+        return Verification(estimator="ols", theory_name=self._compute()[2], names=self.names,
+                            tested_rule=self.tested_rule, **stats)
+
+
+def _msimulator_class() -> type:
+    """:class:`RegimeMSimulator`, built on first use (it subclasses the M-estimator
+    simulator, whose module imports the sympy-based theory)."""
+    from .mcompare import MSimulator
+
+    class RegimeMSimulator(MSimulator):
+        r"""An M-estimator family under a graph's regime for
+        :func:`graphcollapse.verify.driver.run`: the rows, scales and tested rule of
+        :class:`~graphcollapse.verify.mcompare.MSimulator`, the risks of
+        :func:`simulate_regime_mestimator_block`, and the asymptotic theory of
+        :func:`graphcollapse.theory.regimes.regime_prediction`."""
+
+        def __init__(self, graph: InteractionGraph, family: Any, generations: int, theta: Any = None,
+                     scales: Any = None) -> None:
+            super().__init__(graph, family, generations, theta, scales)
+            self.spec = regime_spec(graph)
+            _check_mestimator_regime(self.spec, family)
+            width = (int(graph.dimension) + 2) if family.is_regression else 2
+            self.block_bytes = regime_block_bytes(self.spec, self.generations, estimator=family.name,
+                                                  scale=max(self.scales), width=width) * len(self.scales)
+
+        def _compute(self) -> None:
+            if self._theory is None:
+                from graphcollapse.theory.mestimators import asymptotic_prediction
+
+                self._theory = _theory(self.graph, self.generations, self.family.name)[0]
+                self._sandwich = asymptotic_prediction(self.graph, self.family, 0, self.theta).sandwich.to_json()
+
+        def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
+            out = []
+            for b, size in blocks:
+                runs = [simulate_regime_mestimator_block(self.graph, self.family, self.generations, seed, b, size,
+                                                         theta=self.theta, scale=s) for s in self.scales]
+                risk = np.stack([r * s for (r, _, _), s in zip(runs, self.scales)], axis=1)
+                out.append(Sample(risk, ~np.stack([failed for _, failed, _ in runs], axis=1)))
+            return out
+
+    RegimeMSimulator.__module__ = __name__
+    RegimeMSimulator.__qualname__ = "RegimeMSimulator"
+    return RegimeMSimulator
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RegimeMSimulator":
+        cls = _msimulator_class()
+        globals()["RegimeMSimulator"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generations: int, replications: int,
+                  seed: int | None = None, workers: int = 1, progress: Callable[[int, int], None] | None = None,
+                  theory: str = "exact", chunk: int | None = None, theta: Any = None, scales: Any = None,
+                  loss_file: Any = None, max_memory: int | None = None) -> Verification:
+    r"""Simulate ``estimator`` on ``graph`` under its data regime and loss weights and
+    compare with :func:`graphcollapse.theory.regimes.regime_prediction`, through the
+    one driver (same statistics, Bonferroni rule and JSON as every ``verify``).
+
+    Parameters
+    ----------
+    graph : InteractionGraph
+    estimator : Estimator or str
+    generations : int
+    replications : int
+    seed : int, optional
+    workers : int
+    progress : callable, optional
+    theory : {"exact"}
+        OLS: the regime theory is exact where it closes and large-sample elsewhere
+        (those rows are shown, not tested); ``"large-sample"`` is refused.
+    chunk : int, optional
+        OLS only: blocks per task.
+    theta, scales, loss_file : optional
+        M-estimators only, as in :func:`graphcollapse.verify.mcompare.verify_mestimator`.
+    max_memory : int, optional
+        Bytes the simulation may hold (the pools of ``accumulate-subsample`` count).
+
+    Returns
+    -------
+    Verification
+        :class:`~graphcollapse.verify.mcompare.MVerification` for M-estimators.
+
+    Raises
+    ------
+    GraphValueError
+        An option that does not apply, a regime the simulators do not cover, a run
+        beyond the memory budget.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import cycle
+    >>> G = cycle(2, real_samples=20, samples=10, initial_samples=40, dimension=2)
+    >>> verify_regime(G, generations=2, replications=512, seed=3).completed
+    512
+    """
+    from .estimators import Estimator
+    from .montecarlo import _check_graph
+
+    _check_graph(graph)
+    est = Estimator.parse(estimator, loss_file)
+    check_int(replications, "--replications", 2)
+    check_int(workers, "--workers", 1)
+    check_seed(seed)
+    if est is Estimator.OLS:
+        if theta is not None or scales is not None or loss_file is not None:
+            raise GraphValueError("--theta, --scales and --loss apply to M-estimators; add --estimator NAME")
+        if theory != "exact":
+            raise GraphValueError("--large-sample: the regime theory chooses exact or large-sample per row; "
+                                  "drop --large-sample")
+        simulator: Any = RegimeOLSSimulator(graph, generations, chunk)
+        return run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
+                   max_memory=max_memory)
+    if theory != "exact" or chunk is not None:
+        raise GraphValueError("theory and chunk apply to --estimator ols (M-estimators use the asymptotic theory)")
+    from .driver import warn
+    from .msimulate import MEstimatorConvergenceWarning
+
+    family = est.family(loss_file)
+    simulator = _msimulator_class()(graph, family, generations, theta, scales)
+    res = run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
+              max_memory=max_memory)
+    for s, n in res.failed.items():
+        if n:
+            warn(f"{family.name} at scale {s}: {n} of {res.completed} replications had a fit that did not converge "
+                 "(or separated data); they are excluded from the averages", MEstimatorConvergenceWarning)
+    return res
