@@ -74,6 +74,7 @@ from graphcollapse.theory.graph import InteractionGraph
 
 from .blocks import BLOCK_SIZE, block_generator
 from .driver import Block, Sample, Verification, check_int, check_seed, run
+from .mcompare import MSimulator
 
 __all__ = ["POLICIES", "RegimeSpec", "regime_spec", "simulate_regime_ols_block", "simulate_regime_ols_reference",
            "simulate_regime_mestimator_block", "regime_block_bytes", "RegimeOLSSimulator", "RegimeMSimulator",
@@ -830,54 +831,57 @@ class RegimeOLSSimulator:
                             tested_rule=self.tested_rule, **stats)
 
 
-def _msimulator_class() -> type:
-    """:class:`RegimeMSimulator`, built on first use (it subclasses the M-estimator
-    simulator, whose module imports the sympy-based theory)."""
-    from .mcompare import MSimulator
+class RegimeMSimulator(MSimulator):
+    r"""An M-estimator family under a graph's regime for
+    :func:`graphcollapse.verify.driver.run`: the rows, scales and tested rule of
+    :class:`~graphcollapse.verify.mcompare.MSimulator`, the risks of
+    :func:`simulate_regime_mestimator_block`, and the asymptotic theory of
+    :func:`graphcollapse.theory.regimes.regime_prediction`.
 
-    class RegimeMSimulator(MSimulator):
-        r"""An M-estimator family under a graph's regime for
-        :func:`graphcollapse.verify.driver.run`: the rows, scales and tested rule of
-        :class:`~graphcollapse.verify.mcompare.MSimulator`, the risks of
-        :func:`simulate_regime_mestimator_block`, and the asymptotic theory of
-        :func:`graphcollapse.theory.regimes.regime_prediction`."""
+    Parameters
+    ----------
+    graph : InteractionGraph
+    family : Family
+    generations : int
+    theta : None, str or sequence, optional
+    scales : None, str or sequence of int, optional
 
-        def __init__(self, graph: InteractionGraph, family: Any, generations: int, theta: Any = None,
-                     scales: Any = None) -> None:
-            super().__init__(graph, family, generations, theta, scales)
-            self.spec = regime_spec(graph)
-            _check_mestimator_regime(self.spec, family)
-            width = (int(graph.dimension) + 2) if family.is_regression else 2
-            self.block_bytes = regime_block_bytes(self.spec, self.generations, estimator=family.name,
-                                                  scale=max(self.scales), width=width) * len(self.scales)
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.mestimators import FAMILIES
+    >>> sim = RegimeMSimulator(self_training(real_samples=50, samples=50, initial_samples=100, dimension=1),
+    ...                        FAMILIES["gaussian"], 2, scales="1,4")
+    >>> sim.simulate(0, [(0, 8)])[0].risk.shape
+    (8, 2, 3, 1)
+    """
 
-        def _compute(self) -> None:
-            if self._theory is None:
-                from graphcollapse.theory.mestimators import asymptotic_prediction
+    def __init__(self, graph: InteractionGraph, family: Any, generations: int, theta: Any = None,
+                 scales: Any = None) -> None:
+        super().__init__(graph, family, generations, theta, scales)
+        self.spec = regime_spec(graph)
+        _check_mestimator_regime(self.spec, family)
+        width = (int(graph.dimension) + 2) if family.is_regression else 2
+        self.block_bytes = regime_block_bytes(self.spec, self.generations, estimator=family.name,
+                                              scale=max(self.scales), width=width) * len(self.scales)
 
-                self._theory = _theory(self.graph, self.generations, self.family.name)[0]
-                self._sandwich = asymptotic_prediction(self.graph, self.family, 0, self.theta).sandwich.to_json()
+    def _compute(self) -> None:
+        if self._theory is None:
+            from graphcollapse.theory.mestimators import asymptotic_prediction
 
-        def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
-            out = []
-            for b, size in blocks:
-                runs = [simulate_regime_mestimator_block(self.graph, self.family, self.generations, seed, b, size,
-                                                         theta=self.theta, scale=s) for s in self.scales]
-                risk = np.stack([r * s for (r, _, _), s in zip(runs, self.scales)], axis=1)
-                out.append(Sample(risk, ~np.stack([failed for _, failed, _ in runs], axis=1)))
-            return out
+            self._theory = _theory(self.graph, self.generations, self.family.name, self.theta)[0]
+            self._sandwich = asymptotic_prediction(self.graph, self.family, 0, self.theta).sandwich.to_json()
 
-    RegimeMSimulator.__module__ = __name__
-    RegimeMSimulator.__qualname__ = "RegimeMSimulator"
-    return RegimeMSimulator
-
-
-def __getattr__(name: str) -> Any:
-    if name == "RegimeMSimulator":
-        cls = _msimulator_class()
-        globals()["RegimeMSimulator"] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
+        """Per block: the n-scaled risks at every scale, (n, S, T + 1, K), and which
+        replications fitted at each scale, (n, S)."""
+        out = []
+        for b, size in blocks:
+            runs = [simulate_regime_mestimator_block(self.graph, self.family, self.generations, seed, b, size,
+                                                     theta=self.theta, scale=s) for s in self.scales]
+            risk = np.stack([r * s for (r, _, _), s in zip(runs, self.scales)], axis=1)
+            out.append(Sample(risk, ~np.stack([failed for _, failed, _ in runs], axis=1)))
+        return out
 
 
 def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generations: int, replications: int,
@@ -948,7 +952,7 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
     from .msimulate import MEstimatorConvergenceWarning
 
     family = est.family(loss_file)
-    simulator = _msimulator_class()(graph, family, generations, theta, scales)
+    simulator = RegimeMSimulator(graph, family, generations, theta, scales)
     res = run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
               max_memory=max_memory)
     for s, n in res.failed.items():
