@@ -86,6 +86,12 @@ def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, 
     from .montecarlo import _check_graph
 
     _check_graph(graph)
+    if not getattr(graph, "has_default_regime", True):  # data regimes and loss weights: verify/regsim.py
+        from .regsim import verify_regime
+
+        return verify_regime(graph, estimator, generations=generations, replications=replications, seed=seed,
+                             workers=workers, progress=progress, theory=theory, chunk=chunk, theta=theta,
+                             scales=scales, loss_file=loss_file, max_memory=max_memory)
     est = Estimator.parse(estimator, loss_file)
     if est is Estimator.OLS:
         if theta is not None or scales is not None or loss_file is not None:
