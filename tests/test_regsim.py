@@ -1,0 +1,224 @@
+"""The simulators of the data regimes and loss weights (verify/regsim.py).
+
+Each Monte Carlo test names the claim it checks; seeds are fixed and the tolerance is the
+standard error (|z| < 4, or the Bonferroni bound of the driver).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from graphcollapse.theory.builders import cycle, self_training
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.theory.graph import InteractionGraph
+from graphcollapse.theory.mestimators import FAMILIES
+from graphcollapse.verify.blocks import block_generator
+from graphcollapse.verify.driver import run
+from graphcollapse.verify.msimulate import simulate_block
+from graphcollapse.verify.regsim import (RegimeMSimulator, RegimeOLSSimulator, regime_block_bytes, regime_spec,
+                                         simulate_regime_mestimator_block, simulate_regime_ols_block,
+                                         simulate_regime_ols_reference, verify_regime)
+
+Z = 4.0
+
+
+def _z_two_sample(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row z of the difference of two independent Monte Carlo means."""
+    se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
+    return (a.mean(axis=0) - b.mean(axis=0)) / se
+
+
+def _three_learners() -> InteractionGraph:
+    """A -> B, B <-> C, B -> B: real data at A and B, distinct synthetic noise at C."""
+    return InteractionGraph(["A", "B", "C"], real_samples=[14, 6, 0], initial_samples=[16, 14, 12],
+                            edges=[("A", "B", 5), ("B", "B", 4), ("B", "C", 9), ("C", "B", 3)], dimension=3,
+                            noise_variance=1, synthetic_noise_variance=[None, None, 2])
+
+
+def _spec(graph: InteractionGraph, **fields):
+    spec = regime_spec(graph)
+    K = spec.K
+    values = {k: (v if isinstance(v, tuple) else (v,) * K) for k, v in fields.items()}
+    return dataclasses.replace(spec, **values)
+
+
+def _weighted(spec, real_weight, edge_weight):
+    parts = tuple(tuple(dataclasses.replace(p, weight=real_weight if p.source < 0 else edge_weight) for p in ps)
+                  for ps in spec.parts)
+    return dataclasses.replace(spec, parts=parts, real_weight=(real_weight,) * spec.K)
+
+
+# ---------------------------------------------------------------------------- OLS anchors
+@pytest.mark.parametrize("design", ["fixed"])
+def test_gerstgrasser_fixed_design_accumulation(design):
+    """Claim (Gerstgrasser et al. 2024, arXiv 2404.01413, fixed design, accumulate): a
+    learner refitting on all its data, every generation's labels drawn from its previous
+    fit on the same design X (n x d), has test error sigma^2 d/(n-d-1) sum_{i=1}^{t+1} 1/i^2
+    at our generation t (their iteration t + 1: the first fit is on real data), bounded by
+    pi^2/6 times the first."""
+    n, d, T, R = 20, 3, 6, 8192
+    G = self_training(real_samples=0, samples=n, initial_samples=n, dimension=d)
+    spec = _spec(G, policy="accumulate", design_fixed=True)
+    risk = np.concatenate([simulate_regime_ols_block(spec, T, block_generator(11, b), 256)[:, :, 0]
+                           for b in range(R // 256)])
+    theory = np.array([d / (n - d - 1) * sum(1 / i**2 for i in range(1, t + 2)) for t in range(T + 1)])
+    z = (risk.mean(axis=0) - theory) / (risk.std(axis=0, ddof=1) / math.sqrt(R))
+    assert np.all(np.abs(z) < Z), z
+    assert theory[-1] < math.pi**2 / 6 * theory[0]
+
+
+def test_replacement_with_fixed_real_data_is_constant():
+    """Claim: a learner with only a fixed real data set (no edges) fits the same data every
+    generation, so its estimate, and its risk, never change after generation 1."""
+    G = InteractionGraph(["A"], real_samples=[12], initial_samples=[12], edges=[], dimension=2, noise_variance=1)
+    risk = simulate_regime_ols_block(_spec(G, real_fixed=True), 5, block_generator(0, 0), 64)
+    assert np.array_equal(risk[:, 1:, 0], np.repeat(risk[:, 1:2, 0], 5, axis=1))
+
+
+# ---------------------------------------------------------------------------- fast path = reference
+REGIMES = [
+    pytest.param(dict(policy="replace"), id="replace"),
+    pytest.param(dict(policy="accumulate"), id="accumulate"),
+    pytest.param(dict(policy="accumulate-subsample"), id="subsample"),
+    pytest.param(dict(policy="accumulate", design_fixed=True), id="accumulate-fixed-design"),
+    pytest.param(dict(policy="replace", real_fixed=True), id="replace-fixed-real"),
+    pytest.param(dict(policy="accumulate-subsample", design_fixed=True, real_fixed=True), id="subsample-fixed-all"),
+    pytest.param(dict(policy=("accumulate", "replace", "accumulate-subsample")), id="mixed-policies"),
+    pytest.param(dict(policy="accumulate", weights=(0.5, 2.0)), id="accumulate-weighted"),
+    pytest.param(dict(policy="replace", weights=(3.0, 0.25), real_fixed=True), id="replace-weighted-fixed-real"),
+]
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_sufficient_statistics_match_explicit_samples(regime):
+    """Claim (module docstring of verify/regsim.py): the sufficient-statistics path has
+    the law of the process drawn sample by sample (explicit designs x = L z, labels,
+    weighted least squares on the pool), on a 3-learner graph with a non-identity
+    covariance: the mean risks agree at every generation and learner."""
+    regime = dict(regime)
+    weights = regime.pop("weights", None)
+    G = _three_learners().replace(covariance=[[2, 0.5, 0], [0.5, 1, 0], [0, 0, 1]])
+    spec = _spec(G, **regime)
+    if weights:
+        spec = _weighted(spec, *weights)
+    T, blocks = 4, 8
+    fast = np.concatenate([simulate_regime_ols_block(spec, T, block_generator(1, b), 256) for b in range(blocks)])
+    ref = np.concatenate([simulate_regime_ols_reference(spec, T, block_generator(2, b), 256) for b in range(blocks)])
+    z = _z_two_sample(fast, ref)
+    assert np.all(np.abs(z) < Z), z
+
+
+def test_default_regime_matches_the_ols_theory():
+    """Claim: in the default regime (replace, fresh data, unit weights) the regime
+    simulator has the law of docs/exact.md's process: its mean risks agree with the exact
+    theory."""
+    from graphcollapse.verify.montecarlo import theory_risks
+
+    G = _three_learners()
+    T, blocks = 3, 8
+    risk = np.concatenate([simulate_regime_ols_block(regime_spec(G), T, block_generator(5, b), 256)
+                           for b in range(blocks)])
+    theory = theory_risks(G, T)
+    z = (risk.mean(axis=0) - theory) / (risk.std(axis=0, ddof=1) / math.sqrt(len(risk)))
+    assert np.all(np.abs(z) < Z), z
+
+
+def test_weights_that_are_all_equal_change_nothing():
+    """Claim: multiplying every loss weight by the same constant leaves weighted least
+    squares unchanged, so the risks are those of unit weights with the same random numbers."""
+    spec = _spec(_three_learners(), policy=("accumulate", "replace", "accumulate-subsample"))
+    a = simulate_regime_ols_block(spec, 3, block_generator(3, 0), 32)
+    b = simulate_regime_ols_block(_weighted(spec, 2.5, 2.5), 3, block_generator(3, 0), 32)
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+# ---------------------------------------------------------------------------- M-estimators
+FAMILY_NAMES = ["gaussian", "logistic", "poisson", "huber", "location-scale"]
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_default_regime_reproduces_simulate_block(family):
+    """Claim: in the default regime the M-estimator regime simulator draws the same numbers
+    in the same order and fits with the same fitters as simulate_block: identical risks."""
+    G = cycle(2, real_samples=30, samples=30, initial_samples=60, dimension=2)
+    a = simulate_regime_mestimator_block(G, FAMILIES[family], 2, 7, 0, 32)
+    b = simulate_block(G, FAMILIES[family], 2, 7, 0, 32)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_weighted_fit_with_equal_weights_is_the_unweighted_fit(family):
+    """Claim: the weighted fitters (weighted least squares, weighted mean and variance,
+    weighted Newton, weighted IRLS) with every weight equal to 3 return the unweighted
+    estimate (the loss is only scaled), to the fitters' tolerance."""
+    from graphcollapse.verify.msimulate import _draw, _fit, _setup
+    from graphcollapse.verify.regsim import _weighted_fit
+
+    G = self_training(real_samples=200, samples=1, initial_samples=200, dimension=2)
+    st = _setup(G, FAMILIES[family], None, 1)
+    ts = np.broadcast_to(st.theta_star, (16, st.p))
+    X, y = _draw(st, np.random.default_rng(0), [(ts, 200, st.s2)])
+    a, ok_a = _fit(st, X, y, None)
+    b, ok_b = _weighted_fit(st, X, y, np.full(y.shape, 3.0), None)
+    assert ok_a.all() and ok_b.all()
+    np.testing.assert_allclose(a, b, atol=1e-7)
+
+
+def test_mestimator_accumulation_of_gaussian_regression_is_ols():
+    """Claim: Gaussian regression is OLS, also under accumulation with weights: the
+    M-estimator regime simulator and the OLS sufficient-statistics path have the same mean
+    risks."""
+    G = _three_learners().replace(data_policy="accumulate", real_weight=2, edge_weights=0.5)
+    T, blocks = 3, 6
+    m = np.concatenate([simulate_regime_mestimator_block(G, FAMILIES["gaussian"], T, 4, b, 256, theta="1,0,-1")[0]
+                        for b in range(blocks)])
+    o = np.concatenate([simulate_regime_ols_block(regime_spec(G), T, block_generator(9, b), 256)
+                        for b in range(blocks)])
+    assert np.all(np.abs(_z_two_sample(m, o)) < Z)
+
+
+# ---------------------------------------------------------------------------- driver contract
+def test_chunking_does_not_change_the_ols_result():
+    """Claim (driver contract): every block draws from its own generator, so the blocks'
+    risks, which the driver merges in block order, are identical whether blocks are
+    simulated one per task or several per task."""
+    G = _three_learners().replace(data_policy=["accumulate", "accumulate-subsample", "replace"], real_data="fixed")
+    sim = RegimeOLSSimulator(G, 3)
+    together = [s.risk for s in sim.simulate(4, [(0, 256), (1, 256), (2, 188)])]
+    apart = [sim.simulate(4, [block])[0].risk for block in [(0, 256), (1, 256), (2, 188)]]
+    assert all(np.array_equal(x, y) for x, y in zip(together, apart))
+
+
+def test_chunking_does_not_change_the_mestimator_result():
+    """Claim (driver contract): the same seed gives identical M-estimator results whether
+    blocks are simulated one per task or several per task."""
+    G = self_training(real_samples=20, samples=20, initial_samples=40, dimension=1).replace(
+        data_policy="accumulate-subsample", real_weight=2)
+    sim = RegimeMSimulator(G, FAMILIES["location-scale"], 2, scales="1,2")
+    one = [s.risk for s in sim.simulate(8, [(0, 256), (1, 44)])]
+    two = [s.risk for s in sim.simulate(8, [(0, 256)])] + [s.risk for s in sim.simulate(8, [(1, 44)])]
+    assert all(np.array_equal(x, y) for x, y in zip(one, two))
+
+
+def test_subsample_pool_beyond_the_memory_budget_is_refused():
+    """Claim: the pool of accumulate-subsample grows linearly with T, and a run whose block
+    does not fit --max-memory is refused up front with a one-line error."""
+    G = self_training(real_samples=0, samples=1000, initial_samples=1000, dimension=10).replace(
+        data_policy="accumulate-subsample")
+    small = regime_block_bytes(regime_spec(G), 10)
+    large = regime_block_bytes(regime_spec(G), 1000)
+    assert 90 < large / small < 110
+    with pytest.raises(GraphValueError, match=r"^--generations: one block .*--max-memory"):
+        verify_regime(G, generations=1000, replications=10, seed=1, max_memory=2**30)
+
+
+def test_fixed_design_is_refused_for_mestimators():
+    """A fixed design applies to OLS: an M-estimator run says so in one line."""
+    G = self_training(real_samples=20, samples=20, initial_samples=40, dimension=1).replace(design="fixed")
+    with pytest.raises(GraphValueError, match=r"^design: 'fixed' \(learner L0\) applies to --estimator ols"):
+        verify_regime(G, "gaussian", generations=1, replications=10, seed=1)
