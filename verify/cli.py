@@ -566,6 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: ``func`` to a function ``args -> exit status``. They may raise :class:`CommandError` or
 #: a ``GraphCollapseError`` for bad input (one line, exit 2) and read :data:`_SIGNALS`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "graphcollapse.verify.experiment",
 )
 
 
