@@ -4,6 +4,9 @@ Every builder names its learners ``L0, L1, ...`` and shares the keyword argument
 ``real_samples`` (per learner, m_k), ``samples`` (per edge, n_jk), ``initial_samples``
 (n0_k), ``dimension`` (d) and ``noise_variance`` (sigma^2). ``real_samples`` may be a
 single value or a sequence with one value per learner. Values may be sympy symbols.
+The data-regime keywords of :class:`~graphcollapse.theory.graph.InteractionGraph`
+(``data_policy``, ``real_data``, ``design``, ``real_weight``, ``edge_weights``,
+``regime_defaults``; ``docs/regimes.md``) pass through every builder unchanged.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def _check_size(K: Any, minimum: int, family: str) -> int:
 
 
 def _build(K: int, edges: list[tuple[int, int]], real_samples: Any, samples: Any, initial_samples: Any,
-           dimension: Any, noise_variance: Any, synthetic_noise_variance: Any = None) -> InteractionGraph:
+           dimension: Any, noise_variance: Any, synthetic_noise_variance: Any = None,
+           **regime: Any) -> InteractionGraph:
     names = [f"L{k}" for k in range(K)]
     return InteractionGraph(
         names,
@@ -53,12 +57,13 @@ def _build(K: int, edges: list[tuple[int, int]], real_samples: Any, samples: Any
         noise_variance=noise_variance,
         synthetic_noise_variance=None if synthetic_noise_variance is None
         else _per_learner(synthetic_noise_variance, K, "synthetic_noise_variance"),
+        **regime,
     )
 
 
 def self_training(*, real_samples: Any = 0, samples: Any = 10, initial_samples: Any = 30,
                   dimension: Any = 5, noise_variance: Any = 1,
-                  synthetic_noise_variance: Any = None) -> InteractionGraph:
+                  synthetic_noise_variance: Any = None, **regime: Any) -> InteractionGraph:
     """One learner trained on its own outputs (a self-loop) plus ``real_samples`` real data.
 
     Examples
@@ -66,13 +71,15 @@ def self_training(*, real_samples: Any = 0, samples: Any = 10, initial_samples: 
     >>> from graphcollapse.theory.builders import self_training
     >>> self_training(real_samples=10, samples=30).mixing_matrix
     Matrix([[3/4]])
+    >>> self_training(samples=30, data_policy="accumulate").data_policy
+    ('accumulate',)
     """
     return _build(1, [(0, 0)], real_samples, samples, initial_samples, dimension, noise_variance,
-                  synthetic_noise_variance)
+                  synthetic_noise_variance, **regime)
 
 
 def chain(K: int, *, real_samples: Any = None, samples: Any = 10, initial_samples: Any = 30,
-          dimension: Any = 5, noise_variance: Any = 1) -> InteractionGraph:
+          dimension: Any = 5, noise_variance: Any = 1, **regime: Any) -> InteractionGraph:
     """A chain L0 -> L1 -> ... -> L(K-1). By default only L0 gets real data (10 samples).
 
     Examples
@@ -85,11 +92,11 @@ def chain(K: int, *, real_samples: Any = None, samples: Any = 10, initial_sample
     if real_samples is None:
         real_samples = [DEFAULTS["real_samples"]] + [0] * (K - 1)
     return _build(K, [(k, k + 1) for k in range(K - 1)], real_samples, samples, initial_samples,
-                  dimension, noise_variance)
+                  dimension, noise_variance, **regime)
 
 
 def cycle(K: int, *, real_samples: Any = 0, samples: Any = 10, initial_samples: Any = 30,
-          dimension: Any = 5, noise_variance: Any = 1, self_loops: bool = False) -> InteractionGraph:
+          dimension: Any = 5, noise_variance: Any = 1, self_loops: bool = False, **regime: Any) -> InteractionGraph:
     """A directed cycle L0 -> L1 -> ... -> L(K-1) -> L0 (period K without self-loops).
 
     Examples
@@ -104,12 +111,12 @@ def cycle(K: int, *, real_samples: Any = 0, samples: Any = 10, initial_samples: 
     edges = [(k, (k + 1) % K) for k in range(K)]
     if self_loops and K > 1:
         edges += [(k, k) for k in range(K)]
-    return _build(K, edges, real_samples, samples, initial_samples, dimension, noise_variance)
+    return _build(K, edges, real_samples, samples, initial_samples, dimension, noise_variance, **regime)
 
 
 def star(K: int, *, direction: str = "out", real_samples: Any = None, samples: Any = 10,
          initial_samples: Any = 30, dimension: Any = 5, noise_variance: Any = 1,
-         feedback: bool = False) -> InteractionGraph:
+         feedback: bool = False, **regime: Any) -> InteractionGraph:
     """A star with hub L0 and spokes L1..L(K-1).
 
     ``direction="out"``: the hub feeds every spoke (hub gets real data by default, spokes
@@ -135,11 +142,11 @@ def star(K: int, *, direction: str = "out", real_samples: Any = None, samples: A
     if real_samples is None:
         m = DEFAULTS["real_samples"]
         real_samples = [m] + [0] * (K - 1) if direction == "out" else [0] + [m] * (K - 1)
-    return _build(K, edges, real_samples, samples, initial_samples, dimension, noise_variance)
+    return _build(K, edges, real_samples, samples, initial_samples, dimension, noise_variance, **regime)
 
 
 def complete(K: int, *, self_loops: bool = True, real_samples: Any = 0, samples: Any = 10,
-             initial_samples: Any = 30, dimension: Any = 5, noise_variance: Any = 1) -> InteractionGraph:
+             initial_samples: Any = 30, dimension: Any = 5, noise_variance: Any = 1, **regime: Any) -> InteractionGraph:
     """The complete digraph on K learners, with or without self-loops.
 
     Examples
@@ -152,13 +159,14 @@ def complete(K: int, *, self_loops: bool = True, real_samples: Any = 0, samples:
     """
     K = _check_size(K, 1 if self_loops else 2, "complete")
     edges = [(j, k) for j in range(K) for k in range(K) if self_loops or j != k]
-    return _build(K, edges, real_samples, samples, initial_samples, dimension, noise_variance)
+    return _build(K, edges, real_samples, samples, initial_samples, dimension, noise_variance, **regime)
 
 
 def random_digraph(K: int, edge_probability: float = 0.3, *, seed: int | np.random.Generator | None = 0,
                    self_loop_probability: float | None = None, real_probability: float = 0.5,
                    real_samples: tuple[int, int] = (1, 20), samples: tuple[int, int] = (1, 20),
-                   initial_samples: Any = 30, dimension: Any = 5, noise_variance: Any = 1) -> InteractionGraph:
+                   initial_samples: Any = 30, dimension: Any = 5, noise_variance: Any = 1,
+                   **regime: Any) -> InteractionGraph:
     """A seeded random interaction graph (Erdos-Renyi edges, random integer counts).
 
     Each ordered pair (j, k), j != k, is an edge with ``edge_probability``, each self-loop
@@ -192,4 +200,4 @@ def random_digraph(K: int, edge_probability: float = 0.3, *, seed: int | np.rand
     names = [f"L{k}" for k in range(K)]
     edges = [(names[j], names[k], int(n[j, k])) for j in range(K) for k in range(K) if mask[j, k]]
     return InteractionGraph(names, real_samples=[int(x) for x in m], initial_samples=[initial_samples] * K,
-                            edges=edges, dimension=dimension, noise_variance=noise_variance)
+                            edges=edges, dimension=dimension, noise_variance=noise_variance, **regime)

@@ -37,7 +37,7 @@ import sympy as sp
 from .errors import GraphTypeError, GraphValueError
 
 __all__ = ["InteractionGraph", "load_graph", "save_graph", "parse_json", "FORMAT_VERSION", "NAME_PATTERN",
-           "MAX_COUNT"]
+           "MAX_COUNT", "DATA_POLICIES", "REAL_DATA_MODES", "DESIGN_MODES", "REGIME_DEFAULTS"]
 
 FORMAT_VERSION = 1
 #: Learner names: letters, digits and underscores (they appear in LaTeX field
@@ -49,9 +49,23 @@ MAX_COUNT = 2**53
 #: The longest number literal a graph file may contain, in characters.
 MAX_NUMBER_LENGTH = 100
 
-_TOP_KEYS = {"format_version", "dimension", "noise_variance", "models", "edges", "covariance"}
-_MODEL_KEYS = {"name", "initial_samples", "real_samples", "synthetic_noise_variance"}
-_EDGE_KEYS = {"source", "target", "samples"}
+_TOP_KEYS = {"format_version", "dimension", "noise_variance", "models", "edges", "covariance", "defaults"}
+_MODEL_KEYS = {"name", "initial_samples", "real_samples", "synthetic_noise_variance",
+               "data_policy", "real_data", "design", "real_weight"}
+_EDGE_KEYS = {"source", "target", "samples", "weight"}
+#: The data policies of a learner (docs/regimes.md): ``replace`` trains on the current
+#: generation's data only, ``accumulate`` on everything seen so far, ``accumulate-subsample``
+#: on N_k samples drawn without replacement from everything seen so far.
+DATA_POLICIES = ("replace", "accumulate", "accumulate-subsample")
+#: ``fresh``: new real samples (or covariates) every generation; ``fixed``: drawn once, reused.
+REAL_DATA_MODES = ("fresh", "fixed")
+DESIGN_MODES = ("fresh", "fixed")
+#: The graph-level defaults of the regime fields (today's behaviour); the JSON key
+#: ``defaults`` overrides them for the whole graph, per-model and per-edge keys per item.
+REGIME_DEFAULTS: dict[str, Any] = {"data_policy": "replace", "real_data": "fresh", "design": "fresh",
+                                   "real_weight": 1, "weight": 1}
+_REGIME_CHOICES = {"data_policy": DATA_POLICIES, "real_data": REAL_DATA_MODES, "design": DESIGN_MODES}
+_LEARNER_REGIME = ("data_policy", "real_data", "design", "real_weight")
 _BAD_NAME_CHAR = re.compile(r"[^A-Za-z0-9_]")
 #: Columns shorter than this are checked item by item (numpy's overhead would dominate).
 _VECTORISE_MIN = 200
@@ -164,6 +178,22 @@ def _as_sympy(value: Value) -> sp.Expr:
     return sp.Integer(value) if isinstance(value, int) else value
 
 
+def _regime_value(value: Any, key: str, field: str) -> Any:
+    """Check one regime value: a choice for the policy fields, a positive number (or
+    sympy expression) for the weights."""
+    if key in _REGIME_CHOICES:
+        choices = _REGIME_CHOICES[key]
+        if not isinstance(value, str) or value not in choices:
+            shown = repr(value) if isinstance(value, str) else _label(repr(value))
+            raise GraphValueError(f"{field}: expected one of {', '.join(choices)}, found {shown}")
+        return value
+    if isinstance(value, _OutOfRange):
+        raise value.error(field)
+    w = _normalise_number(value, field, allow_float=True)
+    _check_sign(w, field, positive=True)
+    return w
+
+
 class _EdgeColumns(NamedTuple):
     """Edges as three columns (sources and targets as names or indices, samples), the
     form in which the file readers hand edges to :class:`InteractionGraph`."""
@@ -256,6 +286,22 @@ class InteractionGraph:
         Per producer :math:`\sigma_j^2` (``None`` entries mean :math:`\sigma^2`).
     covariance : d x d nested sequence, optional
         The covariate covariance :math:`\Sigma` (identity when omitted).
+    data_policy, real_data, design : str or sequence, optional
+        The data regime (``docs/regimes.md``): per learner ``data_policy`` in
+        :data:`DATA_POLICIES`, ``real_data`` and ``design`` in ``("fresh", "fixed")``. A
+        single string sets the graph-level default; a sequence gives one value per learner
+        (``None`` entries take the default).
+    real_weight : value or sequence, optional
+        Per learner the loss weight :math:`w_k > 0` of its real samples (default 1; may be
+        a sympy symbol); a single value sets the graph-level default.
+    edge_weights : value or sequence, optional
+        The loss weight :math:`u_{jk} > 0` of each edge's synthetic samples, aligned with
+        ``edges`` in input order (``None`` entries take the default); a single value sets
+        the graph-level default.
+    regime_defaults : mapping, optional
+        Graph-level defaults for ``data_policy``, ``real_data``, ``design``,
+        ``real_weight`` and ``weight`` (the JSON ``defaults`` object); unset keys keep
+        :data:`REGIME_DEFAULTS`, today's behaviour.
 
     Raises
     ------
@@ -274,6 +320,9 @@ class InteractionGraph:
     [1/2, 1/2]])
     >>> G.real_fraction
     (1, 0)
+    >>> H = G.replace(data_policy="accumulate")
+    >>> H.data_policy, H.has_default_regime
+    (('accumulate', 'accumulate'), False)
     """
 
     def __init__(
@@ -287,6 +336,12 @@ class InteractionGraph:
         noise_variance: Any,
         synthetic_noise_variance: Sequence[Any] | None = None,
         covariance: Sequence[Sequence[Any]] | None = None,
+        data_policy: Any = None,
+        real_data: Any = None,
+        design: Any = None,
+        real_weight: Any = None,
+        edge_weights: Any = None,
+        regime_defaults: Mapping[str, Any] | None = None,
     ) -> None:
         # Every stage below has a vectorised check for plain integer data (Python or numpy
         # ints) and the item-by-item check that also normalises sympy values; when the
@@ -395,6 +450,138 @@ class InteractionGraph:
         self.covariance: tuple[tuple[Value, ...], ...] | None = None
         if covariance is not None:
             self.covariance = _check_covariance(covariance, self.dimension)
+        self._init_regime(dict(data_policy=data_policy, real_data=real_data, design=design,
+                               real_weight=real_weight), edge_weights, regime_defaults)
+
+    # ------------------------------------------------------------------ data regime
+    def _init_regime(self, learner: dict[str, Any], edge_weights: Any,
+                     defaults: Mapping[str, Any] | None) -> None:
+        """Check and store the regime fields compactly: the graph-level defaults and, per
+        field, a tuple of per-item overrides only when some item is given one (``None``
+        otherwise, so that a graph of 10^6 default learners stores nothing per learner)."""
+        resolved = dict(REGIME_DEFAULTS)
+        if defaults is not None:
+            if not isinstance(defaults, Mapping):
+                raise GraphTypeError(f"defaults: expected an object, found {type(defaults).__name__}")
+            unknown = set(defaults) - set(REGIME_DEFAULTS)
+            if unknown:
+                raise GraphValueError(f"defaults.{_first_key(unknown)}: unknown field; allowed are "
+                                      f"{sorted(REGIME_DEFAULTS)}")
+            for key, value in defaults.items():
+                resolved[key] = _regime_value(value, key, f"defaults.{key}")
+        K, E = len(self.names), len(self.edge_sources)
+        overrides: dict[str, tuple[Any, ...] | None] = {}
+        for key, given in list(learner.items()) + [("weight", edge_weights)]:
+            overrides[key] = None
+            if given is None:
+                continue
+            if isinstance(given, str) or not isinstance(given, (Sequence, np.ndarray)):
+                field = "edge_weights" if key == "weight" else key
+                resolved[key] = _regime_value(given, key, field)
+                continue
+            n = E if key == "weight" else K
+            if len(given) != n:
+                what = "one per edge" if key == "weight" else "one per learner"
+                raise GraphValueError(f"{'edge_weights' if key == 'weight' else key}: expected {n} values "
+                                      f"({what}), found {len(given)}")
+            if not any(v is not None for v in given):
+                continue
+            cache: dict[Any, Any] = {}
+            values = []
+            for i, v in enumerate(given):
+                if v is not None:
+                    try:
+                        v = cache[(type(v), v)]
+                    except (KeyError, TypeError):
+                        field = (f"edges[{self.names[self.edge_sources[i]]}->{self.names[self.edge_targets[i]]}].weight"
+                                 if key == "weight" else f"models[{self.names[i]}].{key}")
+                        w = _regime_value(v, key, field)
+                        try:
+                            cache[(type(v), v)] = w
+                        except TypeError:
+                            pass
+                        v = w
+                values.append(v)
+            overrides[key] = tuple(values)
+        self.regime_defaults: dict[str, Any] = resolved
+        self._regime_overrides = overrides
+        # combinations that no generation can realise
+        if "fixed" in (resolved["design"], *(overrides["design"] or ())):
+            for k in range(K):
+                if self.design[k] != "fixed":
+                    continue
+                if self.data_policy[k] == "accumulate-subsample":
+                    raise GraphValueError(
+                        f"models[{self.names[k]}].design: fixed needs data_policy replace or accumulate "
+                        "(a subsample of the pool is a different design every generation)")
+                n0, N = self.initial_samples[k], self.total_samples[k]
+                if not (_is_symbolic(n0) or _is_symbolic(N)) and n0 != N:
+                    raise GraphValueError(
+                        f"models[{self.names[k]}].design: fixed reuses one design of N_k = {N} rows from "
+                        f"generation 0 on, so initial_samples must be {N}, found {n0}")
+
+    def _regime_column(self, key: str) -> tuple[Any, ...]:
+        default = self.regime_defaults[key]
+        given = self._regime_overrides[key]
+        if given is None:
+            return (default,) * (len(self.edge_sources) if key == "weight" else len(self.names))
+        return tuple(default if v is None else v for v in given)
+
+    @cached_property
+    def data_policy(self) -> tuple[str, ...]:
+        """Per learner its data policy (:data:`DATA_POLICIES`; default ``"replace"``)."""
+        return self._regime_column("data_policy")
+
+    @cached_property
+    def real_data(self) -> tuple[str, ...]:
+        """Per learner ``"fresh"`` (new real samples every generation, the default) or
+        ``"fixed"`` (one dataset of m_k samples drawn once and reused)."""
+        return self._regime_column("real_data")
+
+    @cached_property
+    def design(self) -> tuple[str, ...]:
+        """Per learner ``"fresh"`` (new covariates every sample, the default) or ``"fixed"``
+        (one design of N_k rows drawn once and reused every generation; OLS only)."""
+        return self._regime_column("design")
+
+    @cached_property
+    def real_weight(self) -> tuple[Value, ...]:
+        """Per learner the loss weight of its real samples (default 1)."""
+        return self._regime_column("real_weight")
+
+    @cached_property
+    def edge_weights(self) -> tuple[Value, ...]:
+        """Per edge (aligned with :attr:`edge_sources`) the loss weight of its synthetic
+        samples (default 1)."""
+        return self._regime_column("weight")
+
+    @cached_property
+    def has_default_regime(self) -> bool:
+        """Whether every regime field is at its default (replace, fresh real data, fresh
+        design, unit weights): today's model of ``docs/theory.md``.
+
+        Examples
+        --------
+        >>> from graphcollapse.theory.builders import chain
+        >>> chain(2).has_default_regime, chain(2).replace(real_weight=[2, None]).has_default_regime
+        (True, False)
+        """
+        for key, default in REGIME_DEFAULTS.items():
+            if self.regime_defaults[key] != default:
+                return False
+            given = self._regime_overrides[key]
+            if given is not None and any(v is not None and v != default for v in given):
+                return False
+        return True
+
+    def regime_arguments(self) -> dict[str, Any]:
+        """The constructor arguments that reproduce this graph's regime (graph-level
+        defaults and per-item overrides), for :meth:`replace` and copies."""
+        out: dict[str, Any] = {"regime_defaults": dict(self.regime_defaults)}
+        for key in _LEARNER_REGIME:
+            out[key] = self._regime_overrides[key]
+        out["edge_weights"] = self._regime_overrides["weight"]
+        return out
 
     # ------------------------------------------------------------------ helpers
     def _no_data(self, k: int) -> None:
@@ -534,7 +721,26 @@ class InteractionGraph:
             sep = "; generation 0: " if inputs[k] else " (generation 0: "
             tail = " real samples" if inputs[k] else ")"
             lines.append(f"  {name}: {parts_text}{sep}{self.initial_samples[k]}{tail}")
+        if not self.has_default_regime:
+            lines.extend(self._describe_regime())
         return "\n".join(lines)
+
+    def _describe_regime(self) -> list[str]:
+        """The regime lines of :meth:`describe`: the graph-level defaults, then each
+        learner or edge that differs from them."""
+        d = self.regime_defaults
+        lines = [f"regime: data_policy = {d['data_policy']}, real_data = {d['real_data']}, "
+                 f"design = {d['design']}, real_weight = {d['real_weight']}, edge weight = {d['weight']}"]
+        for k, name in enumerate(self.names):
+            diff = [f"{key} = {getattr(self, key)[k]}" for key in _LEARNER_REGIME
+                    if getattr(self, key)[k] != d[key]]
+            if diff:
+                lines.append(f"  {name}: " + ", ".join(diff))
+        if self._regime_overrides["weight"] is not None:
+            for (s, t, _), w in zip(self.edges, self.edge_weights):
+                if w != d["weight"]:
+                    lines.append(f"  {s}->{t}: weight = {w}")
+        return lines
 
     def __len__(self) -> int:
         return len(self.names)
@@ -568,6 +774,9 @@ class InteractionGraph:
             + list(self.initial_samples)
             + list(self.edge_samples)
             + [v for v in self._synthetic_noise_variance if v is not None]
+            + [self.regime_defaults["real_weight"], self.regime_defaults["weight"]]
+            + [v for key in ("real_weight", "weight") for v in (self._regime_overrides[key] or ())
+               if v is not None]
         )
         for v in values:
             if isinstance(v, sp.Basic):
@@ -713,6 +922,11 @@ class InteractionGraph:
             dimension=sub(self.dimension),
             noise_variance=sub(self.noise_variance),
             synthetic_noise_variance=[None if v is None else sub(v) for v in self._synthetic_noise_variance],
+            regime_defaults={key: sub(v) for key, v in self.regime_defaults.items()},
+            real_weight=None if self._regime_overrides["real_weight"] is None
+            else [None if v is None else sub(v) for v in self._regime_overrides["real_weight"]],
+            edge_weights=None if self._regime_overrides["weight"] is None
+            else [None if v is None else sub(v) for v in self._regime_overrides["weight"]],
         )
 
     def replace(self, **changes: Any) -> "InteractionGraph":
@@ -733,10 +947,26 @@ class InteractionGraph:
             noise_variance=self.noise_variance,
             synthetic_noise_variance=self._synthetic_noise_variance,
             covariance=self.covariance,
+            **self.regime_arguments(),
         )
         unknown = set(changes) - set(kwargs)
         if unknown:
             raise GraphTypeError(f"replace: unknown field(s) {sorted(unknown)}")
+        if "edges" in changes and "edge_weights" not in changes and kwargs["edge_weights"] is not None:
+            # new edges keep the weight of the old edge with the same endpoints
+            old = {(s, t): w for (s, t, _), w in zip(self.edges, kwargs["edge_weights"])}
+            new_edges = list(changes["edges"])
+            changes["edges"] = new_edges
+            changes["edge_weights"] = [old.get((self.names[s] if isinstance(s, int) else s,
+                                                self.names[t] if isinstance(t, int) else t))
+                                       for s, t, *_ in new_edges]
+        for key in ("data_policy", "real_data", "design", "real_weight", "edge_weights"):
+            value = changes.get(key)
+            if value is not None and (isinstance(value, str) or not isinstance(value, (Sequence, np.ndarray))):
+                # one value for every item: it replaces the default and every override
+                changes[key] = None
+                changes["regime_defaults"] = {**changes.get("regime_defaults", kwargs["regime_defaults"]),
+                                              ("weight" if key == "edge_weights" else key): value}
         kwargs.update(changes)
         names = kwargs.pop("names")
         new = InteractionGraph(names, **kwargs)
@@ -783,6 +1013,10 @@ class InteractionGraph:
             noise_variance=self.noise_variance,
             synthetic_noise_variance=[self._synthetic_noise_variance[i] for i in idx],
             covariance=self.covariance,
+            regime_defaults=self.regime_defaults,
+            **{key: None if self._regime_overrides[key] is None else [self._regime_overrides[key][i] for i in idx]
+               for key in _LEARNER_REGIME},
+            edge_weights=self._regime_overrides["weight"],
         )
 
     # ------------------------------------------------------------------ conversion
@@ -790,9 +1024,11 @@ class InteractionGraph:
     def from_networkx(cls, G: nx.DiGraph) -> "InteractionGraph":
         """Build from a networkx ``DiGraph``.
 
-        Graph attributes ``dimension``, ``noise_variance`` (and optional ``covariance``);
-        node attributes ``real_samples``, ``initial_samples`` and optional
-        ``synthetic_noise_variance``; edge attribute ``samples``. Node keys become names.
+        Graph attributes ``dimension``, ``noise_variance`` (and optional ``covariance`` and
+        ``defaults``, the regime defaults); node attributes ``real_samples``,
+        ``initial_samples`` and optional ``synthetic_noise_variance``, ``data_policy``,
+        ``real_data``, ``design``, ``real_weight``; edge attribute ``samples`` and optional
+        ``weight``. Node keys become names.
 
         Examples
         --------
@@ -827,6 +1063,12 @@ class InteractionGraph:
             if "samples" not in attrs:
                 raise GraphValueError(f"edges[{_label(s)}->{_label(t)}].samples: missing edge attribute")
             edges.append((str(s), str(t), attrs["samples"]))
+        regime: dict[str, Any] = {}
+        for key in _LEARNER_REGIME:
+            if any(key in a for a in data):
+                regime[key] = [a.get(key) for a in data]
+        if any("weight" in a for _, _, a in G.edges(data=True)):
+            regime["edge_weights"] = [a.get("weight") for _, _, a in G.edges(data=True)]
         return cls(
             names,
             real_samples=[a["real_samples"] for a in data],
@@ -836,6 +1078,8 @@ class InteractionGraph:
             noise_variance=G.graph["noise_variance"],
             synthetic_noise_variance=[a.get("synthetic_noise_variance") for a in data],
             covariance=G.graph.get("covariance"),
+            regime_defaults=G.graph.get("defaults"),
+            **regime,
         )
 
     def to_networkx(self) -> nx.DiGraph:
@@ -854,9 +1098,19 @@ class InteractionGraph:
             attrs = dict(real_samples=self.real_samples[k], initial_samples=self.initial_samples[k])
             if self._synthetic_noise_variance[k] is not None:
                 attrs["synthetic_noise_variance"] = self._synthetic_noise_variance[k]
+            for key in _LEARNER_REGIME:
+                given = self._regime_overrides[key]
+                if given is not None and given[k] is not None:
+                    attrs[key] = given[k]
             G.add_node(name, **attrs)
-        for s, t, n in self.edges:
-            G.add_edge(s, t, samples=n)
+        if self.regime_defaults != REGIME_DEFAULTS:
+            G.graph["defaults"] = {k: v for k, v in self.regime_defaults.items() if v != REGIME_DEFAULTS[k]}
+        weights = self._regime_overrides["weight"] or repeat(None)
+        for (s, t, n), w in zip(self.edges, weights):
+            if w is None:
+                G.add_edge(s, t, samples=n)
+            else:
+                G.add_edge(s, t, samples=n, weight=w)
         return G
 
     @classmethod
@@ -909,9 +1163,26 @@ class InteractionGraph:
             if not isinstance(covariance, list) or not all(isinstance(r, list) for r in covariance):
                 raise GraphTypeError("covariance: expected a d x d list of lists of numbers")
             covariance = [[_json_number(x, "covariance") for x in row] for row in covariance]
+        regime: dict[str, Any] = {}
+        defaults = data.get("defaults")
+        if defaults is not None:
+            if not isinstance(defaults, dict):
+                raise GraphTypeError(f"defaults: expected an object, found {_json_type(defaults)}")
+            regime["regime_defaults"] = {k: _json_regime(v, k, f"defaults.{k}") for k, v in defaults.items()
+                                         if k in REGIME_DEFAULTS} | {k: v for k, v in defaults.items()
+                                                                       if k not in REGIME_DEFAULTS}
+        if sum(map(len, models)) > 3 * len(models):  # some optional model key: look for regime keys
+            for key in _LEARNER_REGIME:
+                if any(key in m for m in models):
+                    regime[key] = [None if key not in m else _json_regime(m[key], key, f"models[{_label(n)}].{key}")
+                                   for m, n in zip(models, names)]
+        if raw_edges and sum(map(len, raw_edges)) > 3 * len(raw_edges):
+            if any("weight" in e for e in raw_edges):
+                regime["edge_weights"] = [None if "weight" not in e else _json_regime(e["weight"], "weight", f"edges[{i}].weight")
+                                          for i, e in enumerate(raw_edges)]
         return cls(
             names, real_samples=real, initial_samples=init, edges=edges, dimension=dimension,
-            noise_variance=noise, synthetic_noise_variance=snv, covariance=covariance,
+            noise_variance=noise, synthetic_noise_variance=snv, covariance=covariance, **regime,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -936,6 +1207,10 @@ class InteractionGraph:
             }
             if self._synthetic_noise_variance[k] is not None:
                 entry["synthetic_noise_variance"] = _to_json_number(self._synthetic_noise_variance[k])
+            for key in _LEARNER_REGIME:
+                given = self._regime_overrides[key]
+                if given is not None and given[k] is not None:
+                    entry[key] = _to_json_number(given[k]) if key == "real_weight" else given[k]
             models.append(entry)
         out: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -949,6 +1224,13 @@ class InteractionGraph:
         }
         if self.covariance is not None:
             out["covariance"] = [[_to_json_number(x) for x in row] for row in self.covariance]
+        if self.regime_defaults != REGIME_DEFAULTS:
+            out["defaults"] = {k: (_to_json_number(v) if k in ("real_weight", "weight") else v)
+                               for k, v in self.regime_defaults.items() if v != REGIME_DEFAULTS[k]}
+        if self._regime_overrides["weight"] is not None:
+            for entry, w in zip(out["edges"], self._regime_overrides["weight"]):
+                if w is not None:
+                    entry["weight"] = _to_json_number(w)
         return out
 
     def dumps(self) -> str:
@@ -1011,6 +1293,13 @@ def _json_number(x: Any, field: str) -> Value:
         raise GraphValueError(f"{field}: expected a number of magnitude <= 2^53 when written as an integer, "
                               f"found {_show_int(int(x))}")
     return _normalise_number(x, field, allow_float=True)
+
+
+def _json_regime(x: Any, key: str, field: str) -> Any:
+    """A regime value of a JSON file: a choice (string) or a positive JSON number."""
+    if key in ("real_weight", "weight"):
+        return _json_positive(x, field)
+    return _regime_value(x, key, field)
 
 
 def _json_positive(x: Any, field: str) -> Value:
@@ -1402,5 +1691,7 @@ def _pair_count(data: Any) -> int:
             if set(map(type, items)) != {dict}:
                 return -1
             count += sum(map(len, items))
+    if type(data.get("defaults")) is dict:
+        count += len(data["defaults"])
     return count
 

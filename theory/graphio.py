@@ -162,6 +162,9 @@ def save_graph(graph: InteractionGraph, path: str | os.PathLike[str], format: st
     if format is None and path.suffix.lower() not in FORMATS:
         raise GraphValueError(f"graph file: unknown suffix {path.suffix!r}; use one of {', '.join(FORMATS)}")
     kind = _format_of(path, format)
+    if kind != "json" and not graph.has_default_regime:
+        raise GraphValueError(f"graph file: the .{kind} format does not carry data regimes or loss weights "
+                              "(docs/regimes.md); save the graph as .json")
     writer = {"json": _write_json, "npz": write_npz, "parquet": write_parquet, "graphml": write_graphml,
               "edgelist": write_edgelist}[kind]
     try:

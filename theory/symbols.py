@@ -8,7 +8,9 @@ is one of
 * ``A.real_samples`` (symbol nonnegative: a learner's real data may be 0),
 * ``A.initial_samples`` (positive),
 * ``B->A.samples`` (the edge ``B -> A``; positive),
-* ``dimension`` (positive), ``noise_variance`` (positive).
+* ``dimension`` (positive), ``noise_variance`` (positive),
+* ``A.real_weight`` (the loss weight of A's real samples; positive) and ``B->A.weight``
+  (the loss weight of the edge's synthetic samples; positive), see ``docs/regimes.md``.
 
 ``NAME`` must match ``[A-Za-z][A-Za-z0-9_]*`` (at most 32 characters) and must not be the
 name of a sympy function or constant (``sin``, ``E``, ``I``, ``pi``, ``gamma``, ``beta``,
@@ -32,8 +34,8 @@ from .graph import InteractionGraph
 __all__ = ["SymbolBinding", "parse_symbol_binding", "apply_symbols"]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
-_FIELD_LEARNER = re.compile(r"([A-Za-z0-9_]{1,64})\.(real_samples|initial_samples)\Z")
-_FIELD_EDGE = re.compile(r"([A-Za-z0-9_]{1,64})->([A-Za-z0-9_]{1,64})\.samples\Z")
+_FIELD_LEARNER = re.compile(r"([A-Za-z0-9_]{1,64})\.(real_samples|initial_samples|real_weight)\Z")
+_FIELD_EDGE = re.compile(r"([A-Za-z0-9_]{1,64})->([A-Za-z0-9_]{1,64})\.(samples|weight)\Z")
 _GLOBAL_FIELDS = ("dimension", "noise_variance")
 
 
@@ -122,11 +124,11 @@ def parse_symbol_binding(text: str) -> SymbolBinding:
         elif (m := _FIELD_LEARNER.match(p)):
             f = (m.group(2), m.group(1))
         elif (m := _FIELD_EDGE.match(p)):
-            f = ("samples", m.group(1), m.group(2))
+            f = (m.group(3), m.group(1), m.group(2))
         else:
             raise GraphValueError(
                 f"--symbol {name}: unknown field {p!r}; expected A.real_samples, A.initial_samples, "
-                f"B->A.samples, dimension or noise_variance"
+                f"A.real_weight, B->A.samples, B->A.weight, dimension or noise_variance"
             )
         if f in fields:
             raise GraphValueError(f"--symbol {name}: field {p!r} is given twice")
@@ -170,6 +172,8 @@ def apply_symbols(graph: InteractionGraph, bindings: Sequence[SymbolBinding | st
     init = list(graph.initial_samples)
     edges = list(graph.edges)
     edge_pos = {(s, t): i for i, (s, t, _) in enumerate(edges)}
+    real_weight = list(graph.real_weight)
+    edge_weights = list(graph.edge_weights)
     changes: dict[str, object] = {}
     seen: dict[tuple[str, ...], str] = {}
     for b in parsed:
@@ -180,21 +184,28 @@ def apply_symbols(graph: InteractionGraph, bindings: Sequence[SymbolBinding | st
             seen[f] = b.name
             if f[0] in _GLOBAL_FIELDS:
                 changes[f[0]] = sym
-            elif f[0] == "samples":
+            elif f[0] in ("samples", "weight"):
                 if (f[1], f[2]) not in edge_pos:
                     raise GraphValueError(f"--symbol {b.name}: unknown edge {_show(f)}; the graph has no edge {f[1]} -> {f[2]}")
                 i = edge_pos[(f[1], f[2])]
-                edges[i] = (f[1], f[2], sym)
+                if f[0] == "weight":
+                    edge_weights[i] = sym
+                else:
+                    edges[i] = (f[1], f[2], sym)
             else:
                 if f[1] not in graph.index:
                     raise GraphValueError(f"--symbol {b.name}: unknown learner {f[1]!r} in {_show(f)}")
-                (real if f[0] == "real_samples" else init)[graph.index[f[1]]] = sym
+                {"real_samples": real, "initial_samples": init, "real_weight": real_weight}[f[0]][graph.index[f[1]]] = sym
+    if real_weight != list(graph.real_weight):
+        changes["real_weight"] = real_weight
+    if edge_weights != list(graph.edge_weights):
+        changes["edge_weights"] = edge_weights
     return graph.replace(real_samples=real, initial_samples=init, edges=edges, **changes)
 
 
 def _show(f: tuple[str, ...]) -> str:
-    if f[0] == "samples":
-        return f"{f[1]}->{f[2]}.samples"
+    if f[0] in ("samples", "weight"):
+        return f"{f[1]}->{f[2]}.{f[0]}"
     if len(f) == 2:
         return f"{f[1]}.{f[0]}"
     return f[0]
