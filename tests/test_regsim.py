@@ -87,7 +87,9 @@ REGIMES = [
     pytest.param(dict(policy="accumulate-subsample"), id="subsample"),
     pytest.param(dict(policy="accumulate", design_fixed=True), id="accumulate-fixed-design"),
     pytest.param(dict(policy="replace", real_fixed=True), id="replace-fixed-real"),
-    pytest.param(dict(policy="accumulate-subsample", design_fixed=True, real_fixed=True), id="subsample-fixed-all"),
+    pytest.param(dict(policy="accumulate-subsample", real_fixed=True), id="subsample-fixed-real"),
+    pytest.param(dict(policy="accumulate", real_fixed=True, design_fixed=True), id="accumulate-fixed-real-and-design"),
+    pytest.param(dict(policy="replace", real_fixed=True, design_fixed=True), id="replace-fixed-real-and-design"),
     pytest.param(dict(policy=("accumulate", "replace", "accumulate-subsample")), id="mixed-policies"),
     pytest.param(dict(policy="accumulate", weights=(0.5, 2.0)), id="accumulate-weighted"),
     pytest.param(dict(policy="replace", weights=(3.0, 0.25), real_fixed=True), id="replace-weighted-fixed-real"),
@@ -103,6 +105,8 @@ def test_sufficient_statistics_match_explicit_samples(regime):
     regime = dict(regime)
     weights = regime.pop("weights", None)
     G = _three_learners().replace(covariance=[[2, 0.5, 0], [0.5, 1, 0], [0, 0, 1]])
+    if regime.get("design_fixed"):  # a fixed design labels the same N_k rows at generation 0
+        G = G.replace(initial_samples=[14, 18, 9])
     spec = _spec(G, **regime)
     if weights:
         spec = _weighted(spec, *weights)

@@ -1,25 +1,26 @@
 r"""Simulators of the data regimes and loss weights (``docs/regimes.md``), behind the
 verification driver.
 
-**The process.** Learner :math:`k` has a *generation-0 batch* of :math:`n^0_k` real
-samples and, at every generation :math:`t \ge 1`, a *generation-t batch*: a real part of
-:math:`m_k` samples and, for every edge :math:`j \to k`, a synthetic part of
-:math:`n_{jk}` samples labelled by :math:`\theta_j^{(t-1)}` (noise variance
-:math:`\sigma_j^2`). Per learner:
+**The process** (the definitions of ``docs/regimes.md`` §1). Learner :math:`k` has a
+*generation-0 batch* of :math:`n^0_k` real samples and, at every generation :math:`t \ge
+1`, a *generation-t batch*: a real part of :math:`m_k` samples and, for every edge
+:math:`j \to k`, a synthetic part of :math:`n_{jk}` samples labelled by
+:math:`\theta_j^{(t-1)}` (noise variance :math:`\sigma_j^2`). Per learner:
 
 * ``data_policy``: ``replace`` fits on the generation-t batch; ``accumulate`` on the
   union of the batches of generations :math:`0, \dots, t` (the *pool*);
   ``accumulate-subsample`` on :math:`N_k` samples drawn uniformly without replacement
-  from the pool (the whole pool at :math:`t = 0`);
+  from the pool, anew every generation (the whole pool at :math:`t = 0`);
 * ``real_data``: ``fresh`` draws the real part anew every generation; ``fixed`` draws it
-  once (covariates and labels) and puts the same :math:`m_k` samples in every
-  generation-t batch;
+  once (covariates and labels, independently of generation 0) and reuses it: it is in
+  every generation-t batch under ``replace`` and enters the pool once (at generation 1)
+  under the accumulating policies;
 * ``design`` (OLS): ``fresh`` draws every covariate anew; ``fixed`` draws learner
-  :math:`k`'s covariates once: a matrix of :math:`\max(n^0_k, N_k)` rows whose first
-  :math:`n^0_k` rows are the generation-0 design and whose first :math:`N_k` rows are the
-  design of every generation-t batch (real rows first, then the edges in edge order).
-  Labels are fresh (except fixed real data). A learner with :math:`n^0_k = N_k` thus
-  sees one design throughout, the setting of Gerstgrasser et al. (2024);
+  :math:`k`'s covariates once, :math:`N_k` rows (the graph requires :math:`n^0_k =
+  N_k`): generation 0 labels all of them with real labels, every later batch uses the
+  same rows (the first :math:`m_k` for the real part, then :math:`n_{jk}` rows per edge
+  in edge order) with new labels; a learner with a self-loop and no real data sees one
+  design throughout, the setting of Gerstgrasser et al. (2024);
 * loss weights: learner :math:`k` minimises :math:`\sum_i w_i\,\ell_i` over its training
   samples, :math:`w_i` = ``real_weight[k]`` for a real sample (generation 0 included) and
   the edge's ``weight`` for a synthetic sample of that edge. OLS is weighted least
@@ -42,13 +43,13 @@ rows' Gram matrix (or :math:`X_b^\top`). ``replace`` solves with the batch's sum
 ``accumulate`` keeps the running sums :math:`\sum w G` and :math:`\sum w u` over the
 generations, so a fit costs the same at generation 100 as at generation 1 (measured in
 ``benchmarks/bench_regimes.py``). Fixed real data: :math:`(G_b, u_b)` of the real part
-are drawn once and added every generation.
+are drawn once (added every generation under ``replace``, once to the running sums).
 
 **The pool (accumulate-subsample).** A subsample needs the individual samples of every
 generation, so a learner under ``accumulate-subsample`` keeps its pool: :math:`n^0_k +
 T N_k` rows of :math:`d + 2` floats (covariates, label, weight) per replication, i.e.
 :math:`8 \cdot 256 (n^0_k + T N_k)(d + 2)` bytes per block of 256 replications,
-growing linearly with :math:`T`. :func:`regime_block_bytes` adds this up and the driver
+growing linearly with :math:`T` (at most; a fixed real data set is kept once). :func:`regime_block_bytes` adds this up and the driver
 refuses a run whose block does not fit ``--max-memory`` before anything is simulated.
 
 **M-estimators** (:func:`simulate_regime_mestimator_block`) keep their samples
@@ -295,6 +296,8 @@ class _OLSLearner:
         us = np.zeros((self.R, self.d))
         for i, p in enumerate(self.parts):
             if p.source < 0 and self.real_fixed:
+                if self.real is not None and self.policy != "replace":
+                    continue  # a fixed real dataset enters the pool once
                 if self.real is None:
                     self.real = self._part(rng, i, None, p.count, math.sqrt(p.variance))
                 G, u = self.real
@@ -322,6 +325,9 @@ class _OLSLearner:
         Xs, ys, ws, a = [], [], [], 0
         for i, p in enumerate(self.parts):
             if p.source < 0 and self.real_fixed:
+                if self.real is not None and self.policy != "replace":
+                    a += p.count
+                    continue  # a fixed real dataset enters the pool once
                 if self.real is None:
                     self.real = self._rows(rng, i, None, p.count, math.sqrt(p.variance), a)
                 X, y = self.real
@@ -332,6 +338,8 @@ class _OLSLearner:
             ys.append(y)
             ws.append(np.full(p.count, p.weight))
             a += p.count
+        if not Xs:  # only a fixed real dataset, already in the pool
+            return np.empty((self.R, 0, self.d)), np.empty((self.R, 0)), np.empty(0)
         return np.concatenate(Xs, axis=1), np.concatenate(ys, axis=1), np.concatenate(ws)
 
     def _grow(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
@@ -465,6 +473,9 @@ def simulate_regime_ols_reference(spec: RegimeSpec, generations: int, rng: np.ra
                 batch, a = [], 0
                 for p in spec.parts[k]:
                     if p.source < 0 and spec.real_fixed[k]:
+                        if fixed_real[k] is not None and spec.policy[k] != "replace":
+                            a += p.count
+                            continue  # a fixed real dataset enters the pool once
                         if fixed_real[k] is None:
                             fixed_real[k] = draw(k, p.count, a, None, math.sqrt(p.variance))
                         X, y = fixed_real[k]
@@ -636,7 +647,9 @@ def simulate_regime_mestimator_block(graph: InteractionGraph, family: Any, gener
                 if parts and parts[0].source < 0 and spec.real_fixed[k]:
                     if fixed_real[k] is None:
                         fixed_real[k] = _draw(st, rng, [(ts, parts[0].count, st.s2)])
-                    batch.append((*fixed_real[k], np.full(parts[0].count, parts[0].weight)))
+                        batch.append((*fixed_real[k], np.full(parts[0].count, parts[0].weight)))
+                    elif spec.policy[k] == "replace":  # accumulating: the dataset is in the pool once
+                        batch.append((*fixed_real[k], np.full(parts[0].count, parts[0].weight)))
                     parts = parts[1:]
                 if parts:
                     X, y = _draw(st, rng, [(ts if p.source < 0 else prev[p.source], p.count,
