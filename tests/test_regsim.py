@@ -226,3 +226,24 @@ def test_fixed_design_is_refused_for_mestimators():
     G = self_training(real_samples=20, samples=20, initial_samples=40, dimension=1).replace(design="fixed")
     with pytest.raises(GraphValueError, match=r"^design: 'fixed' \(learner L0\) applies to --estimator ols"):
         verify_regime(G, "gaussian", generations=1, replications=10, seed=1)
+
+
+def test_weighted_location_scale_against_its_first_order_recursion():
+    """Claim (first-order asymptotics of a weighted M-estimator, docs/mestimators.md with
+    loss weights): a learner fitting the Gaussian location-scale MLE with real weight a on
+    m real samples and weight b on n samples of its own previous fit has errors
+    e_t = beta e_{t-1} + noise, beta = b n / (a m + b n), the noise of (mu, v) with
+    variances (v, 2 v^2) (a^2 m + b^2 n) / (a m + b n)^2; so the n-scaled risk in the
+    Euclidean norm on (mu, v), v = 1, is R_t = beta^2 R_{t-1} + 3 (a^2 m + b^2 n) /
+    (a m + b n)^2, R_0 = 3 / n0 (counts of the graph; the simulation runs them times 200)."""
+    a, b, m, n, n0, scale, T = 0.25, 1.0, 2, 2, 4, 200, 3  # unit weights would give 0.75, 0.94, 0.98, 1.00
+    G = self_training(real_samples=m, samples=n, initial_samples=n0, dimension=1).replace(real_weight=a)
+    beta = b * n / (a * m + b * n)
+    noise = 3 * (a * a * m + b * b * n) / (a * m + b * n) ** 2
+    theory = [3 / n0]
+    for _ in range(T):
+        theory.append(beta**2 * theory[-1] + noise)
+    risk = np.concatenate([simulate_regime_mestimator_block(G, FAMILIES["location-scale"], T, 12, blk, 256,
+                                                            scale=scale)[0][:, :, 0] * scale for blk in range(4)])
+    z = (risk.mean(axis=0) - np.array(theory)) / (risk.std(axis=0, ddof=1) / math.sqrt(len(risk)))
+    assert np.all(np.abs(z) < Z), z
