@@ -567,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: a ``GraphCollapseError`` for bad input (one line, exit 2) and read :data:`_SIGNALS`.
 COMMAND_MODULES: tuple[str, ...] = (
     "graphcollapse.verify.experiment",
+    "graphcollapse.verify.sweep_cli",
 )
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from graphcollapse.theory.graph import InteractionGraph
 
-__all__ = ["plot_verification", "plot_interaction_graph"]
+__all__ = ["plot_verification", "plot_interaction_graph", "plot_sweep_phase", "plot_sweep_trajectories"]
 
 
 def _figure(**kwargs: Any) -> Any:
@@ -153,4 +153,143 @@ def plot_interaction_graph(graph: InteractionGraph, path: str | Path | None = No
     ax.set_ylim(lo[1] - pad, hi[1] + pad)
     ax.set_title(f"{graph.num_learners} learners: {sum(collapses)} collapse")
     ax.axis("off")
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------- sweeps
+#: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies).
+OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+
+
+def plot_sweep_phase(data: dict[str, Any], path: str | Path | None = None) -> Any:
+    """A phase diagram of a sweep (:func:`graphcollapse.verify.sweep.phase_data`).
+
+    Bounded cells are coloured by their stationary risk (log scale, cividis), cells that
+    collapse linearly or polynomially are orange with ``//`` hatching, geometric collapse
+    reddish purple with ``xx``, failed cells (e.g. outside the exact regime) white with
+    dots; the exact theoretical boundary is a black curve; Monte Carlo cells carry a
+    marker (open circle: agrees with the theory, cross: disagrees).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = {"x": [0, 1], "y": [1, 2], "x_label": "m", "y_label": "n", "title": "t",
+    ...         "region": np.array([["collapse", "bounded"], ["collapse", "bounded"]], dtype=object),
+    ...         "stationary_risk": np.array([[np.nan, 0.5], [np.nan, 0.7]]), "growth": np.full((2, 2), np.nan),
+    ...         "agrees": np.full((2, 2), None, dtype=object), "boundary": None}
+    >>> fig = plot_sweep_phase(data)
+    >>> fig.axes[0].get_xlabel()
+    'm'
+    """
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.lines import Line2D
+
+    xs = np.asarray(data["x"], dtype=float)
+    ys = np.asarray(data["y"], dtype=float)
+    region = data["region"]
+    risk = np.asarray(data["stationary_risk"], dtype=float)
+
+    def edges(v: np.ndarray) -> np.ndarray:
+        if len(v) == 1:
+            return np.array([v[0] - 0.5, v[0] + 0.5])
+        mid = (v[1:] + v[:-1]) / 2
+        return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+    xe, ye = edges(xs), edges(ys)
+    fig = _figure(figsize=(5.6, 5.0))
+    ax = fig.subplots()
+    handles = []
+    finite = risk[np.isfinite(risk) & (risk > 0)]
+    if finite.size:
+        norm = LogNorm(vmin=float(finite.min()), vmax=float(finite.max()) * (1 + 1e-9))
+        mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(np.where(risk > 0, risk, np.nan)), cmap="cividis",
+                             norm=norm, shading="flat")
+        bar = fig.colorbar(mesh, ax=ax, pad=0.02)
+        bar.set_label(r"stationary excess risk $R_\infty$ (units of $\sigma^2$)")
+    styles = {"collapse": (OKABE_ITO[6], "//", "collapse (linear / polynomial)"),
+              "geometric": (OKABE_ITO[7], "xx", "geometric collapse"),
+              "failed": ("white", "..", "no theory (see sweep-report)")}
+    for kind, (colour, hatch, label) in styles.items():
+        mask = region == kind
+        if not mask.any():
+            continue
+        for i, j in zip(*np.nonzero(mask)):
+            ax.add_patch(Rectangle((xe[j], ye[i]), xe[j + 1] - xe[j], ye[i + 1] - ye[i], facecolor=colour,
+                                   hatch=hatch, edgecolor="0.35", linewidth=0.0))
+        handles.append(Patch(facecolor=colour, hatch=hatch, edgecolor="0.35", label=label))
+    if finite.size:
+        handles.insert(0, Patch(facecolor="#7f7f7f", label="bounded (colour: risk)"))
+    b = data.get("boundary")
+    if b is not None:
+        ax.contour(b["x"], b["y"], b["margin"], levels=[0.0], colors="k", linewidths=1.6)
+        handles.append(Line2D([], [], color="k", lw=1.6, label="exact boundary (theory)"))
+    agrees = data["agrees"]
+    for flag, marker, colour, label in ((True, "o", "white", "Monte Carlo agrees"),
+                                        (False, "X", OKABE_ITO[6], "Monte Carlo disagrees")):
+        mask = np.array([[a is flag for a in row] for row in agrees], dtype=bool)
+        if mask.any():
+            ii, jj = np.nonzero(mask)
+            ax.scatter(xs[jj], ys[ii], marker=marker, s=22, facecolors="none" if flag else colour,
+                       edgecolors="k" if flag else colour, linewidths=0.9, zorder=5)
+            handles.append(Line2D([], [], ls="", marker=marker, markerfacecolor="none" if flag else colour,
+                                  markeredgecolor="k" if flag else colour, label=label))
+    ax.set_xlim(xe[0], xe[-1])
+    ax.set_ylim(ye[0], ye[-1])
+    ax.set_xlabel(data["x_label"])
+    ax.set_ylabel(data["y_label"])
+    ax.set_title(data.get("title", ""), fontsize=10)
+    fig.tight_layout()
+    if handles:
+        fig.subplots_adjust(bottom=0.22)
+        fig.legend(handles=handles, fontsize=7, loc="lower center", ncol=2, frameon=False)
+    return _save(fig, path)
+
+
+def plot_sweep_trajectories(data: dict[str, Any], path: str | Path | None = None) -> Any:
+    """Risk against generation per topology (:func:`graphcollapse.verify.sweep.trajectory_data`):
+    one panel per value of the first axis, a theory line per cell (colours in order along
+    a colour-blind-safe sequence) and the Monte Carlo means with +- 2 standard errors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = {"panels": [{"title": "K = 2", "lines": [{"label": "a", "learner": "L1",
+    ...          "theory": np.array([1.0, 2.0, 3.0])}]}], "learner": None, "theory": "exact"}
+    >>> fig = plot_sweep_trajectories(data)
+    >>> fig.axes[0].get_xlabel()
+    'generation t'
+    """
+    from matplotlib import colormaps
+
+    panels = data["panels"]
+    n = len(panels)
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig = _figure(figsize=(4.2 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    cmap = colormaps["viridis"]
+    for p, panel in enumerate(panels):
+        ax = axes[p // cols][p % cols]
+        lines = panel["lines"]
+        for i, line in enumerate(lines):
+            colour = cmap(0.9 * i / max(len(lines) - 1, 1))
+            t = np.arange(len(line["theory"]))
+            positive = np.all(line["theory"][1:] > 0)
+            ax.plot(t, line["theory"], "-", color=colour, lw=1.4, label=line["label"])
+            if "mean" in line:
+                tm = np.arange(len(line["mean"]))
+                ax.errorbar(tm, line["mean"], yerr=2 * line["se"], fmt="o", ms=2.5, color=colour, capsize=1.5,
+                            elinewidth=0.8)
+            if positive:
+                ax.set_yscale("log")
+        ax.set_title(panel["title"], fontsize=9)
+        ax.set_xlabel("generation t")
+        who = data.get("learner") or "last learner"
+        ax.set_ylabel(f"excess risk $R^{{(t)}}$ of {who} (units of $\\sigma^2$)", fontsize=8)
+        ax.legend(fontsize=6, ncol=2, frameon=False)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    fig.suptitle(f"{data.get('theory', 'exact')} theory (lines), Monte Carlo +- 2 se (points)", fontsize=9)
+    fig.tight_layout()
     return _save(fig, path)
