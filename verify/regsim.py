@@ -745,8 +745,13 @@ def _theory(graph: InteractionGraph, generations: int, estimator: str, theta: An
     except ImportError:  # pragma: no cover - the theory module ships with the package
         raise GraphValueError("data_policy/real_data/design/weights: no theory of the regimes is installed "
                               "(graphcollapse.theory.regimes)") from None
+    import inspect
+
     kwargs: dict[str, Any] = {"estimator": estimator}
     if theta is not None:
+        if "theta" not in inspect.signature(regime_prediction).parameters:
+            raise GraphValueError("--theta: the regime theory is derived at the default theta* of the family; "
+                                  "drop --theta")
         kwargs["theta"] = theta
     pred = regime_prediction(graph, generations, **kwargs)
     names = list(graph.names)
@@ -783,14 +788,20 @@ def _exact_mask(pred: Any, shape: tuple[int, int], names: list[str]) -> np.ndarr
 # ============================================================================ simulators
 class RegimeOLSSimulator:
     r"""Interactive weighted OLS under a graph's regime for
-    :func:`graphcollapse.verify.driver.run`: rows (generation, learner), the
-    sufficient-statistics path of :func:`simulate_regime_ols_block`, compared with
+    :func:`graphcollapse.verify.driver.run`: the sufficient-statistics path of
+    :func:`simulate_regime_ols_block`, compared with
     :func:`graphcollapse.theory.regimes.regime_prediction`.
 
-    *Tested rows*: rows the theory gives exactly (a large-sample prediction is not
-    compared with a finite-sample simulation) of learners that, with all their
-    ancestors, have :math:`N_k, n^0_k \ge d + 8`
-    (:func:`~graphcollapse.verify.montecarlo.reliable_learners`).
+    Where the exact theory closes
+    (:func:`graphcollapse.theory.regimes.exact_theory_applies`) the rows are
+    (generation, learner), as for the default regime, and a row is tested when the
+    learner and all its ancestors have :math:`N_k, n^0_k \ge d + 8`
+    (:func:`~graphcollapse.verify.montecarlo.reliable_learners`). Elsewhere the theory is
+    the large-sample recursion, whose risks scale like :math:`1/n`: the simulation runs
+    at sample-size scales (every count times :math:`s`) and compares :math:`s\,\hat R`
+    with the prediction at the graph's counts, rows (scale, generation, learner) and the
+    tested rule of the M-estimators (the largest scale), with their result class
+    (:class:`~graphcollapse.verify.mcompare.MVerification`).
 
     Parameters
     ----------
@@ -798,28 +809,46 @@ class RegimeOLSSimulator:
     generations : int
     chunk : int, optional
         Blocks per task of the driver (results do not depend on it); default 4.
+    scales : None, str or sequence of int, optional
+        Scales of a large-sample comparison (default ``1,4,16``); refused where the
+        theory is exact.
 
     Examples
     --------
     >>> from graphcollapse.theory.builders import self_training
-    >>> sim = RegimeOLSSimulator(self_training(real_samples=10, samples=20, initial_samples=30, dimension=3), 2)
-    >>> [s.risk.shape for s in sim.simulate(0, [(0, 5), (1, 3)])]
-    [(5, 3, 1), (3, 3, 1)]
+    >>> G = self_training(real_samples=10, samples=20, initial_samples=30, dimension=3)
+    >>> sim = RegimeOLSSimulator(G.replace(data_policy="accumulate"), 2, scales="1,4")
+    >>> sim.exact, [s.risk.shape for s in sim.simulate(0, [(0, 5), (1, 3)])]
+    (False, [(5, 2, 3, 1), (3, 2, 3, 1)])
     """
 
-    def __init__(self, graph: InteractionGraph, generations: int, chunk: int | None = None) -> None:
+    def __init__(self, graph: InteractionGraph, generations: int, chunk: int | None = None,
+                 scales: Any = None) -> None:
+        from graphcollapse.theory.regimes import exact_theory_applies
+
+        from .mcompare import MIN_RELIABLE, parse_scales
         from .montecarlo import RELIABLE_MARGIN, reliable_learners
 
         self.generations = check_int(generations, "--generations", 0)
         self.spec = regime_spec(graph)
         self.names = self.spec.names
         self.chunk = 4 if chunk is None else check_int(chunk, "chunk", 1)
-        self.block_bytes = regime_block_bytes(self.spec, self.generations)
+        self.exact, self.reason = exact_theory_applies(graph, "ols")
+        if self.exact and scales is not None:
+            raise GraphValueError(f"--scales: the theory of this regime is exact ({self.reason}); drop --scales")
+        self.scales = None if self.exact else parse_scales(scales)
+        top = 1 if self.scales is None else max(self.scales)
+        self.block_bytes = regime_block_bytes(self.spec.scaled(top), self.generations) * (
+            1 if self.scales is None else len(self.scales))
         self._graph = graph
         self._reliable = reliable_learners(graph)
         self._theory: tuple[np.ndarray, np.ndarray, str] | None = None
-        self.tested_rule = (f"the theory gives it exactly and the learner and all its ancestors have N_k and n0_k "
-                            f">= d + {RELIABLE_MARGIN} (else its se is unreliable)")
+        if self.exact:
+            self.tested_rule = (f"the learner and all its ancestors have N_k and n0_k >= d + {RELIABLE_MARGIN} "
+                                "(else its se is unreliable)")
+        else:
+            self.tested_rule = (f"it is at the largest scale ({top}) and at least {MIN_RELIABLE} replications were "
+                                "used (the large-sample theory leaves an O(1/s) bias at smaller scales)")
 
     def _compute(self) -> tuple[np.ndarray, np.ndarray, str]:
         if self._theory is None:
@@ -827,21 +856,45 @@ class RegimeOLSSimulator:
         return self._theory
 
     def prediction(self) -> np.ndarray:
-        """The regime's risks, shape (T + 1, K)."""
-        return self._compute()[0]
+        """The regime's risks, shape (T + 1, K), or (S, T + 1, K) over the scales."""
+        risk = self._compute()[0]
+        if self.scales is None:
+            return risk
+        return np.broadcast_to(risk, (len(self.scales),) + risk.shape).copy()
 
     def tested(self, used: np.ndarray) -> np.ndarray:
-        """Exact rows of reliable learners."""
-        return self._compute()[1] & self._reliable[None, :]
+        """Exact theory: every generation of the reliable learners; large-sample: the
+        largest scale."""
+        if self.scales is None:
+            return np.broadcast_to(self._reliable[None, :], self._compute()[0].shape)
+        from .mcompare import MIN_RELIABLE
+
+        top = (np.arange(len(self.scales)) == len(self.scales) - 1).reshape(-1, 1, 1)
+        return top & (np.asarray(used) >= MIN_RELIABLE)
 
     def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
-        """Each block from its own generator."""
-        return [Sample(simulate_regime_ols_block(self.spec, self.generations, block_generator(seed, b), size))
-                for b, size in blocks]
+        """Each block (and each scale) from the block's own generator."""
+        out = []
+        for b, size in blocks:
+            if self.scales is None:
+                out.append(Sample(simulate_regime_ols_block(self.spec, self.generations, block_generator(seed, b),
+                                                            size)))
+                continue
+            risk = np.stack([s * simulate_regime_ols_block(self.spec.scaled(s), self.generations,
+                                                           block_generator(seed, b), size) for s in self.scales], axis=1)
+            out.append(Sample(risk))
+        return out
 
     def result(self, stats: dict[str, Any]) -> Verification:
-        return Verification(estimator="ols", theory_name=self._compute()[2], names=self.names,
-                            tested_rule=self.tested_rule, **stats)
+        if self.scales is None:
+            return Verification(estimator="ols", theory_name="exact", names=self.names,
+                                tested_rule=self.tested_rule, **stats)
+        from .mcompare import MVerification
+
+        return MVerification(estimator="ols", theory_name="large-sample", names=self.names,
+                             tested_rule=self.tested_rule, scales=self.scales, theta=(),
+                             sandwich={"note": "OLS: no sandwich (the large-sample regime recursion, docs/regimes.md)"},
+                             **stats)
 
 
 class RegimeMSimulator(MSimulator):
@@ -872,6 +925,7 @@ class RegimeMSimulator(MSimulator):
     def __init__(self, graph: InteractionGraph, family: Any, generations: int, theta: Any = None,
                  scales: Any = None) -> None:
         super().__init__(graph, family, generations, theta, scales)
+        self._theta_given = theta is not None
         self.spec = regime_spec(graph)
         _check_mestimator_regime(self.spec, family)
         width = (int(graph.dimension) + 2) if family.is_regression else 2
@@ -882,7 +936,8 @@ class RegimeMSimulator(MSimulator):
         if self._theory is None:
             from graphcollapse.theory.mestimators import asymptotic_prediction
 
-            self._theory = _theory(self.graph, self.generations, self.family.name, self.theta)[0]
+            self._theory = _theory(self.graph, self.generations, self.family.name,
+                                   self.theta if self._theta_given else None)[0]
             self._sandwich = asymptotic_prediction(self.graph, self.family, 0, self.theta).sandwich.to_json()
 
     def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
@@ -916,11 +971,14 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
     progress : callable, optional
     theory : {"exact"}
         OLS: the regime theory is exact where it closes and large-sample elsewhere
-        (those rows are shown, not tested); ``"large-sample"`` is refused.
+        (then compared over sample-size scales, :class:`RegimeOLSSimulator`);
+        ``"large-sample"`` is refused.
     chunk : int, optional
         OLS only: blocks per task.
-    theta, scales, loss_file : optional
+    theta, loss_file : optional
         M-estimators only, as in :func:`graphcollapse.verify.mcompare.verify_mestimator`.
+    scales : optional
+        Sample-size scales of an M-estimator or of a large-sample OLS comparison.
     max_memory : int, optional
         Bytes the simulation may hold (the pools of ``accumulate-subsample`` count).
 
@@ -951,12 +1009,12 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
     check_int(workers, "--workers", 1)
     check_seed(seed)
     if est is Estimator.OLS:
-        if theta is not None or scales is not None or loss_file is not None:
-            raise GraphValueError("--theta, --scales and --loss apply to M-estimators; add --estimator NAME")
+        if theta is not None or loss_file is not None:
+            raise GraphValueError("--theta and --loss apply to M-estimators; add --estimator NAME")
         if theory != "exact":
             raise GraphValueError("--large-sample: the regime theory chooses exact or large-sample per row; "
                                   "drop --large-sample")
-        simulator: Any = RegimeOLSSimulator(graph, generations, chunk)
+        simulator: Any = RegimeOLSSimulator(graph, generations, chunk, scales)
         return run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
                    max_memory=max_memory)
     if theory != "exact" or chunk is not None:
