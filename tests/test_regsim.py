@@ -247,3 +247,59 @@ def test_weighted_location_scale_against_its_first_order_recursion():
                                                             scale=scale)[0][:, :, 0] * scale for blk in range(4)])
     z = (risk.mean(axis=0) - np.array(theory)) / (risk.std(axis=0, ddof=1) / math.sqrt(len(risk)))
     assert np.all(np.abs(z) < Z), z
+
+
+# ---------------------------------------------------------------------------- against the regime theory
+def _gerstgrasser_graph() -> InteractionGraph:
+    return self_training(real_samples=0, samples=20, initial_samples=20, dimension=3).replace(
+        data_policy="accumulate", design="fixed")
+
+
+def test_verify_against_the_exact_regime_theory():
+    """Claim (docs/regimes.md, exact theory of a fixed design with one source of data per
+    learner): the simulation agrees with regime_prediction's exact risks, every row
+    tested; the same simulation rejects the theory times 1.1."""
+    res = verify_regime(_gerstgrasser_graph(), generations=5, replications=4096, seed=2)
+    assert res.theory_name == "exact" and res.tested_rows == 6 and res.agrees
+    shifted = dataclasses.replace(res, theory=res.theory * 1.1)
+    assert not shifted.agrees
+
+
+def test_verify_ols_against_the_large_sample_regime_theory_over_scales():
+    """Claim (docs/regimes.md, large-sample recursion with the time-varying weights of
+    accumulation and loss weights): s times the simulated risk at scale s agrees with the
+    prediction at the graph's counts at the largest scale, and the relative error falls
+    with the scale (the O(1/s) bias of the large-sample theory)."""
+    G = cycle(2, real_samples=20, samples=10, initial_samples=40, dimension=2).replace(
+        data_policy=["accumulate", "accumulate-subsample"], real_weight=2, real_data="fixed")
+    res = verify_regime(G, generations=4, replications=2048, seed=3, scales="1,16")
+    errors = res.relative_error_by_scale()
+    assert res.theory_name == "large-sample" and res.agrees and errors[1] > errors[16]
+
+
+def test_verify_mestimator_against_the_asymptotic_regime_theory():
+    """Claim (docs/regimes.md, weighted sandwich under accumulation): the n-scaled risks of
+    the weighted location-scale MLE under accumulate-subsample agree with the asymptotic
+    regime theory at the largest scale."""
+    G = cycle(2, real_samples=20, samples=10, initial_samples=40, dimension=1).replace(
+        data_policy="accumulate-subsample", edge_weights=0.5)
+    res = verify_regime(G, "location-scale", generations=3, replications=1024, seed=4)
+    assert res.theory_name == "asymptotic" and res.tested_rows == 8 and res.agrees
+
+
+def test_cli_verify_on_a_regime_graph(tmp_path, capsys):
+    """The command line end to end: a graph file declaring a regime is verified by the
+    regime simulators with the JSON of every verify (exit 0), and a --scales where the
+    theory is exact is refused in one line (exit 2)."""
+    from graphcollapse.verify.cli import main
+
+    path = tmp_path / "g.json"
+    path.write_text(_gerstgrasser_graph().dumps())
+    assert main(["verify", str(path), "-T", "3", "-R", "2048", "--seed", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"version", "seed", "replications", "completed", "interrupted", "estimator", "theory",
+                        "agrees", "rows"}
+    assert out["agrees"] and out["theory"] == "exact" and len(out["rows"]) == 4
+    assert main(["verify", str(path), "-T", "3", "-R", "100", "--scales", "1,4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--scales: the theory of this regime is exact" in err[0]
