@@ -7,7 +7,8 @@ is one of
 
 * ``A.real_samples`` (symbol nonnegative: a learner's real data may be 0),
 * ``A.initial_samples`` (positive),
-* ``B->A.samples`` (the edge ``B -> A``; positive),
+* ``B->A.samples`` (the edge ``B -> A``; positive), also spelled ``B-A.samples``: the
+  same edge without ``>``, which a shell would read as a redirection unless quoted,
 * ``dimension`` (positive), ``noise_variance`` (positive),
 * ``A.real_weight`` (the loss weight of A's real samples; positive) and ``B->A.weight``
   (the loss weight of the edge's synthetic samples; positive), see ``docs/regimes.md``.
@@ -35,7 +36,8 @@ __all__ = ["SymbolBinding", "parse_symbol_binding", "apply_symbols"]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 _FIELD_LEARNER = re.compile(r"([A-Za-z0-9_]{1,64})\.(real_samples|initial_samples|real_weight)\Z")
-_FIELD_EDGE = re.compile(r"([A-Za-z0-9_]{1,64})->([A-Za-z0-9_]{1,64})\.(samples|weight)\Z")
+# an edge is written B->A or, without a shell metacharacter, B-A (names hold no '-')
+_FIELD_EDGE = re.compile(r"([A-Za-z0-9_]{1,64})->?([A-Za-z0-9_]{1,64})\.(samples|weight)\Z")
 _GLOBAL_FIELDS = ("dimension", "noise_variance")
 
 
@@ -94,6 +96,8 @@ def parse_symbol_binding(text: str) -> SymbolBinding:
     >>> b = parse_symbol_binding("n=A->B.samples,dimension")
     >>> b.fields
     (('samples', 'A', 'B'), ('dimension',))
+    >>> parse_symbol_binding("n=A-B.samples").fields
+    (('samples', 'A', 'B'),)
     >>> parse_symbol_binding("m=A.real_samples").symbol.is_nonnegative
     True
     >>> parse_symbol_binding("pi=dimension")
