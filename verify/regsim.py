@@ -710,11 +710,11 @@ def regime_block_bytes(spec: RegimeSpec, generations: int, *, estimator: str = "
     >>> import dataclasses
     >>> from graphcollapse.theory.builders import self_training
     >>> spec = regime_spec(self_training(real_samples=0, samples=100, initial_samples=100, dimension=10))
-    >>> regime_block_bytes(spec, 100) // 2**10
-    145
+    >>> regime_block_bytes(spec, 100) // 2**20
+    2
     >>> sub = dataclasses.replace(spec, policy=("accumulate-subsample",))
     >>> regime_block_bytes(sub, 100) // 2**20
-    24
+    243
     """
     T, d = int(generations), spec.d
     floats = 3 * (T + 1) * spec.K
