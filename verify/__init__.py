@@ -19,6 +19,7 @@ _EXPORTS = {
     "estimators": ("Estimator",),
     "mcompare": ("MVerification", "verify_mestimator"),
     "montecarlo": ("verify_ols",),
+    "regsim": ("verify_regime",),
 }
 _names, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 __all__ = _names
@@ -30,3 +31,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .estimators import Estimator
     from .mcompare import MVerification, verify_mestimator
     from .montecarlo import verify_ols
+    from .regsim import verify_regime
