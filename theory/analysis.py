@@ -57,6 +57,8 @@ __all__ = [
 
 #: Above this many learners :func:`analyze` switches to floating point (see its docs).
 EXACT_MAX_LEARNERS = 40
+#: Offending components beyond this size get a float stationary distribution.
+LARGE_COMPONENT = 200
 #: Exhaustive search of the minimal fix up to this many candidate combinations.
 BRUTE_FORCE_LIMIT = 4096
 
@@ -250,12 +252,19 @@ def spectral_radius(graph: InteractionGraph, condition: CollapseCondition | None
         block = Wf[members][:, members]
         if block.nnz == 0:
             continue
-        if len(members) <= 2000:
+        if len(members) <= 300:
             rho = float(np.max(np.abs(np.linalg.eigvals(block.toarray()))))
-        else:  # pragma: no cover - very large components
-            from scipy.sparse.linalg import eigs
+        elif block.nnz == len(members) and np.all(np.diff(block.indptr) == 1):
+            # a simple cycle: W^|A| = (prod of its weights) I
+            rho = float(np.exp(np.mean(np.log(block.data))))
+        else:
+            from scipy.sparse.linalg import ArpackNoConvergence, eigs
 
-            rho = float(np.abs(eigs(block, k=1, which="LM", return_eigenvectors=False))[0])
+            try:
+                rho = float(np.abs(eigs(block, k=1, which="LM", return_eigenvectors=False, maxiter=2000,
+                                        tol=1e-10))[0])
+            except ArpackNoConvergence:
+                return float("nan")
         best = max(best, rho)
     return min(best, 1.0)
 
@@ -320,8 +329,31 @@ def minimal_fix(graph: InteractionGraph, fix_samples: int | None = None,
     if not condition.components:
         return None
     fix_samples = _check_fix_samples(graph, fix_samples)
+    if risk is None and graph.num_learners > EXACT_MAX_LEARNERS:
+        return _minimal_fix_large(graph, fix_samples, condition)
     risk = _max_stationary_risk_float if risk is None else risk
     return _minimal_fix_search(graph, fix_samples, condition, risk, BRUTE_FORCE_LIMIT)
+
+
+def _minimal_fix_large(graph: InteractionGraph, fix_samples: int, condition: CollapseCondition) -> MinimalFix:
+    """On large graphs: per offending component the learner with the largest stationary
+    weight (the one the component's outputs depend on most), one risk evaluation; not
+    claimed optimal."""
+    chosen = []
+    for comp in condition.components:
+        members = list(comp.members)
+        if len(members) == 1:
+            chosen.append(members[0])
+            continue
+        from .propagation import _stationary_distribution
+
+        pi = _stationary_distribution(graph.mixing_matrix_float()[members][:, members])
+        chosen.append(members[int(np.argmax(pi))])
+    fixed = graph.with_real_samples({graph.names[j]: fix_samples for j in chosen})
+    _, risks, _ = stationary_risks_float(fixed)
+    return MinimalFix(fix_samples=fix_samples, learners=tuple(graph.names[j] for j in chosen),
+                      max_stationary_risk=float(np.max(risks)), optimal=all(len(c.members) == 1 for c in condition.components),
+                      combinations=1)
 
 
 def _minimal_fix_search(graph: InteractionGraph, fix_samples: int, condition: CollapseCondition,
@@ -373,7 +405,13 @@ def _components(graph: InteractionGraph, condition: CollapseCondition) -> tuple[
     names = graph.names
     out = []
     for comp in condition.components:
-        pi = stationary_distribution(graph, comp.members)
+        if len(comp.members) > LARGE_COMPONENT and not graph.is_symbolic:
+            from .propagation import _stationary_distribution
+
+            members = list(comp.members)
+            pi = _stationary_distribution(graph.mixing_matrix_float()[members][:, members]).tolist()
+        else:
+            pi = stationary_distribution(graph, comp.members)
         out.append(ComponentResult(
             members=tuple(names[i] for i in comp.members),
             period=comp.period,
@@ -406,7 +444,7 @@ def as_graph(graph: Any) -> InteractionGraph:
 
 
 def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "default", fix_samples: int | None = None,
-            exact: bool | None = None) -> Analysis:
+            exact: bool | None = None, progress: Callable[[str], None] | None = None) -> Analysis:
     r"""Analyse an interaction graph.
 
     Parameters
@@ -421,8 +459,14 @@ def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "defa
         Exact rational arithmetic for every number (default: when the graph has at most
         :data:`EXACT_MAX_LEARNERS` learners or symbols). Otherwise verdicts are still
         exact (structural) but growth rates and stationary risks are floats; the
-        report and JSON (``accuracy``) state the relative residual of the Lyapunov
-        solve, and growth rates come from sparse LU solves (about 1e-12 relative).
+        report and JSON (``accuracy``) state the relative residual of the sparse
+        second-moment solve, and growth rates come from sparse LU solves (about 1e-12
+        relative). Beyond :data:`~graphcollapse.theory.exact_scale.SUBGRAPH_LEARNERS`
+        learners or with a large component the exact theory runs by structure and sparse
+        systems (:mod:`graphcollapse.theory.exact_scale`, docs/exact.md §10).
+    progress : callable, optional
+        Called with a short description of each stage of long analyses (the command
+        line shows it on a terminal).
 
     Returns
     -------
@@ -444,13 +488,17 @@ def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "defa
     """
     graph = as_graph(graph)
     used = resolve_theory(theory)
+    if not graph.has_default_regime:  # data regimes and loss weights: docs/regimes.md
+        from .regimes import regime_analysis
+
+        return regime_analysis(graph, theory, fix_samples)
+    if exact is None:
+        exact = graph.is_symbolic or graph.num_learners <= EXACT_MAX_LEARNERS
     if used == "exact":
-        return _exact_analysis(graph, fix_samples)
+        return _exact_analysis(graph, fix_samples, exact=exact, progress=progress)
     check_ols_sample_sizes(graph)  # OLS needs N_k, n0_k > d + 1 in every theory
     condition = collapse_condition(graph)
     condition.require_decided()
-    if exact is None:
-        exact = graph.is_symbolic or graph.num_learners <= EXACT_MAX_LEARNERS
     extra: dict[str, Any] = {}
     notes: tuple[str, ...] = ()
     if exact:
@@ -465,7 +513,7 @@ def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "defa
         extra["accuracy"] = {"stationary_risk_relative_residual": residual,
                              "growth_rate": "level-wise propagation with sparse solves, relative error about 1e-12"}
         notes = (f"floating point ({graph.num_learners} learners > {EXACT_MAX_LEARNERS}): "
-                 f"Lyapunov relative residual {residual:.1e}; verdicts are exact (structural).",)
+                 f"second-moment relative residual {residual:.1e}; verdicts are exact (structural).",)
     learners = []
     for k, name in enumerate(graph.names):
         if condition.collapses[k]:
@@ -486,7 +534,8 @@ def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "defa
     )
 
 
-def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysis:
+def _exact_analysis(graph: InteractionGraph, fix_samples: int | None, *, exact: bool = True,
+                    progress: Callable[[str], None] | None = None) -> Analysis:
     """The exact finite-sample analysis in the shape of :class:`Analysis`.
 
     Besides the common keys: per learner ``map_spectral_radius`` (radius of the exact map on
@@ -500,9 +549,14 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysi
     (:func:`graphcollapse.theory.exact.exact_minimal_fix`; ``fix_samples`` is the least
     number of real samples it gives a learner, default 1)."""
     from .exact import exact_analysis
+    from .exact_scale import needs_scalable_path, scalable_exact_analysis
 
     F = 1 if fix_samples is None else _check_fix_samples(graph, fix_samples)
-    result = exact_analysis(graph, F)
+    scalable = not graph.is_symbolic and needs_scalable_path(graph)
+    if scalable:
+        result = scalable_exact_analysis(graph, F, exact=exact, progress=progress)
+    else:
+        result = exact_analysis(graph, F)
     condition = collapse_condition(graph)
     learners = []
     differ = []
@@ -558,7 +612,14 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None) -> Analysi
         extra_top["minimal_fix_expanding"] = [
             {"expanding": i, "learner": n, "add_real_samples": v}
             for kind, i, n, v in fix.entries() if kind == "expanding"]
-    notes = []
+    notes = list(getattr(result, "notes", ()))
+    if scalable:
+        extra_top["accuracy"] = {
+            "stationary_risk_relative_residual": result.accuracy,
+            "method": "structure and sparse second-moment systems (docs/exact.md §10)"}
+        if result.accuracy:
+            notes.append(f"floating point ({graph.num_learners} learners): relative residual "
+                         f"{result.accuracy:.1e}; verdicts are exact (structure and exact component radii)")
     if differ:
         notes.append("the exact and large-sample verdicts differ for " + ", ".join(differ)
                      + " (the design noise makes the second-moment map expand; see docs/exact.md)")
@@ -593,6 +654,10 @@ def predict(graph: InteractionGraph, generations: int, theory: Theory | Literal[
     """
     graph = as_graph(graph)
     used = resolve_theory(theory)
+    if not graph.has_default_regime:  # data regimes and loss weights: docs/regimes.md
+        from .regimes import regime_predict
+
+        return regime_predict(graph, generations, theory)
     if used == "exact":
         from .exact import exact_risk_trajectory
 

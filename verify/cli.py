@@ -568,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES: tuple[str, ...] = (
     "graphcollapse.verify.experiment",
     "graphcollapse.verify.sweep_cli",
+    "graphcollapse.verify.weights_cli",
 )
 
 
