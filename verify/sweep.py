@@ -18,8 +18,7 @@ so every field the grammar names is an axis, with no list of fields kept here.
 
 A cell is identified by the SHA-256 of its *resolved* specification (the graph as
 JSON, the estimator, the theory and Monte Carlo settings, the sweep seed) and the code
-version (the package version and a digest of the installed ``theory`` and ``verify``
-sources). Rerunning a sweep skips every cell whose file exists; a changed specification
+version (the package version; the manifest also records a digest of the sources). Rerunning a sweep skips every cell whose file exists; a changed specification
 changes the hashes of exactly the cells it changes. The Monte Carlo seed of a cell is
 drawn from ``numpy.random.SeedSequence(sweep seed, spawn_key=cell hash)``, so a cell's
 numbers do not depend on the scheduler, the number of workers, the order in which cells
@@ -344,28 +343,35 @@ class Cell:
                 "montecarlo": spec.montecarlo}
 
 
-@lru_cache(maxsize=1)
 def code_version() -> str:
-    """The package version and a digest of the installed ``theory`` and ``verify`` sources
-    (part of every cell's hash: new code never reuses old cells).
+    """The code version in every cell's hash: the installed package version (a new release
+    never reuses old cells; while developing, use a fresh ``--out`` after changing the
+    theory). The manifest also records :func:`source_digest`.
 
     Examples
     --------
     >>> from graphcollapse.verify.sweep import code_version
-    >>> code_version().startswith(__import__("graphcollapse").__version__ + "+")
+    >>> code_version() == __import__("graphcollapse").__version__
     True
     """
     import graphcollapse
+
+    return graphcollapse.__version__
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """SHA-256 (12 hex digits) of the installed ``theory`` and ``verify`` sources, recorded
+    in the manifest so that a results folder names the exact code that wrote it."""
     import graphcollapse.theory
     import graphcollapse.verify
 
     h = hashlib.sha256()
     for pkg in (graphcollapse.theory, graphcollapse.verify):
-        folder = Path(pkg.__file__).parent
-        for path in sorted(folder.glob("*.py")):
+        for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
             h.update(path.name.encode())
             h.update(path.read_bytes())
-    return f"{graphcollapse.__version__}+{h.hexdigest()[:12]}"
+    return h.hexdigest()[:12]
 
 
 def _canonical(obj: Any) -> str:
@@ -621,7 +627,7 @@ class SweepResult:
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version(), "graphcollapse_code": code_version()}
+    out = {"python": platform.python_version(), "graphcollapse_sources": source_digest()}
     for pkg in ("graphcollapse", "numpy", "scipy", "sympy", "networkx", "pyarrow", "dask", "distributed"):
         try:
             out[pkg] = version(pkg)
@@ -664,6 +670,11 @@ def _run_local(batches: list[list[dict[str, Any]]], workers: int, done: Callable
     pending = list(range(len(batches)))
     restarts = 0
     ctx = multiprocessing.get_context("forkserver")
+    # the forkserver imports the heavy modules once; every worker (and every replacement
+    # of a dead one) is forked from it with them loaded
+    ctx.set_forkserver_preload(["graphcollapse.theory.analysis", "graphcollapse.theory.exact",
+                                "graphcollapse.verify.api", "graphcollapse.verify.montecarlo",
+                                "graphcollapse.verify.sweep"])
     while pending:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         broken = False

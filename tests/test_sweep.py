@@ -1,0 +1,266 @@
+"""Sweeps (verify/sweep.py): identical results whatever the scheduler, resume after an
+interruption or a lost worker, recomputation of changed cells only, one-line spec errors,
+and the symbolic fast path equal to the per-cell analysis.
+
+The Monte Carlo cells are small (d = 2, 3 generations, 300 replications); what these tests
+check is bookkeeping and determinism (bit-identical records), not the statistics, which
+tests/test_verify.py covers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphcollapse.theory.errors import GraphValueError
+from graphcollapse.verify.sweep import expand_cells, load_spec, read_table, run_sweep, sweep_summary
+
+MC_SPEC = {
+    "seed": 11,
+    "graph": {"builder": "cycle", "K": 2, "dimension": 2, "initial_samples": 20},
+    "axes": [
+        {"field": "L0.real_samples,L1.real_samples", "values": [0, 4, 8], "name": "m"},
+        {"field": "L0->L1.samples,L1->L0.samples", "values": [6, 12], "name": "n"},
+    ],
+    "theory": {"theory": "exact"},
+    "montecarlo": {"generations": 3, "replications": 300},
+}
+TIMING_KEYS = ("seconds", "cpu_seconds")
+
+
+def _records(out: Path) -> dict[str, dict]:
+    recs = {}
+    for p in sorted((out / "cells").glob("*.json")):
+        rec = json.loads(p.read_text())
+        for k in TIMING_KEYS:
+            rec.pop(k)
+        recs[p.stem] = rec
+    return recs
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The sweep run in this process (workers=1): the reference every scheduler must match."""
+    out = tmp_path_factory.mktemp("reference")
+    r = run_sweep(MC_SPEC, out, workers=1)
+    assert (r.cells, r.computed, r.failed) == (6, 6, 0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real dask.distributed LocalCluster: two single-threaded worker processes on localhost."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as c:
+        yield c
+
+
+def test_reference_table_is_tidy(reference):
+    """One row per cell, learner and generation, axes as columns, Monte Carlo next to the theory."""
+    t = read_table(reference)
+    assert len(t) == 6 * 2 * 4
+    assert {"m", "n", "learner", "generation", "theory_risk", "mc_mean", "mc_se", "mc_z", "agrees"} <= set(t.columns)
+    assert set(t[t["m"] == 0]["collapses"]) == {True} and set(t[t["m"] > 0]["collapses"]) == {False}
+    np.testing.assert_allclose(t["mc_z"], (t["mc_mean"] - t["theory_risk"]) / t["mc_se"], rtol=1e-12)
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert manifest["versions"]["numpy"] == np.__version__
+    assert len({c["seed"] for c in manifest["cells"]}) == 6
+
+
+def test_local_pool_identical_after_a_worker_dies(reference, tmp_path):
+    """The local pool (2 processes) gives the reference records; a worker killed (SIGKILL)
+    after the first finished batch breaks the pool, which is rebuilt, and only the lost
+    batches run again."""
+    psutil = pytest.importorskip("psutil")
+    killed: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not killed:  # pool workers are the forkserver's children (grandchildren of this process)
+            workers = [p for p in psutil.Process().children(recursive=True) if p.ppid() != os.getpid()]
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+
+    r = run_sweep(MC_SPEC, tmp_path, workers=2, progress=progress)
+    assert killed and r.failed == 0 and r.cells == 6
+    assert _records(tmp_path) == _records(reference)
+
+
+def test_dask_cluster_identical(reference, tmp_path, cluster):
+    """The same sweep on the LocalCluster gives bit-identical cell records and the same table."""
+    r = run_sweep(MC_SPEC, tmp_path, scheduler=cluster.scheduler_address)
+    assert r.computed == 6
+    assert _records(tmp_path) == _records(reference)
+    a, b = read_table(tmp_path), read_table(reference)
+    assert a.equals(b)
+
+
+def test_worker_killed_then_resume(reference, tmp_path, cluster):
+    """A worker process killed (SIGKILL) mid-sweep: the cells it held are lost at most; the
+    sweep (rescheduled by dask, or rerun) ends with every cell identical to the reference."""
+    from distributed import Client
+
+    spec = MC_SPEC
+    ref = reference
+    out = tmp_path / "run"
+    with Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            run_sweep(spec, out, scheduler=cluster.scheduler_address)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    th = threading.Thread(target=go)
+    th.start()
+    deadline = time.time() + 30
+    while not list((out / "cells").glob("*.json")) and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(pids[0], signal.SIGKILL)
+    th.join(60)
+    assert not th.is_alive()
+    r = run_sweep(spec, out, scheduler=cluster.scheduler_address)
+    assert r.computed + r.reused == 6
+    assert _records(out) == _records(ref)
+
+
+def test_sigint_then_resume(reference, tmp_path):
+    """`graphcollapse sweep` sent SIGINT mid-way exits 130 with the finished cells on disk;
+    the rerun computes only the rest and the result equals the reference."""
+    spec = dict(MC_SPEC, axes=[dict(MC_SPEC["axes"][0], values=[0, 2, 4, 6, 8, 10]), MC_SPEC["axes"][1]])
+    path = tmp_path / "spec.toml"
+    path.write_text(_toml(spec))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "graphcollapse.verify.cli", "sweep", str(path), "--out", str(out),
+                             "--workers", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while len(list((out / "cells").glob("*.json"))) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    done = len(list((out / "cells").glob("*.json")))
+    assert 2 <= done < 12
+    assert json.loads((out / "manifest.json").read_text())["interrupted"] is True
+    r = run_sweep(spec, out, workers=1)
+    assert (r.reused, r.computed) == (done, 12 - done)
+    mine, ref = _records(out), _records(reference)
+    assert len(mine) == 12 and {k: mine[k] for k in ref} == ref  # the reference's cells are among these
+
+
+def test_changed_spec_recomputes_only_changed_cells(reference, tmp_path):
+    out = tmp_path / "out"
+    theory_only = {k: v for k, v in MC_SPEC.items() if k != "montecarlo"}
+    assert run_sweep(theory_only, out, workers=1).computed == 6
+    changed = dict(theory_only, axes=[dict(MC_SPEC["axes"][0], values=[0, 4, 9]), MC_SPEC["axes"][1]])
+    r = run_sweep(changed, out, workers=1)
+    assert (r.computed, r.reused) == (2, 4)
+    assert run_sweep(dict(changed, seed=12), out, workers=1).computed == 6  # the seed is part of the identity
+    assert len(read_table(out)) == 6 * 2
+
+
+def test_cell_seed_depends_on_sweep_seed_and_content_only():
+    a = expand_cells(load_spec(MC_SPEC))
+    b = expand_cells(load_spec(dict(MC_SPEC, axes=MC_SPEC["axes"][::-1])))  # another grid order
+    assert {c.key: c.seed for c in a} == {c.key: c.seed for c in b}
+
+
+def test_zip_axes_and_graph_parameters():
+    spec = {"seed": 1, "graph": {"builder": "chain", "K": 2},
+            "axes": [{"field": "graph.K", "values": [2, 3, 4], "zip": "z"},
+                     {"field": "L0.real_samples", "values": [5, 6, 7], "zip": "z"},
+                     {"field": "graph.builder", "values": ["chain", "cycle"]}]}
+    cells = expand_cells(load_spec(spec))
+    assert [(c.values["graph.K"], c.values["L0.real_samples"], c.values["graph.builder"]) for c in cells] == [
+        (2, 5, "chain"), (2, 5, "cycle"), (3, 6, "chain"), (3, 6, "cycle"), (4, 7, "chain"), (4, 7, "cycle")]
+    assert [len(c.graph["models"]) for c in cells] == [2, 2, 3, 3, 4, 4]
+
+
+BAD_SPECS = [
+    pytest.param({"graph": {"builder": "cycle", "K": 2}}, r"^sweep spec: seed: missing", id="no-seed"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2}, "extra": 1}, r"^sweep spec: extra: unknown key",
+                 id="unknown-top-key"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2, "colour": 1}}, r"^sweep spec: graph.colour: not a parameter",
+                 id="unknown-builder-parameter"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2}, "axes": [{"field": "L0.colour", "values": [1]}]},
+                 r"^sweep spec: axes\[0\].field: unknown field 'L0.colour'", id="unknown-field"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2}, "axes": [{"field": "L7.real_samples", "values": [1]}]},
+                 r"^sweep spec: axes\[0\].field: unknown learner 'L7'", id="unknown-learner"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2}, "axes": [{"field": "L0.real_samples", "values": [1], "step": 2}]},
+                 r"^sweep spec: axes\[0\].step: unknown key", id="unknown-axis-key"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2},
+                  "axes": [{"field": "L0.real_samples", "values": [1, 2], "zip": "a"},
+                           {"field": "L1.real_samples", "values": [1], "zip": "a"}]},
+                 r"^sweep spec: axes\[1\].values: zip group 'a' needs equal lengths", id="zip-lengths"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2}, "montecarlo": {"generations": 2}},
+                 r"^sweep spec: montecarlo.replications: missing", id="mc-missing-key"),
+    pytest.param({"seed": 1, "graph": {"builder": "cycle", "K": 2}, "theory": {"theory": "asymptotic"}},
+                 r"^sweep spec: theory.theory: ", id="bad-theory"),
+]
+
+
+@pytest.mark.parametrize("spec, message", BAD_SPECS)
+def test_bad_spec_names_the_key(spec, message):
+    with pytest.raises(GraphValueError, match=message):
+        expand_cells(load_spec(spec))
+
+
+def test_cli_bad_spec_is_one_line(tmp_path, capsys):
+    from graphcollapse.verify.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text('seed = 1\n[graph]\nbuilder = "cycle"\nK = 2\n[[axes]]\nfield = "L0.real_sample"\nvalues = [1]\n')
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "axes[0].field" in err and "Traceback" not in err
+    path.write_text("seed = [\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_report_and_plots(reference, tmp_path, capsys):
+    """sweep-report lists the cells; both figures are written as PDF and PNG."""
+    from graphcollapse.verify.cli import main
+
+    assert main(["sweep-report", str(reference)]) == 0
+    assert "6 cells, 6 finished" in capsys.readouterr().out
+    s = sweep_summary(reference)
+    assert s["montecarlo_cells"] == 6 and s["collapsing_cells"] == 2
+    for kind in ("phase", "trajectories"):
+        assert main(["plot", str(reference), "--kind", kind, "-o", str(tmp_path / f"{kind}.pdf")]) == 0
+        assert (tmp_path / f"{kind}.pdf").stat().st_size > 1000 and (tmp_path / f"{kind}.png").exists()
+
+
+def _toml(spec: dict) -> str:
+    """A minimal TOML writer for the specs of these tests."""
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    lines = [f"{k} = {value(v)}" for k, v in spec.items() if not isinstance(v, (dict, list))]
+    for k, v in spec.items():
+        if isinstance(v, dict):
+            lines.append(f"[{k}]")
+            lines += [f"{kk} = {value(vv)}" for kk, vv in v.items()]
+    for a in spec.get("axes", []):
+        lines.append("[[axes]]")
+        lines += [f"{kk} = {value(vv)}" for kk, vv in a.items()]
+    return "\n".join(lines) + "\n"
