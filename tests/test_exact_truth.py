@@ -19,7 +19,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import interaction_graphs
+from strategies import interaction_graphs, small_n_graphs
 from graphcollapse.theory.analysis import analyze, predict, resolve_theory, to_exact_string, to_float
 from graphcollapse.theory.builders import complete, cycle, self_training
 from graphcollapse.theory.errors import ExactRegimeError, GraphCollapseError
@@ -52,36 +52,6 @@ def ancestors(G: InteractionGraph, k: int) -> set[int]:
                 seen.add(s)
                 todo.append(s)
     return seen
-
-
-@st.composite
-def small_n_graphs(draw, max_learners: int = 3):
-    """Random graphs of 1-3 learners in dimension d = 2-5 where every learner pools only
-    N_k = d + 2 (mostly) or d + 3 rows (below 2d + 1 for d >= 3: the regime where the exact map can
-    expand) split among its in-edges (each at least 1) and 0-2 real samples; self-loops are
-    frequent, and L0 is sometimes fed by itself only (closed when it gets no real data)."""
-    K = draw(st.integers(1, max_learners))
-    d = draw(st.integers(2, 5))
-    names = [f"L{k}" for k in range(K)]
-    closed = draw(st.booleans())
-    edges = []
-    real = []
-    for k in range(K):
-        sources = [j for j in range(K)
-                   if not (closed and k == 0 and j != 0) and draw(st.floats(0, 1)) < (0.8 if j == k else 0.5)]
-        m = draw(st.sampled_from([0, 1, 1, 2])) if sources else 0
-        N = max(d + 2 + draw(st.sampled_from([0, 0, 0, 1])), m + len(sources))
-        if not sources:
-            m = N
-        if sources:  # split the N - m synthetic rows into positive counts per in-edge
-            rest = N - m
-            cuts = sorted(draw(st.lists(st.integers(1, rest - 1), min_size=len(sources) - 1,
-                                        max_size=len(sources) - 1, unique=True))) if len(sources) > 1 else []
-            bounds = [0] + cuts + [rest]
-            edges += [(names[j], names[k], b - a) for j, a, b in zip(sources, bounds, bounds[1:])]
-        real.append(m)
-    return InteractionGraph(names, real_samples=real, initial_samples=[d + 2 + draw(st.integers(0, 5)) for _ in range(K)],
-                            edges=edges, dimension=d, noise_variance=1)
 
 
 def cubic_pair() -> InteractionGraph:

@@ -57,12 +57,24 @@ __all__ = ["phase_vectors_float", "growth_rates_propagated"]
 
 
 def _stationary_distribution(W_SS: csr_matrix) -> np.ndarray:
-    """Float left Perron vector of a stochastic irreducible block."""
-    A = W_SS.toarray().T - np.eye(W_SS.shape[0])
-    A[0, :] = 1.0
-    b = np.zeros(W_SS.shape[0])
+    """Float left Perron vector of a stochastic irreducible block (dense up to 500
+    learners, else a sparse LU of the same system)."""
+    n = W_SS.shape[0]
+    b = np.zeros(n)
     b[0] = 1.0
-    return np.linalg.solve(A, b)
+    if n <= 500:
+        A = W_SS.toarray().T - np.eye(n)
+        A[0, :] = 1.0
+        return np.linalg.solve(A, b)
+    from scipy.sparse import identity
+    from scipy.sparse.linalg import spsolve
+
+    # pi_0 = 1, then (I - W^T) restricted to the other learners (a nonsingular M-matrix
+    # since the block is irreducible) gives the rest; normalise
+    A = (identity(n, format="csr") - W_SS.T).tocsc()
+    rest = spsolve(A[1:, 1:].tocsc(), -A[1:, 0].toarray().ravel())
+    pi = np.concatenate([[1.0], np.asarray(rest, dtype=float)])
+    return pi / pi.sum()
 
 
 def phase_vectors_float(graph: InteractionGraph, condition: CollapseCondition) -> tuple[csr_matrix, np.ndarray, np.ndarray]:

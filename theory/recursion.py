@@ -289,7 +289,8 @@ def growth_rates(graph: InteractionGraph, condition: CollapseCondition | None = 
 # --------------------------------------------------------------------------- floats at scale
 def stationary_risks_float(graph: InteractionGraph, condition: CollapseCondition | None = None) -> tuple[list[int], np.ndarray, float]:
     r"""Floating-point stationary risks of the bounded learners, for graphs beyond exact
-    reach, with the relative residual of the Lyapunov equation (the stated accuracy).
+    reach, with the relative residual of the sparse second-moment system on the pairs the
+    diagonal needs (the stated accuracy; :mod:`graphcollapse.theory.pairs`).
 
     Examples
     --------
@@ -298,12 +299,19 @@ def stationary_risks_float(graph: InteractionGraph, condition: CollapseCondition
     >>> round(float(risks[0]), 12), residual < 1e-12
     (0.114285714286, True)
     """
+    from .pairs import PairSpace, pair_closure, solve_pairs
+
     condition = collapse_condition(graph) if condition is None else condition
     B = _bounded_indices(condition)
-    W = graph.mixing_matrix_float()[B][:, B]
-    Dv = large_sample_noise_variance_float(graph)[B]
-    C, residual = solve_lyapunov_float(W, np.diag(Dv))
-    return B, np.diag(C).copy(), residual
+    space = PairSpace.of(graph)
+    keys = pair_closure(space, B)  # the bounded learners are closed under ancestors
+    k, l = space.split(keys)
+    Dv = large_sample_noise_variance_float(graph)
+    x, residual = solve_pairs(space, keys, None, np.where(k == l, Dv[k], 0.0))
+    diag = np.flatnonzero(k == l)
+    risks = np.empty(len(B))
+    risks[np.searchsorted(np.asarray(B), k[diag])] = x[diag]
+    return B, risks, residual
 
 
 def large_sample_noise_variance_float(graph: InteractionGraph) -> np.ndarray:

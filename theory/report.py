@@ -287,7 +287,8 @@ def analysis_report(a: Analysis) -> str:
         who = ", ".join(f"{name} (component {i})" for i, name in enumerate(f.learners))
         lines += ["", f"minimal fix: give {f.fix_samples} real samples per generation to {who};",
                   f"  largest stationary risk afterwards {f.max_stationary_risk:.6g}"
-                  + ("" if f.optimal else " (coordinate search: too many combinations to compare all)")]
+                  + ("" if f.optimal else " (coordinate search: too many combinations to compare all)"
+                     if f.combinations > 1 else " (the most-weighted learner of each component; not compared)")]
     for note in a.notes:
         lines += ["", note]
     return "\n".join(lines)

@@ -232,7 +232,10 @@ class GraphStructure:
             diffs = np.abs(lvl[coo.row] + 1 - lvl[coo.col])
             p = int(reduce(math.gcd, np.unique(diffs).tolist(), 0))
             cls = lvl % p
-            result = (p, tuple(tuple(int(members[i]) for i in np.flatnonzero(cls == q)) for q in range(p)))
+            order = np.argsort(cls, kind="stable")  # classes in one pass (p can be the size)
+            bounds = np.searchsorted(cls[order], np.arange(p + 1))
+            ordered = members[order].tolist()
+            result = (p, tuple(tuple(ordered[bounds[q]:bounds[q + 1]]) for q in range(p)))
         self._periods[c] = result
         return result
 
