@@ -84,6 +84,8 @@ TABLE_COLUMNS = (
     "mc_mean", "mc_se", "mc_z", "agrees",
 )
 FORMAT = "graphcollapse-sweep/1"
+#: ``symbolic="auto"`` solves symbolically from this many cells on (docs/benchmarks.md).
+SYMBOLIC_MIN_CELLS = 500
 SCHEMA_PATH = Path(__file__).with_name("sweep.schema.json")
 #: Symbol name used to put an axis value into a field (never shown).
 _AXIS_SYMBOL = "sweep_axis_value"
@@ -141,8 +143,10 @@ def _key_path(path: Iterable[Any]) -> str:
 
 def _schema_error(raw: Any) -> str | None:
     """The first JSON-Schema violation of ``raw`` as one line naming the key, or None."""
-    import jsonschema
-
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - the extra is missing
+        raise GraphValueError("sweep spec: validating it needs jsonschema; pip install 'graphcollapse[distributed]'") from None
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if not errors:
@@ -513,7 +517,7 @@ def compute_cell(payload: Mapping[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     cpu = time.process_time()
     record: dict[str, Any] = {"key": payload["key"], "seed": payload["seed"], "status": "ok", "error": None,
-                              "learners": [], "trajectory": None, "montecarlo": None}
+                              "learners": [], "trajectory": None, "montecarlo": None, "route": "analysis"}
     try:
         _compute_into(payload, record)
     except (GraphCollapseError, ValueError, ArithmeticError) as exc:
@@ -761,7 +765,7 @@ def _run_dask(batches: list[list[dict[str, Any]]], scheduler: str, workers: int,
 
 def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out: str | os.PathLike[str], *,
               scheduler: str | None = None, workers: int | None = None, csv: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> SweepResult:
+              progress: Callable[[int, int], None] | None = None, symbolic: bool | str = "auto") -> SweepResult:
     """Run a sweep: compute every cell not yet on disk, then assemble the table.
 
     Parameters
@@ -780,6 +784,11 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         Write ``table.csv`` instead of ``table.parquet``.
     progress : callable, optional
         ``progress(done, total)`` in cells after every finished batch.
+    symbolic : {"auto", True, False}
+        Theory-only exact sweeps over integer graph fields: solve once symbolically and
+        evaluate per cell (:mod:`graphcollapse.verify.sweep_symbolic`; cells it cannot
+        decide go to the per-cell analysis). ``"auto"``: when at least
+        :data:`SYMBOLIC_MIN_CELLS` cells are left.
 
     Returns
     -------
@@ -820,7 +829,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         if c.key not in todo and not _is_done(out, c.key):
             todo[c.key] = c.payload(spec)
     reused = len({c.key for c in cells}) - len(todo)
-    state = {"computed": 0, "failed": 0, "cell_seconds": 0.0}
+    state = {"computed": 0, "failed": 0, "cell_seconds": 0.0, "symbolic": 0}
     total = len(todo)
 
     def done(records: list[dict[str, Any]]) -> None:
@@ -832,11 +841,26 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         if progress is not None:
             progress(state["computed"], total)
 
-    payloads = list(todo.values())
-    batches = _batches(payloads, _batch_size(spec, len(payloads), workers))
     interrupted = False
     address = "processes"
+    route = "analysis"
     try:
+        use_symbolic = symbolic is True or (symbolic == "auto" and len(todo) >= SYMBOLIC_MIN_CELLS)
+        if use_symbolic and todo:
+            from .sweep_symbolic import SymbolicTopology, evaluate_cells, symbolic_applies
+
+            if symbolic_applies(spec):
+                route = "symbolic"
+                topology = SymbolicTopology(_base_graph(spec.graph), [a.field for a in spec.axes])
+                first = {c.key: c for c in reversed(cells)}
+                pending = [{"key": k, "seed": first[k].seed, "values": first[k].values} for k in todo]
+                records, rest = evaluate_cells(topology, pending, [a.name for a in spec.axes])
+                done(records)
+                rest_keys = {pending[i]["key"] for i in rest}
+                todo = {k: v for k, v in todo.items() if k in rest_keys}
+                state["symbolic"] = len(records)
+        payloads = list(todo.values())
+        batches = _batches(payloads, _batch_size(spec, len(payloads), workers))
         if batches:
             if scheduler is None:
                 _run_local(batches, min(workers, len(batches)), done)
@@ -850,7 +874,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         "scheduler_address": address if scheduler is not None else None,
         "workers": workers, "axes": [a.name for a in spec.axes],
         "cells": [{"index": c.index, "key": c.key, "seed": c.seed, "values": c.values} for c in cells],
-        "counts": {"cells": len(cells), "computed": state["computed"], "reused": reused,
+        "route": route,
+        "counts": {"cells": len(cells), "computed": state["computed"], "symbolic": state["symbolic"], "reused": reused,
                    "failed_now": state["failed"], "left": total - state["computed"]},
         "timing": {"started": started, "wall_seconds": time.perf_counter() - t0,
                    "cpu_seconds_main": time.process_time() - c0, "cell_seconds": state["cell_seconds"]},
