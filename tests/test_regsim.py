@@ -289,8 +289,9 @@ def test_verify_mestimator_against_the_asymptotic_regime_theory():
 
 def test_cli_verify_on_a_regime_graph(tmp_path, capsys):
     """The command line end to end: a graph file declaring a regime is verified by the
-    regime simulators with the JSON of every verify (exit 0), and a --scales where the
-    theory is exact is refused in one line (exit 2)."""
+    regime simulators with the JSON of every verify (exit 0), a --scales where the
+    theory is exact is refused in one line (exit 2), and --large-sample compares the same
+    graph with the large-sample theory over scales."""
     from graphcollapse.verify.cli import main
 
     path = tmp_path / "g.json"
@@ -303,3 +304,7 @@ def test_cli_verify_on_a_regime_graph(tmp_path, capsys):
     assert main(["verify", str(path), "-T", "3", "-R", "100", "--scales", "1,4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--scales: the theory of this regime is exact" in err[0]
+    assert main(["verify", str(path), "-T", "2", "-R", "1024", "--seed", "1", "--scales", "1,16", "--large-sample",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["theory"] == "large-sample" and out["scales"] == [1, 16] and out["agrees"]

@@ -734,8 +734,8 @@ def regime_block_bytes(spec: RegimeSpec, generations: int, *, estimator: str = "
 
 
 # ============================================================================ the theory
-def _theory(graph: InteractionGraph, generations: int, estimator: str, theta: Any = None
-            ) -> tuple[np.ndarray, np.ndarray, str]:
+def _theory(graph: InteractionGraph, generations: int, estimator: str, theta: Any = None,
+            large_sample: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """(risks (T + 1, K), exact mask (T + 1, K), theory name) of
     :func:`graphcollapse.theory.regimes.regime_prediction`."""
     from graphcollapse.theory.analysis import to_float
@@ -748,6 +748,8 @@ def _theory(graph: InteractionGraph, generations: int, estimator: str, theta: An
     import inspect
 
     kwargs: dict[str, Any] = {"estimator": estimator}
+    if large_sample:
+        kwargs["theory"] = "large-sample"
     if theta is not None:
         if "theta" not in inspect.signature(regime_prediction).parameters:
             raise GraphValueError("--theta: the regime theory is derived at the default theta* of the family; "
@@ -812,6 +814,9 @@ class RegimeOLSSimulator:
     scales : None, str or sequence of int, optional
         Scales of a large-sample comparison (default ``1,4,16``); refused where the
         theory is exact.
+    theory : {"default", "large-sample"}
+        ``"default"``: exact where it closes; ``"large-sample"``: the large-sample theory
+        over scales everywhere.
 
     Examples
     --------
@@ -823,7 +828,7 @@ class RegimeOLSSimulator:
     """
 
     def __init__(self, graph: InteractionGraph, generations: int, chunk: int | None = None,
-                 scales: Any = None) -> None:
+                 scales: Any = None, theory: str = "default") -> None:
         from graphcollapse.theory.regimes import exact_theory_applies
 
         from .mcompare import MIN_RELIABLE, parse_scales
@@ -833,9 +838,13 @@ class RegimeOLSSimulator:
         self.spec = regime_spec(graph)
         self.names = self.spec.names
         self.chunk = 4 if chunk is None else check_int(chunk, "chunk", 1)
+        if theory not in ("default", "large-sample"):
+            raise GraphValueError(f"theory: expected 'default' or 'large-sample', found {theory!r}")
         self.exact, self.reason = exact_theory_applies(graph, "ols")
+        self.exact = self.exact and theory == "default"
         if self.exact and scales is not None:
-            raise GraphValueError(f"--scales: the theory of this regime is exact ({self.reason}); drop --scales")
+            raise GraphValueError(f"--scales: the theory of this regime is exact ({self.reason}); drop --scales "
+                                  "(or add --large-sample)")
         self.scales = None if self.exact else parse_scales(scales)
         top = 1 if self.scales is None else max(self.scales)
         self.block_bytes = regime_block_bytes(self.spec.scaled(top), self.generations) * (
@@ -852,7 +861,7 @@ class RegimeOLSSimulator:
 
     def _compute(self) -> tuple[np.ndarray, np.ndarray, str]:
         if self._theory is None:
-            self._theory = _theory(self._graph, self.generations, "ols")
+            self._theory = _theory(self._graph, self.generations, "ols", large_sample=not self.exact)
         return self._theory
 
     def prediction(self) -> np.ndarray:
@@ -969,10 +978,11 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
     seed : int, optional
     workers : int
     progress : callable, optional
-    theory : {"exact"}
-        OLS: the regime theory is exact where it closes and large-sample elsewhere
-        (then compared over sample-size scales, :class:`RegimeOLSSimulator`);
-        ``"large-sample"`` is refused.
+    theory : {"exact", "large-sample"}
+        OLS: ``"exact"`` (the default) uses the exact regime theory where it closes and
+        the large-sample one elsewhere, compared over sample-size scales
+        (:class:`RegimeOLSSimulator`); ``"large-sample"`` (``--large-sample``) compares
+        every regime with the large-sample theory over scales.
     chunk : int, optional
         OLS only: blocks per task.
     theta, loss_file : optional
@@ -1011,10 +1021,10 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
     if est is Estimator.OLS:
         if theta is not None or loss_file is not None:
             raise GraphValueError("--theta and --loss apply to M-estimators; add --estimator NAME")
-        if theory != "exact":
-            raise GraphValueError("--large-sample: the regime theory chooses exact or large-sample per row; "
-                                  "drop --large-sample")
-        simulator: Any = RegimeOLSSimulator(graph, generations, chunk, scales)
+        if theory not in ("exact", "large-sample"):
+            raise GraphValueError(f"theory: expected 'exact' or 'large-sample', found {theory!r}")
+        simulator: Any = RegimeOLSSimulator(graph, generations, chunk, scales,
+                                            "large-sample" if theory == "large-sample" else "default")
         return run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
                    max_memory=max_memory)
     if theory != "exact" or chunk is not None:
