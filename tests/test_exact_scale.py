@@ -127,3 +127,19 @@ def test_a_large_small_count_component_is_refused_in_one_line():
     with pytest.raises(ScaleLimitError, match=r"N_k < 2d \+ 1 = 5.*at least 5 samples") as info:
         scalable_exact_analysis(G)
     assert "\n" not in str(info.value)
+
+
+def test_scalable_trajectories_equal_the_exact_ones():
+    """predict beyond 40 learners iterates the same recursions on the pair closure: on small
+    graphs the floats equal the exact rational trajectories (both theories)."""
+    from graphcollapse.theory.analysis import predict
+    from graphcollapse.theory.builders import complete
+    from graphcollapse.theory.exact_scale import scalable_risk_trajectory
+
+    for G in (cycle(5, real_samples=[3, 0, 0, 0, 0], samples=10, dimension=2),
+              complete(4, real_samples=[2, 0, 0, 1], samples=5, dimension=2)):
+        for theory, exact in (("exact", True), ("large-sample", False)):
+            ref = predict(G, 6, theory=theory).risk
+            new = scalable_risk_trajectory(G, 6, exact_theory=exact)
+            for k, name in enumerate(G.names):
+                assert new[:, k] == pytest.approx([float(v) for v in ref[name]], rel=1e-13)

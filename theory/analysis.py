@@ -642,7 +642,9 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None, *, exact: 
 
 
 def predict(graph: InteractionGraph, generations: int, theory: Theory | Literal["default"] = "default") -> Prediction:
-    r"""Risk trajectories :math:`R_k^{(t)}`, :math:`t = 0..T`, exact.
+    r"""Risk trajectories :math:`R_k^{(t)}`, :math:`t = 0..T`: exact rationals up to
+    :data:`EXACT_MAX_LEARNERS` learners (or with symbols), else floats from the recursion
+    run on the pair closure (:func:`graphcollapse.theory.exact_scale.scalable_risk_trajectory`).
 
     Examples
     --------
@@ -658,6 +660,12 @@ def predict(graph: InteractionGraph, generations: int, theory: Theory | Literal[
         from .regimes import regime_predict
 
         return regime_predict(graph, generations, theory)
+    if not graph.is_symbolic and graph.num_learners > EXACT_MAX_LEARNERS:
+        from .exact_scale import scalable_risk_trajectory
+
+        traj = scalable_risk_trajectory(graph, generations, exact_theory=used == "exact")
+        return Prediction(graph=graph, theory=used, generations=int(generations),
+                          risk={name: traj[:, k].tolist() for k, name in enumerate(graph.names)})
     if used == "exact":
         from .exact import exact_risk_trajectory
 

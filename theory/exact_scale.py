@@ -36,9 +36,10 @@ import sympy as sp
 
 from .errors import GraphValueError, UndecidableError
 from .graph import InteractionGraph
-from .pairs import PairSpace, ScaleLimitError, exact_solve_pairs, pair_closure, pair_map, solve_pairs
+from .pairs import (PairSpace, ScaleLimitError, exact_solve_pairs, iterate_pairs, pair_closure, pair_map,
+                    solve_pairs)
 
-__all__ = ["scalable_exact_analysis", "needs_scalable_path", "SMALL_COMPONENT", "EXACT_PAIRS",
+__all__ = ["scalable_exact_analysis", "scalable_risk_trajectory", "needs_scalable_path", "SMALL_COMPONENT", "EXACT_PAIRS",
            "SUBGRAPH_LEARNERS", "exact_noise_variance_float", "design_correction_float"]
 
 #: The largest component whose exact map radius is computed (its map has
@@ -461,3 +462,35 @@ def _ratio(N: Any, d: int) -> tuple[int, int]:
     den = (N - d - 1) * (N - 1) * (N + 2)
     gcd = math.gcd(num, den)
     return num // gcd, den // gcd
+
+
+def scalable_risk_trajectory(graph: InteractionGraph, generations: int, *, exact_theory: bool = True) -> np.ndarray:
+    r"""Risks :math:`R_k(t)`, :math:`t = 0..T`, as floats of shape ``(T + 1, K)``: the exact
+    recursion (``exact_theory``) or the large-sample one, run on the pair closure of all
+    learners (sparse; cost :math:`T` times the closure's nonzeros).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> scalable_risk_trajectory(self_training(real_samples=0, samples=12, initial_samples=12,
+    ...                                        dimension=3), 2)[:, 0].tolist()
+    [0.375, 0.75, 1.125]
+    """
+    from .recursion import _check_generations, check_ols_sample_sizes, large_sample_noise_variance_float
+
+    T = _check_generations(generations)
+    graph._require_numeric("predict")
+    d = float(graph.dimension)
+    s2 = float(graph.noise_variance)
+    n0 = np.array(graph.initial_samples, dtype=float)
+    space = PairSpace.of(graph)
+    keys = pair_closure(space, np.arange(graph.num_learners))
+    if exact_theory:
+        from .exact import check_exact_regime
+
+        check_exact_regime(graph)
+        N = np.array(graph.total_samples, dtype=float)
+        return iterate_pairs(space, keys, design_correction_float(N, int(graph.dimension)),
+                             exact_noise_variance_float(graph), s2 * d / (n0 - d - 1), T)
+    check_ols_sample_sizes(graph)
+    return iterate_pairs(space, keys, None, large_sample_noise_variance_float(graph), s2 * d / n0, T)

@@ -62,8 +62,8 @@ def to_exact_string(value: Any) -> str | None:
     >>> to_exact_string(sp.Rational(3, 7))
     '3/7'
     """
-    if value is None:
-        return None
+    if value is None or isinstance(value, float):
+        return None  # floats (large graphs) have no exact value to give
     if isinstance(value, sp.Basic) and value.has(sp.CRootOf):
         from .exact import exact_string
 
@@ -164,8 +164,9 @@ def prediction_json(p: Prediction) -> dict[str, Any]:
     }
 
 
-def prediction_report(p: Prediction, max_rows: int = 25) -> str:
-    """A table of risks (first and last generations when there are many).
+def prediction_report(p: Prediction, max_rows: int = 25, max_columns: int = 12) -> str:
+    """A table of risks (first and last generations when there are many; the first
+    ``max_columns`` learners).
 
     Examples
     --------
@@ -176,6 +177,8 @@ def prediction_report(p: Prediction, max_rows: int = 25) -> str:
          1         0.2
     """
     names = list(p.risk)
+    hidden = max(0, len(names) - max_columns)
+    names = names[:max_columns]
     T = p.generations
     ts = list(range(T + 1))
     if len(ts) > max_rows:
@@ -191,7 +194,16 @@ def prediction_report(p: Prediction, max_rows: int = 25) -> str:
         lines.append(str(t).rjust(6) + "".join(f"{to_float(p.risk[n][t]):{width}.6g}" for n in names))
     if len(range(T + 1)) > max_rows:
         lines.append("(the JSON output has every generation and the exact values)")
+    if hidden:
+        lines.append(f"({hidden:,} more learners: the JSON output (--json) has every learner)")
     return "\n".join(lines)
+
+
+def _names(names: Any, limit: int = 20) -> str:
+    """Comma-separated names, the first ``limit`` of long lists."""
+    names = list(names)
+    out = ", ".join(names[:limit])
+    return out + (f", ... ({len(names) - limit:,} more)" if len(names) > limit else "")
 
 
 def _fmt(value: Any) -> str:
@@ -210,6 +222,12 @@ def _fmt_short(value: Any) -> str:
     """Like :func:`_fmt`, without repeating an exact value the float already shows."""
     text = _fmt(value)
     return text.split(" (= ")[0] if text.endswith(f"(= {text.split(' ')[0]})") else text
+
+
+#: The text report lists this many learners (the JSON lists every one).
+REPORT_ROWS = 200
+#: ... and this many offending components.
+REPORT_COMPONENTS = 50
 
 
 def analysis_report(a: Analysis) -> str:
@@ -240,9 +258,17 @@ def analysis_report(a: Analysis) -> str:
         ]
     else:
         lines += [f"spectral radius of W: {radius_w}" + (" (some learner collapses)" if a.collapse else " (nothing collapses)"), ""]
-    width = max(8, *(len(r.name) + 2 for r in a.learners))
+    width = max(8, *(len(r.name) + 2 for r in a.learners[:REPORT_ROWS]))
+    n_collapse = sum(1 for r in a.learners if r.collapses)
+    if len(a.learners) > REPORT_ROWS:
+        risks = [(float(r.stationary_risk), r.name) for r in a.learners if r.stationary_risk is not None]
+        summary = f"{n_collapse:,} of {len(a.learners):,} learners collapse"
+        if risks:
+            worst = max(risks)
+            summary += f"; largest stationary risk {worst[0]:.6g} ({worst[1]})"
+        lines += [summary, ""]
     lines.append("learner".ljust(width) + "verdict".ljust(11) + "growth".ljust(12) + "value")
-    for r in a.learners:
+    for r in a.learners[:REPORT_ROWS]:
         if r.stationary_risk is not None:
             growth, value = "none", f"stationary risk {_fmt(r.stationary_risk)}"
         elif r.growth_factor is not None:
@@ -266,14 +292,23 @@ def analysis_report(a: Analysis) -> str:
                 value = f"{norm} -> {_fmt(r.growth_rate)}"
         verdict = "collapses" if r.collapses else "bounded"
         lines.append(r.name.ljust(width) + verdict.ljust(11) + growth.ljust(12) + value)
+    if len(a.learners) > REPORT_ROWS:
+        lines.append(f"... ({len(a.learners) - REPORT_ROWS:,} more learners: the JSON output (--json) has every learner)")
     if a.components:
         lines += ["", "offending source components (no real data, no edge enters them):"]
         for i, c in enumerate(a.components):
-            pi = ", ".join(f"{k}: {to_exact_string(v)}" for k, v in c.stationary_distribution.items())
-            classes = " | ".join("{" + ", ".join(cl) + "}" for cl in c.cyclic_classes)
-            lines.append(f"  [{i}] {{{', '.join(c.members)}}}: period {c.period}, cyclic classes {classes}")
+            if i == REPORT_COMPONENTS:
+                lines.append(f"  ... ({len(a.components) - REPORT_COMPONENTS:,} more: see --json)")
+                break
+            pi = ", ".join(f"{k}: {to_exact_string(v) or _fmt(v)}" for k, v in list(c.stationary_distribution.items())[:20])
+            if len(c.stationary_distribution) > 20:
+                pi += f", ... ({len(c.stationary_distribution) - 20:,} more)"
+            classes = " | ".join("{" + _names(cl) + "}" for cl in c.cyclic_classes[:10])
+            if len(c.cyclic_classes) > 10:
+                classes += f" | ... ({len(c.cyclic_classes) - 10:,} more classes)"
+            lines.append(f"  [{i}] {{{_names(c.members)}}}: period {c.period}, cyclic classes {classes}")
             lines.append(f"      stationary distribution pi = ({pi})")
-            lines.append(f"      drags down: {', '.join(c.affects)}")
+            lines.append(f"      drags down: {_names(c.affects)}")
     if a.minimal_fix and a.minimal_fix.amounts is not None:
         f = a.minimal_fix
         who = ", ".join(f"{name} +{v} ({'component' if kind == 'component' else 'expanding component'} {i})"
