@@ -45,7 +45,6 @@ so the per-sample risk in the Euclidean norm on :math:`(\mu, \operatorname{vec}\
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 

@@ -73,7 +73,7 @@ MIN_PER_CLASS = 10
 
 def _require_sklearn() -> None:
     try:
-        import sklearn  # noqa: F401
+        import sklearn  # noqa: F401  (only whether it imports)
     except ImportError:  # pragma: no cover - depends on the installation
         raise GraphValueError("--model: the experiment needs scikit-learn; install graphcollapse[experiments]") from None
 
@@ -493,7 +493,18 @@ def _replications(model: str, graph: InteractionGraph, data: DigitsData, T: int,
 # --------------------------------------------------------------------------- figures
 def plot_experiment(result: ExperimentResult, path: str) -> None:
     """Three panels (log-likelihood, Frechet distance, accuracy) against the generation,
-    one line per learner with its 95 % band; dashed lines: learners the theory says collapse."""
+    one line per learner with its 95 % band; dashed lines: learners the theory says collapse.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from graphcollapse.theory.builders import self_training
+    >>> res = run_experiment(self_training(samples=100, initial_samples=100), "kde", 1, 2, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "kde.png")
+    >>> plot_experiment(res, path); plot_samples_grid(res, path.replace(".png", "-grid.png"))
+    >>> os.path.getsize(path) > 0
+    True
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -522,7 +533,15 @@ def plot_experiment(result: ExperimentResult, path: str) -> None:
 def plot_samples_grid(result: ExperimentResult, path: str, columns: int = 6) -> None:
     """A grid of samples (replication 0): one row per learner, one column per shown
     generation (about ``columns`` of them, always 0 and T); each cell shows one sample of
-    every class (two rows of five digits, pixels clipped to [0, 1])."""
+    every class (two rows of five digits, pixels clipped to [0, 1]).
+
+    Examples
+    --------
+    See :func:`plot_experiment`; on the command line: ``--samples-grid FILE``.
+
+    >>> plot_samples_grid.__name__
+    'plot_samples_grid'
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -599,7 +618,15 @@ def _alpha(text: str) -> float:
 
 
 def add_subcommand(sub: Any) -> None:
-    """Add ``graphcollapse experiment`` to the subparsers ``sub``."""
+    """Add ``graphcollapse experiment`` to the subparsers ``sub``.
+
+    Examples
+    --------
+    >>> from graphcollapse.verify.cli import build_parser
+    >>> args = build_parser().parse_args(["experiment", "g.json", "--model", "kde", "-T", "3"])
+    >>> args.model, args.generations, args.replications
+    ('kde', 3, 3)
+    """
     from graphcollapse.verify import cli
 
     p = sub.add_parser(
