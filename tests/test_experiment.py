@@ -100,3 +100,15 @@ def test_too_few_samples_is_refused(tmp_path, capsys):
     assert "--sample-scale" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(GraphValueError, match="sample-scale"):
         run_experiment(self_training(real_samples=0, samples=40, initial_samples=40), "gmm", 1, 1, seed=0)
+
+
+def test_interrupt_keeps_finished_replications():
+    """Ctrl-C (KeyboardInterrupt) after the first replication keeps it and marks the result interrupted;
+    before any replication finished it propagates."""
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    res = run_experiment(SMALL, "kde", 0, 3, seed=1, progress=stop)
+    assert res.interrupted and res.completed == 1 and res.values["frechet"].shape == (1, 1, 2)
+    full = run_experiment(SMALL, "kde", 0, 1, seed=1)
+    np.testing.assert_array_equal(res.values["frechet"][0], full.values["frechet"][0])
