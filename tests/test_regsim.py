@@ -291,6 +291,7 @@ def test_verify_ols_against_the_large_sample_regime_theory_over_scales():
     res = verify_regime(G, generations=4, replications=2048, seed=3, scales="1,16")
     errors = res.relative_error_by_scale()
     assert res.theory_name == "large-sample" and res.agrees and errors[1] > errors[16]
+    assert not dataclasses.replace(res, theory=res.theory * 1.2).agrees
 
 
 def test_verify_mestimator_against_the_asymptotic_regime_theory():
