@@ -370,3 +370,14 @@ def test_sufficient_statistics_match_explicit_samples_on_random_regimes(G):
     ref = np.concatenate([simulate_regime_ols_reference(spec, T, block_generator(2, b), 256) for b in range(4)])
     z = _z_two_sample(fast, ref)
     assert np.all(np.abs(z) < bonferroni_bound(z.size)), z
+
+
+def test_custom_loss_under_a_regime_is_refused(tmp_path):
+    """The regime theory covers the built-in families: a custom loss on a regime graph is
+    refused in one line naming the option."""
+    from pathlib import Path
+
+    loss = Path(__file__).resolve().parent.parent / "docs" / "examples" / "variance.loss"
+    G = self_training(real_samples=20, samples=20, initial_samples=40, dimension=1).replace(data_policy="accumulate")
+    with pytest.raises(GraphValueError, match=r"^--estimator custom: the regime theory covers the built-in"):
+        verify_regime(G, "custom", loss_file=str(loss), generations=1, replications=10, seed=1)

@@ -933,6 +933,10 @@ class RegimeMSimulator(MSimulator):
 
     def __init__(self, graph: InteractionGraph, family: Any, generations: int, theta: Any = None,
                  scales: Any = None) -> None:
+        if not family.builtin:
+            raise GraphValueError("--estimator custom: the regime theory covers the built-in families; a custom "
+                                  "loss is verified in the default regime (data_policy replace, fresh data, unit "
+                                  "weights)")
         super().__init__(graph, family, generations, theta, scales)
         self._theta_given = theta is not None
         self.spec = regime_spec(graph)
