@@ -81,7 +81,7 @@ BUILDERS = ("self_training", "chain", "cycle", "star", "complete", "random_digra
 TABLE_COLUMNS = (
     "cell", "learner", "generation", "status", "error", "collapses", "growth", "growth_degree",
     "growth_rate", "growth_factor", "stationary_risk", "stationary_risk_exact", "theory_risk",
-    "mc_mean", "mc_se", "mc_z", "agrees",
+    "mc_mean", "mc_se", "mc_z", "mc_tested", "agrees",
 )
 FORMAT = "graphcollapse-sweep/1"
 #: ``symbolic="auto"`` solves symbolically from this many cells on (docs/benchmarks.md).
@@ -411,8 +411,42 @@ def _set_field(graph, text: str, value: Any):
     return g.subs({binding.symbol: v})
 
 
-def expand_cells(spec: SweepSpec) -> list[Cell]:
+#: Placeholders for integer axis values in a graph's JSON text (:func:`_template`).
+_SENTINELS = tuple(7_310_000_001 + 1_009 * i for i in range(64))
+
+
+def _template(base: Any, fields: Sequence[tuple[int, str, Any]], spec: SweepSpec) -> str | None:
+    """The canonical JSON text of ``base`` with each integer axis field holding a
+    placeholder number, or None when that shortcut does not apply (a non-integer axis, a
+    placeholder that does not show up once). Every distinct value of every axis is first
+    put into the base graph on its own, so a bad value is still reported up front."""
+    int_axes = [spec.axes[i] for i, _, _ in fields]
+    if len(fields) > len(_SENTINELS) or not all(
+            all(isinstance(v, int) and not isinstance(v, bool) for v in a.values) for a in int_axes):
+        return None
+    for i, text, _ in fields:
+        for v in dict.fromkeys(spec.axes[i].values):
+            try:
+                _set_field(base, text, v)
+            except GraphCollapseError as exc:
+                message = str(exc).replace(f"--symbol {_AXIS_SYMBOL}: ", "")
+                raise GraphValueError(f"sweep spec: axes[{i}].values: {v}: {message}") from None
+    g = base
+    for sentinel, (_, text, _) in zip(_SENTINELS, fields):
+        g = _set_field(g, text, sentinel)
+    out = _canonical(g.to_dict())
+    if any(out.count(str(s)) == 0 for s in _SENTINELS[:len(fields)]):
+        return None
+    return out
+
+
+def expand_cells(spec: SweepSpec, fast: bool = True) -> list[Cell]:
     """Every cell of the grid, in grid order (the last group varies fastest).
+
+    With ``fast`` (integer axes), a cell's graph is the JSON text of the base graph with
+    placeholders replaced by the axis values (:func:`_template`), the same text the field
+    by field route gives (tested); a combination of values that makes the graph invalid
+    (e.g. a learner left without data) is then a failed cell with its one-line error.
 
     Raises
     ------
@@ -447,6 +481,7 @@ def expand_cells(spec: SweepSpec) -> list[Cell]:
               "montecarlo": spec.montecarlo, "seed": spec.seed, "version": version}
     cells = []
     bases: dict[str, Any] = {}
+    templates: dict[str, str | None] = {}
     for index, combo in enumerate(itertools.product(*[range(len(g[0].values)) for g in groups])):
         values: dict[str, Any] = {}
         graph_spec = dict(spec.graph)
@@ -463,7 +498,16 @@ def expand_cells(spec: SweepSpec) -> list[Cell]:
             bkey = _canonical(graph_spec)
             if bkey not in bases:
                 bases[bkey] = _base_graph(graph_spec)
+                templates[bkey] = _template(bases[bkey], fields, spec) if fast else None
             g = bases[bkey]
+            if templates[bkey] is not None:
+                text = templates[bkey]
+                for sentinel, (_, _, v) in zip(_SENTINELS, fields):
+                    text = text.replace(str(sentinel), str(v))
+                resolved = json.loads(text)
+                key = hashlib.sha256(_canonical({"graph": resolved, **common}).encode()).hexdigest()
+                cells.append(Cell(index, values, resolved, key, _cell_seed(spec.seed, key)))
+                continue
             for i, text, v in fields:
                 try:
                     g = _set_field(g, text, v)
@@ -551,9 +595,12 @@ def _compute_into(payload: Mapping[str, Any], record: dict[str, Any]) -> None:
                    seed=payload["seed"], workers=1, **kwargs)
         z = v.z
         record["montecarlo"] = {
-            "agrees": bool(v.agrees), "completed": int(v.completed),
+            # None: no row could be tested (e.g. risks without a finite variance), not assessed
+            "agrees": bool(v.agrees) if v.tested_rows else None, "completed": int(v.completed),
+            "tested_rows": int(v.tested_rows), "tested_rule": v.tested_rule,
             "theory": np.asarray(v.theory).tolist(), "mean": np.asarray(v.mean).tolist(),
             "se": np.asarray(v.se).tolist(), "z": np.asarray(z).tolist(),
+            "tested": np.broadcast_to(v.tested, np.shape(v.theory)).tolist(),
         }
         if not record["learners"]:  # M-estimators: the asymptotic theory of the verification
             record["learners"] = [{"name": n, "collapses": None, "growth": None, "growth_degree": None,
@@ -570,15 +617,15 @@ def _learner_entry(r: Any, exact_string: Callable[[Any], str | None]) -> dict[st
 
 # --------------------------------------------------------------------------- files
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and :func:`os.replace`."""
+    """Write ``text`` to ``path`` through a temporary file and :func:`os.replace`: a reader,
+    or a rerun after the process was killed, sees the whole file or none of it (no fsync:
+    a power cut may lose the last cells, which a rerun computes again)."""
     from .driver import _publish
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -949,7 +996,8 @@ def _rows(cells: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], axes: Se
                 row = {**info, "generation": t,
                        "theory_risk": traj[lr["name"]][t] if traj else (mc["theory"][t][k] if mc else None)}
                 if mc and t < len(mc["mean"]):
-                    row.update(mc_mean=mc["mean"][t][k], mc_se=mc["se"][t][k], mc_z=mc["z"][t][k])
+                    row.update(mc_mean=mc["mean"][t][k], mc_se=mc["se"][t][k], mc_z=mc["z"][t][k],
+                               mc_tested=mc["tested"][t][k] if "tested" in mc else None)
                 rows.append(row)
     return rows
 
@@ -961,7 +1009,7 @@ def _arrow_table(rows: list[dict[str, Any]], axes: Sequence[str]):
              "error": pa.string(), "collapses": pa.bool_(), "growth": pa.string(), "growth_degree": pa.int64(),
              "growth_rate": pa.float64(), "growth_factor": pa.float64(), "stationary_risk": pa.float64(),
              "stationary_risk_exact": pa.string(), "theory_risk": pa.float64(), "mc_mean": pa.float64(),
-             "mc_se": pa.float64(), "mc_z": pa.float64(), "agrees": pa.bool_()}
+             "mc_se": pa.float64(), "mc_z": pa.float64(), "mc_tested": pa.bool_(), "agrees": pa.bool_()}
     names = ["cell", *axes, *TABLE_COLUMNS[1:]]
     columns = {}
     for name in names:
@@ -1031,7 +1079,7 @@ def sweep_summary(out: str | os.PathLike[str]) -> dict[str, Any]:
     """
     manifest, cells = read_cells(out)
     failed, disagree = [], []
-    finished = collapsing = mc_cells = 0
+    finished = collapsing = mc_cells = not_assessed = 0
     for entry, rec in cells:
         if not rec:
             continue
@@ -1042,19 +1090,22 @@ def sweep_summary(out: str | os.PathLike[str]) -> dict[str, Any]:
         collapsing += any(lr.get("collapses") for lr in rec["learners"])
         if rec.get("montecarlo") is not None:
             mc_cells += 1
-            if not rec["montecarlo"]["agrees"]:
+            if rec["montecarlo"]["agrees"] is None:
+                not_assessed += 1
+            elif not rec["montecarlo"]["agrees"]:
                 z = rec["montecarlo"]["z"]
                 disagree.append({"cell": entry["key"][:12], "values": entry["values"],
                                  "max_abs_z": max((abs(x) for row in z for x in row if x is not None), default=None)})
     return {"out": str(out), "cells": len(cells), "finished": finished, "missing": len(cells) - finished,
             "collapsing_cells": collapsing, "montecarlo_cells": mc_cells, "disagreements": disagree,
+            "not_assessed": not_assessed,
             "failed": failed, "interrupted": manifest.get("interrupted", False), "table": manifest.get("table"),
             "timing": manifest.get("timing", {}), "versions": manifest.get("versions", {})}
 
 
 # --------------------------------------------------------------------------- figure data
 _UNITS = {"real_samples": "real samples per generation", "samples": "synthetic samples per generation",
-          "initial_samples": "initial samples", "dimension": "dimension d", "noise_variance": "noise variance"}
+          "initial_samples": "initial samples", "dimension": "dimension", "noise_variance": "noise variance"}
 
 
 def axis_label(name: str, field_text: str) -> str:
@@ -1240,7 +1291,7 @@ def phase_data(out: str | os.PathLike[str], x: str | None = None, y: str | None 
             rates = [r for r in rates if r is not None]
             rate[i, j] = max(rates) if rates else np.nan
         if rec.get("montecarlo") is not None:
-            agrees[i, j] = bool(rec["montecarlo"]["agrees"])
+            agrees[i, j] = rec["montecarlo"]["agrees"]
     boundary = None
     others_fixed = len({tuple(sorted((k, v) for k, v in e["values"].items() if k not in (x, y)))
                         for e, _ in cells}) == 1

@@ -142,7 +142,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
           + (" (interrupted)" if s["interrupted"] else ""))
     print(f"  collapsing cells (some learner collapses): {s['collapsing_cells']}")
     if s["montecarlo_cells"]:
-        print(f"  Monte Carlo cells: {s['montecarlo_cells']}, disagreements: {len(s['disagreements'])}")
+        print(f"  Monte Carlo cells: {s['montecarlo_cells']}, disagreements: {len(s['disagreements'])}, "
+              f"not assessed (no row with a reliable standard error): {s['not_assessed']}")
         for d in s["disagreements"]:
             print(f"    {d['cell']} {_values(d['values'])}: max |z| {d['max_abs_z']:.2f}")
     print(f"  failed: {len(s['failed'])}")
