@@ -18,7 +18,6 @@ from graphcollapse.theory.errors import GraphValueError
 from graphcollapse.theory.graph import InteractionGraph
 from graphcollapse.theory.mestimators import FAMILIES
 from graphcollapse.verify.blocks import block_generator
-from graphcollapse.verify.driver import run
 from graphcollapse.verify.msimulate import simulate_block
 from graphcollapse.verify.regsim import (RegimeMSimulator, RegimeOLSSimulator, regime_block_bytes, regime_spec,
                                          simulate_regime_mestimator_block, simulate_regime_ols_block,

@@ -49,7 +49,8 @@ are drawn once (added every generation under ``replace``, once to the running su
 generation, so a learner under ``accumulate-subsample`` keeps its pool: :math:`n^0_k +
 T N_k` rows of :math:`d + 2` floats (covariates, label, weight) per replication, i.e.
 :math:`8 \cdot 256 (n^0_k + T N_k)(d + 2)` bytes per block of 256 replications,
-growing linearly with :math:`T` (at most; a fixed real data set is kept once). :func:`regime_block_bytes` adds this up and the driver
+growing linearly with :math:`T` (at most; a fixed real data set is kept once).
+:func:`regime_block_bytes` adds this up and the driver
 refuses a run whose block does not fit ``--max-memory`` before anything is simulated.
 
 **M-estimators** (:func:`simulate_regime_mestimator_block`) keep their samples
@@ -494,7 +495,8 @@ def simulate_regime_ols_reference(spec: RegimeSpec, generations: int, rng: np.ra
                 X, y, w = np.take_along_axis(X, pick[:, :, None], axis=1), np.take_along_axis(y, pick, 1), \
                     np.take_along_axis(w, pick, 1)
             Xw = X * w[:, :, None]
-            new[k] = np.linalg.solve(np.matmul(Xw.transpose(0, 2, 1), X), np.einsum("rnd,rn->rd", Xw, y)[:, :, None])[:, :, 0]
+            rhs = np.einsum("rnd,rn->rd", Xw, y)[:, :, None]
+            new[k] = np.linalg.solve(np.matmul(Xw.transpose(0, 2, 1), X), rhs)[:, :, 0]
         theta = new
         risk[:, t, :] = np.einsum("krd,de,kre->rk", theta, Sig, theta)
     return risk
@@ -890,7 +892,8 @@ class RegimeOLSSimulator:
                                                             size)))
                 continue
             risk = np.stack([s * simulate_regime_ols_block(self.spec.scaled(s), self.generations,
-                                                           block_generator(seed, b), size) for s in self.scales], axis=1)
+                                                           block_generator(seed, b), size)
+                             for s in self.scales], axis=1)
             out.append(Sample(risk))
         return out
 
