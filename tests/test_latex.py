@@ -7,6 +7,7 @@ operator notation, the theorem prose, relations with text) are rendered by matpl
 mathtext instead, piece by piece.
 """
 
+import functools
 import io
 import re
 
@@ -37,12 +38,27 @@ def round_trip_ok(expr) -> bool:
     parse_latex = _parser()
     expr = sp.sympify(expr)
     # sympy's antlr grammar reads "d" followed by a letter or command as a differential
-    # ("d \cdot" -> d(cdot)); a parser quirk, so rename a symbol d before the trip.
-    expr = expr.subs({s: sp.Symbol("dim_d", **s.assumptions0) for s in expr.free_symbols if s.name == "d"})
-    back = parse_latex(tex(expr))
+    # ("d \sigma" -> d(sigma)); a parser quirk, so rename a symbol d before the trip.
+    expr = expr.subs({s: sp.Symbol("delta", **s.assumptions0) for s in expr.free_symbols if s.name == "d"})
+    back = _as_products(parse_latex(tex(expr)))
     # parsed form of each original symbol (e.g. m_{h}, or sigma**2 for the symbol sigma^2)
     back = back.subs({parse_latex(tex(s)): s for s in expr.free_symbols})
     return sp.simplify(back - expr) == 0
+
+
+def _as_products(e):
+    """The parser reads the juxtaposition ``m \\left(m + n\\right)`` as a call m(m + n);
+    our symbols are never functions, so a call of an undefined function is a product."""
+    from sympy.core.function import AppliedUndef
+
+    def call(x):
+        return isinstance(x, AppliedUndef) and len(x.args) == 1
+
+    # "m_{0} \\left(m + n\\right)^{2 k}" parses as m_0(m + n)**(2k): the power is the
+    # argument's; a power -1 is a division ("\\frac{1}{m \\left(m + n\\right)}"), of the product
+    e = e.replace(lambda x: x.is_Pow and call(x.base) and x.exp != -1,
+                  lambda x: sp.Symbol(x.base.func.__name__) * x.base.args[0] ** x.exp)
+    return e.replace(call, lambda x: sp.Symbol(x.func.__name__) * x.args[0])
 
 
 GRAPHS = {
@@ -57,6 +73,7 @@ GRAPHS = {
 CASES = [pytest.param(g, th, id=f"{g}-{th}") for g in GRAPHS for th in ("large-sample", "exact")]
 
 
+@functools.lru_cache(maxsize=None)
 def _theorem(name, theory):
     G, bindings = GRAPHS[name]
     return derive_theorem(apply_symbols(G, bindings), theory)
@@ -110,7 +127,7 @@ def test_theorem_inline_maths_renders(name, theory):
     from matplotlib.mathtext import math_to_image
 
     tex = theorem_latex(_theorem(name, theory))
-    assert tex.startswith(r"\begin{theorem}") and tex.endswith(r"\end{theorem}")
+    assert tex.startswith(r"\paragraph{Setting.}") and tex.endswith(r"\end{theorem}")
     for piece in _mathtext_pieces(tex):
         math_to_image(f"${piece}$", io.BytesIO(), format="png")
 
@@ -148,6 +165,7 @@ def test_repr_latex():
     """Result objects display as LaTeX in Jupyter."""
     th = _theorem("chain3-m", "large-sample")
     assert th._repr_latex_().startswith("$")
+    assert th._repr_html_().startswith('<div class="graphcollapse-theorem">')
     assert derive_family("cycle")._repr_latex_().startswith("$")
     assert family_latex(derive_family("star")).startswith("C_{00}")
 
@@ -174,7 +192,7 @@ def test_cli_large_sample_snippet(graph_file, capsys):
     """`latex --large-sample` prints a theorem snippet naming the symbol's condition."""
     assert main(["latex", graph_file, "--symbol", "m=A.real_samples", "--large-sample"]) == 0
     out = capsys.readouterr().out
-    assert r"collapses if and only if $m = 0$" in out
+    assert r"if and only if (C1) fails" in out and r"\begin{equation} m > 0 \tag{C1} \end{equation}" in out
 
 
 @pytest.mark.parametrize(
@@ -198,3 +216,226 @@ def test_contraction_only_for_one_learner_components():
     self-loop; a 3-cycle with self-loops is one component, so none is stated for it."""
     G = cycle(3, real_samples=20, samples=10, dimension=2, self_loops=True)
     assert derive_theorem(G, "exact").contraction == {}
+
+
+# --------------------------------------------------------------------------- paper-ready theorems
+TRIANGLE = ('{"dimension": 4, "noise_variance": 1,'
+            ' "models": [{"name": "A", "initial_samples": 20, "real_samples": 5},'
+            '            {"name": "B", "initial_samples": 20, "real_samples": 0},'
+            '            {"name": "C", "initial_samples": 20, "real_samples": 0}],'
+            ' "edges": [{"source": "A", "target": "B", "samples": 10}, {"source": "B", "target": "C", "samples": 10},'
+            '           {"source": "C", "target": "A", "samples": 10}, {"source": "C", "target": "B", "samples": 10}]}')
+
+
+@pytest.fixture(scope="module")
+def triangle():
+    """The 3-learner cycle A -> B -> C -> A with the chord C -> B, d = 4, symbols
+    m = A.real_samples and n = C->A.samples, in the exact theory."""
+    from graphcollapse.theory import load_graph
+
+    return derive_theorem(apply_symbols(load_graph(TRIANGLE), ["m=A.real_samples", "n=C-A.samples"]), "exact")
+
+
+def test_triangle_states_each_condition_once(triangle):
+    """Claim: the component's condition is stated once, labelled, and the three learners
+    refer to it; the theorem is short (it was 27 937 characters when the condition was
+    printed per learner, in full)."""
+    text = theorem_latex(triangle)
+    assert text.count(r"\tag{C1}") == 1
+    assert r"$\mathrm{A}$, $\mathrm{B}$ and $\mathrm{C}$ collapse" in text and "if and only if (C1) fails" in text
+    assert [c.stable for c in triangle.components] == [sp.Gt(triangle.graph.real_samples[0], 0)]
+    assert len(text) < 5000
+
+
+def test_display_forms_equal_the_derived_objects(triangle):
+    """Claim: every printed form (written in N_k, P_i and the user's names) equals the
+    derived expression once the definitions are substituted."""
+    defs = triangle.definitions
+    pos = {s.name: s for v in triangle.stationary_risks.values() for s in v.free_symbols}
+
+    def expand(e):
+        for _ in range(3):  # P_i may be written in N_A
+            e = e.subs(defs)
+        return e.subs({s: pos.get(s.name, s) for s in e.free_symbols})
+
+    for n, v in triangle.stationary_risks.items():  # derived with the counts positive
+        assert sp.cancel(expand(triangle.display[f"R[{n}]"]) - v) == 0
+    for key, raw in [("W", triangle.W), ("gamma", triangle.design_corrections), ("D", triangle.noise_variance)]:
+        assert all(sp.cancel(a.subs(defs) - b) == 0 for a, b in zip(triangle.display[key], raw)), key
+
+
+CDOT_NOT_BETWEEN_NUMERALS = re.compile(r"(?<![0-9}]) \\cdot|\\cdot (?![0-9])")
+
+
+@pytest.mark.parametrize("name,theory", CASES)
+def test_products_are_juxtaposed(name, theory):
+    """Claim: \\cdot appears only between numerals (2 \\cdot 3^{k}), never between letters."""
+    text = theorem_latex(_theorem(name, theory))
+    assert not CDOT_NOT_BETWEEN_NUMERALS.search(text)
+    assert r"\text{" not in text.replace(r"\text{and}", "").replace(r"\text{always}", "")
+
+
+@pytest.mark.parametrize("expr,want", [
+    pytest.param("5*m**2*n", "5 m^{2} n", id="juxtaposition"),
+    pytest.param("d*s**2", "d s^{2}", id="d-sigma"),
+    pytest.param("n**(2*k)*(m+n)**(-2*k)", r"\left(\frac{n}{m + n}\right)^{2 k}", id="power-of-fraction"),
+    pytest.param("2*3**k", r"2 \cdot 3^{k}", id="numerals-keep-cdot"),
+    pytest.param("m*(m+n)**(-k)", r"\frac{m}{\left(m + n\right)^{k}}", id="negative-power-down"),
+])
+def test_natural_notation(expr, want):
+    """The printer writes what a mathematician writes (symbols positive, exponents symbolic)."""
+    syms = {s: sp.Symbol(s, positive=True) for s in "mnkds"}
+    e = sp.sympify(expr, locals=syms)  # our own literal test input
+    assert tex(e) == want
+
+
+def test_gamma_in_the_legend_is_the_design_correction():
+    """Claim: the legend's formula for gamma(N, d) is design_correction."""
+    from graphcollapse.theory.exact import design_correction
+    from graphcollapse.theory.latex import GAMMA_LATEX
+
+    parse_latex = _parser()
+    back = _as_products(parse_latex(GAMMA_LATEX))
+    N, d = sp.symbols("N d")
+    assert sp.cancel(back.subs({sp.Symbol("N"): N, sp.Symbol("d"): d}) - design_correction(N, d)) == 0
+
+
+# --------------------------------------------------------------------------- integrality split
+def _split_cases():
+    from graphcollapse.theory.graph import InteractionGraph
+
+    pair = InteractionGraph(["A", "B"], real_samples=[1, 1], initial_samples=[30, 30],
+                            edges=[("A", "A", 1), ("B", "B", 1), ("A", "B", 15), ("B", "A", 15)],
+                            dimension=10, noise_variance=1)
+    lone = self_training(real_samples=7, samples=27, initial_samples=40, dimension=23)
+    return {
+        # finite remainder with exceptions: the pair collapses at m = 1 although it has real data
+        "pair-m": (pair, ["m=A.real_samples,B.real_samples"], {"m": range(0, 12)}),
+        # two symbols, finite remainder in (m, n)
+        "lone-m-n": (lone, ["m=L0.real_samples", "n=L0-L0.samples"], {"m": range(0, 12), "n": range(14, 34)}),
+        # a 2-cycle, d = 3, N_A = m + 6 and N_B = 1 + c: the remainders N_A <= 6 (m = 0, c
+        # free) and N_B <= 6 (c = 4, 5, m free) are infinite, stated slice by slice
+        "two-cycle-m-c": (InteractionGraph(["A", "B"], real_samples=[2, 1], initial_samples=[30, 30],
+                                           edges=[("A", "B", 5), ("B", "A", 6)], dimension=3, noise_variance=1),
+                          ["m=A.real_samples", "c=A-B.samples"], {"m": range(0, 6), "c": range(3, 12)}),
+    }
+
+
+SPLIT = _split_cases()
+
+
+@pytest.mark.parametrize("name", list(SPLIT))
+def test_integrality_split_by_substitution(name):
+    """Claim (docs/exact.md, integrality reduction): at every integer point of a grid in the
+    exact regime, the split condition of each component equals the exact verdict decided
+    independently by real-root counting on the numeric graph."""
+    import itertools
+
+    from graphcollapse.theory.exact import check_exact_regime, component_contracts
+    from graphcollapse.theory.errors import ExactRegimeError
+
+    G, bindings, grid = SPLIT[name]
+    Gs = apply_symbols(G, bindings)
+    th = derive_theorem(Gs, "exact")
+    syms = {s.name: s for s in Gs.free_symbols}
+    checked = 0
+    for values in itertools.product(*grid.values()):
+        point = {syms[k]: v for k, v in zip(grid, values)}
+        Gp = Gs.subs(point)
+        try:
+            check_exact_regime(Gp)
+        except ExactRegimeError:
+            continue
+        for c in th.components:
+            members = [Gp.index[n] for n in c.members]
+            assert bool(c.stable.subs(point)) == component_contracts(Gp, members), (c.label, point)
+        checked += 1
+    assert checked >= 8
+
+
+def test_pair_exception_is_enumerated():
+    """The mixing pair (d = 10) with m real samples each: (C) lists m = 1 as the only
+    integer point where it is unstable although it has real data."""
+    G, bindings, _ = SPLIT["pair-m"]
+    (c,) = derive_theorem(apply_symbols(G, bindings), "exact").components
+    assert c.reduced and c.exceptions == ((1,),) and c.slices == ()
+
+
+def test_slices_state_a_reduced_condition():
+    """With the cross count c a symbol, the remainders N_A <= 2d (m bounded, c free) and
+    N_B <= 2d (c bounded, m free) are infinite: they are stated slice by slice, each a
+    condition in the other symbol (or decided outright on it)."""
+    G, bindings, _ = SPLIT["two-cycle-m-c"]
+    (c,) = derive_theorem(apply_symbols(G, bindings), "exact").components
+    assert c.reduced and c.exceptions == ()
+    assert c.slices and all(len(key) == 1 for key, _ in c.slices)
+    assert all({s.name for s in cond.free_symbols} <= ({"c"} if str(key[0][0]) == "m" else {"m"})
+               for key, cond in c.slices)
+
+
+# --------------------------------------------------------------------------- --define and shell safety
+def test_cli_define(graph_file, capsys):
+    """`--define T=m+n` names a sub-expression; the theorem is written in it."""
+    assert main(["latex", graph_file, "--symbol", "m=A.real_samples", "--symbol", "n=B-B.samples",
+                 "--define", "T=m+n", "--large-sample"]) == 0
+    out = capsys.readouterr().out
+    assert "$T = m + n$" in out
+
+
+@pytest.mark.parametrize("define,match", [
+    pytest.param("T=m+k", "unknown name 'k'", id="unknown-symbol"),
+    pytest.param("T=__import__('os')", "--define T", id="no-code"),
+    pytest.param("m=2*m", "already a symbol", id="taken"),
+    pytest.param("T", "expected NAME=EXPRESSION", id="no-equals"),
+])
+def test_cli_define_bad_input(graph_file, capsys, define, match):
+    """Bad --define: one-line error naming the flag, exit 2, nothing evaluated."""
+    assert main(["latex", graph_file, "--symbol", "m=A.real_samples", "--define", define, "--large-sample"]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1
+
+
+def test_documented_commands_are_shell_safe():
+    """Every command in a runnable block of README.md and docs/*.md lexes in a POSIX shell
+    without an operator other than &&: no unquoted > (a silent redirection), <, |, ;, &."""
+    import shlex
+
+    from test_docs_run import DOCS, RUN_LANGS, _blocks
+
+    bad = []
+    for path in DOCS:
+        for lang, body, line in _blocks(path):
+            if lang not in RUN_LANGS:
+                continue
+            prompted = any(x.startswith("$ ") for x in body.splitlines())
+            for cmd in body.splitlines():
+                if prompted and not cmd.startswith("$ "):
+                    continue  # output shown after a command
+                cmd = cmd[2:] if cmd.startswith("$ ") else cmd
+                if not cmd.startswith("graphcollapse"):
+                    continue
+                lex = shlex.shlex(cmd, posix=True, punctuation_chars=True)
+                lex.whitespace_split = True
+                ops = [t for t in lex if t and set(t) <= set("();<>|&") and t != "&&"]
+                if ops:
+                    bad.append(f"{path.name}:{line}: {cmd}")
+    assert bad == []
+
+
+def test_symbol_command_runs_in_bash(tmp_path):
+    """The documented spelling runs as typed in bash: same theorem as the quoted arrow, and
+    no stray file (an unquoted '>' would create one)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    (tmp_path / "g.json").write_text(TRIANGLE)
+    run = [sys.executable, "-m", "graphcollapse", "latex", "g.json", "--large-sample", "--symbol", "m=A.real_samples"]
+    quoted = subprocess.run(run + ["--symbol", "n=C->A.samples"], cwd=tmp_path, capture_output=True, text=True)
+    typed = subprocess.run(["bash", "-c", "graphcollapse latex g.json --large-sample --symbol m=A.real_samples "
+                            "--symbol n=C-A.samples"], cwd=tmp_path, capture_output=True, text=True)
+    assert typed.returncode == 0, typed.stderr
+    assert typed.stdout == quoted.stdout and r"\frac{n}{N_{A}}" in typed.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.json"]

@@ -1,46 +1,129 @@
-r"""LaTeX printing of the objects :mod:`graphcollapse.theory.theorem` derives.
+r"""LaTeX (and notebook HTML) printing of the objects :mod:`graphcollapse.theory.theorem` derives.
 
 This module only prints: :func:`theorem_latex` renders a
 :class:`~graphcollapse.theory.theorem.Theorem`, :func:`family_latex` a family's closed forms,
-:func:`tex` any sympy object (``sympy.latex`` with explicit products, so the LaTeX says what
-the sympy object says; the tests parse every scalar back).
+:func:`tex` any sympy object. Nothing is derived here: the theorem's named sub-expressions,
+its component conditions and their integrality split are data of the theorem.
+
+Notation
+--------
+:class:`NaturalLatexPrinter` writes as a mathematician does: juxtaposition for products
+(``5 m^{2} n``, ``d \sigma^{2}``), ``\cdot`` only between two numerals, powers with a
+common symbolic exponent gathered into one fraction
+(``\left(\frac{n}{m + n}\right)^{2 k}`` rather than ``n^{2 k} \left(m + n\right)^{- 2 k}``).
+A theorem is prose with formulas (never prose inside ``\text{}``), in ``amsthm``
+environments (:data:`PREAMBLE`), preceded by a legend of its symbols.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from .graph import _as_sympy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .analysis import Analysis
-    from .theorem import Theorem
+    from .analysis import Analysis, Prediction
+    from .theorem import ComponentCondition, Theorem
 
 __all__ = [
+    "PREAMBLE",
+    "NaturalLatexPrinter",
     "tex",
     "analysis_latex",
+    "analysis_html",
+    "prediction_latex",
+    "prediction_html",
     "theorem_latex",
+    "theorem_html",
+    "theorem_notebook_latex",
     "document_latex",
     "family_latex",
     "learner_latex",
 ]
 
+#: What a document needs for :func:`theorem_latex` (standard LaTeX packages only).
+PREAMBLE = "\n".join([
+    r"\usepackage{amsmath,amssymb,amsthm}",
+    r"\newtheorem{theorem}{Theorem}",
+])
 
-def tex(obj: Any) -> str:
-    r"""``sympy.latex`` with explicit ``\cdot`` products, so that a product with a
-    parenthesised factor (``m \cdot \left(m + 2 n\right)``) cannot be read as a function
-    application ``m(m + 2n)``, by readers or by LaTeX parsers.
+
+#: The design correction gamma(N, d) of :func:`graphcollapse.theory.exact.design_correction`
+#: as written in the legend (a test parses it back and compares).
+GAMMA_LATEX = r"\frac{(d + 1) N^{2} - (d + 5) N + 2 (d + 1)}{(N - d - 1) (N - 1) (N + 2)}"
+
+
+class NaturalLatexPrinter(LatexPrinter):
+    r"""``sympy``'s LaTeX printer with the notation of a paper.
+
+    Products are juxtaposed (``\cdot`` only between numerals, sympy's own rule), and a
+    product of powers sharing a symbolic exponent is printed as one power of a fraction.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> m, n, k = sp.symbols("m n k", positive=True)
+    >>> NaturalLatexPrinter().doprint(5 * m**2 * n)
+    '5 m^{2} n'
+    >>> NaturalLatexPrinter().doprint(n**(2 * k) * (m + n)**(-2 * k))
+    '\\left(\\frac{n}{m + n}\\right)^{2 k}'
+    >>> NaturalLatexPrinter().doprint(sp.Integer(9)**k / (70 * sp.Integer(2)**(4 * k)))
+    '\\frac{1}{70} \\left(\\frac{9}{16}\\right)^{k}'
+    """
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        groups: dict[sp.Expr, list[tuple[sp.Expr, sp.Expr]]] = {}
+        rest = []
+        for f in expr.args:
+            b, e = f.as_base_exp()
+            if not e.is_number:
+                c, s = e.as_coeff_Mul()
+                groups.setdefault(s, []).append((b, c))
+            else:
+                rest.append(f)
+        joint = {s: g for s, g in groups.items() if len(g) > 1 and all(c.is_Rational for _, c in g)}
+        if not joint:
+            if any(c.is_negative for g in groups.values() for _, c in g):
+                # b^{-2k} goes to the denominator, as for numeric exponents
+                num, den = sp.fraction(expr)
+                if den != 1:
+                    if num.could_extract_minus_sign():
+                        return r"- \frac{" + self._print(-num) + "}{" + self._print(den) + "}"
+                    return r"\frac{" + self._print(num) + "}{" + self._print(den) + "}"
+            return super()._print_Mul(expr)
+        pieces = []
+        for s, g in groups.items():
+            if s not in joint:
+                rest += [b ** (c * s) for b, c in g]
+                continue
+            unit = sp.gcd_list([abs(c) for _, c in g])
+            base = sp.Mul(*[b ** (c / unit) for b, c in g])
+            pieces.append(r"\left(" + self._print(base) + r"\right)^{" + self._print(unit * s) + "}")
+        coeff = sp.Mul(*rest)
+        head = "" if coeff == 1 else "- " if coeff == -1 else self._print(coeff) + " "
+        if coeff.is_Add:
+            head = r"\left(" + self._print(coeff) + r"\right) "
+        return head + " ".join(pieces)
+
+
+def tex(obj: Any, **settings: Any) -> str:
+    r"""LaTeX of a sympy object in natural notation (:class:`NaturalLatexPrinter`).
 
     Examples
     --------
     >>> import sympy as sp
     >>> m, n = sp.symbols("m n")
     >>> tex(2 / (m * (m + n)))
-    '\\frac{2}{m \\cdot \\left(m + n\\right)}'
+    '\\frac{2}{m \\left(m + n\\right)}'
+    >>> tex(5 * m**2 * n)
+    '5 m^{2} n'
     """
-    return sp.latex(obj, mul_symbol="dot")
+    return NaturalLatexPrinter(settings).doprint(obj)
 
 
 def learner_latex(name: str) -> str:
@@ -54,78 +137,307 @@ def learner_latex(name: str) -> str:
     return r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
+def _names(names: Any) -> str:
+    """``A``, ``A and B``, ``A, B and C`` (each a learner label in math)."""
+    items = [f"${learner_latex(n)}$" for n in names]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _labels(labels: list[str]) -> str:
+    items = [f"({x})" for x in labels]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _top_level_splits(s: str) -> list[int]:
+    """Positions of `` + `` / `` - `` at brace and ``\\left``/``\\right`` depth 0."""
+    out, depth, i = [], 0, 0
+    while i < len(s):
+        if s.startswith(r"\left", i):
+            depth += 1
+            i += 5
+            continue
+        if s.startswith(r"\right", i):
+            depth -= 1
+            i += 6
+            continue
+        ch = s[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0 and ch in "+-" and i > 1 and s[i - 1] == " " and s[i + 1: i + 2] == " ":
+            out.append(i)
+        i += 1
+    return out
+
+
+def _broken(s: str, width: int = 90) -> list[str]:
+    """A long sum cut into lines of about ``width`` characters at its top-level signs."""
+    lines, start, last = [], 0, 0
+    for p in _top_level_splits(s):
+        if p - start > width and last > start:
+            lines.append(s[start:last].rstrip())
+            start = last
+        last = p
+    if len(s) - start > width and last > start:
+        lines.append(s[start:last].rstrip())
+        start = last
+    lines.append(s[start:].strip())
+    return lines
+
+
+# --------------------------------------------------------------------------- theorem blocks
+# A theorem is printed from a list of blocks, rendered by theorem_latex (LaTeX) and
+# theorem_html (notebooks): ("par", text) prose with $...$ formulas; ("display", latex, tag)
+# a displayed formula (tag: an equation label or None); ("lines", [latex, ...]) a long
+# formula broken over lines; ("items", [[block, ...], ...]) an enumeration.
+
+
+def _condition_tex(cond: Any) -> str:
+    """A Boolean condition, its conjunctions and disjunctions in words between formulas."""
+    if cond is True or cond == sp.true:
+        return "always"
+    if cond is False or cond == sp.false:
+        return "never"
+    if isinstance(cond, sp.And):
+        return " and ".join(_condition_tex(a) if isinstance(a, sp.Or) else f"${tex(a)}$" for a in cond.args)
+    if isinstance(cond, sp.Or):
+        return " or ".join(f"${tex(a)}$" for a in cond.args)
+    return f"${tex(cond)}$"
+
+
+def _tuple_tex(values: tuple[int, ...]) -> str:
+    return values[0].__str__() if len(values) == 1 else "(" + ", ".join(map(str, values)) + ")"
+
+
+def _component_blocks(th: Theorem, c: ComponentCondition) -> list[tuple]:
+    members = r"\{" + ", ".join(learner_latex(n) for n in c.members) + r"\}"
+    what = ("its exact second-moment map has spectral radius below $1$" if th.theory == "exact"
+            else r"$\rho(W_{AA}) < 1$ on it")
+    blocks: list[tuple] = []
+    if c.stable == sp.false:
+        why = ("it receives neither real data nor data from outside" if c.topological == sp.false
+               else "for every value of the symbols")
+        return [("par", f"The component ${members}$ is never stable ({what} fails: {why}).")]
+    lead = f"The component ${members}$ is stable ({what}) if and only if"
+    if not c.reduced:
+        shown = th.display.get(c.label, c.stable)
+        if isinstance(shown, sp.And):
+            lead += f" the following conditions ({c.label}) hold:"
+            blocks.append(("par", lead))
+            blocks.append(("display", r",\qquad ".join(tex(a) for a in shown.args), c.label))
+        else:
+            blocks.append(("par", lead))
+            blocks.append(("display", tex(shown), c.label))
+        return blocks
+    syms = "(" + ", ".join(tex(s) for s in c.symbols) + ")" if len(c.symbols) > 1 else tex(c.symbols[0])
+    parts = [] if c.topological == sp.true else [tex(c.topological)]
+    if c.exceptions:
+        parts.append(syms + r" \notin \{" + ", ".join(_tuple_tex(e) for e in c.exceptions) + r"\}")
+    for i, (key, _) in enumerate(c.slices):
+        parts.append(r"(\text{" + f"{c.label}.{i + 1}" + r"})")
+    blocks.append(("par", lead))
+    blocks.append(("display", r" \quad\text{and}\quad ".join(parts) if parts else r"\text{always}", c.label))
+    where = "every $N_k \\geq 2d + 1$ in the component"
+    if c.regime != sp.true:
+        where += f" (here ${tex(c.regime)}$)"
+    explain = (f"Where {where} this is the topological condition "
+               + ("(the component receives data from outside)" if c.topological == sp.true
+                  else f"${tex(c.topological)}$")
+               + "; the exact verdict is topological there. ")
+    if c.exceptions:
+        explain += (f"The listed values of ${syms}$ are every integer point outside that region "
+                    "(with $N_k > d + 1$) at which the component is nevertheless unstable. ")
+    elif not c.slices:
+        explain += ("At every integer point outside that region (with $N_k > d + 1$) the exact verdict "
+                    "is the topological one as well. ")
+    blocks.append(("par", explain.rstrip()))
+    for i, (key, _) in enumerate(c.slices):
+        at = ", ".join(f"{tex(s)} = {v}" for s, v in key)
+        cond = th.display.get(f"{c.label}.{i}", c.slices[i][1])
+        blocks.append(("par", f"({c.label}.{i + 1}) where ${at}$: {_condition_tex(cond)}."))
+    return blocks
+
+
+def _matrix_tex(M: sp.Matrix) -> str:
+    if M.is_diagonal() and M.rows > 1:
+        return r"\operatorname{diag}\left(" + ", ".join(tex(M[i, i]) for i in range(M.rows)) + r"\right)"
+    return tex(M)
+
+
+def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
+    """(title, notation blocks, theorem blocks)."""
+    g = th.graph
+    exact = th.theory == "exact"
+    title = f"{'Exact' if exact else 'Large-sample'} model collapse on a {g.num_learners}-learner graph"
+    # ---- setting and legend (prose, before the theorem)
+    edges = ", ".join(f"${learner_latex(s)} \\to {learner_latex(t)}$" for s, t, _ in g.edges) or "none"
+    setting = (f"Learners {_names(g.names)}; edges (data flow) {edges}; dimension "
+               f"$d = {tex(_as_sympy(g.dimension))}$; noise variance of the real labels "
+               f"$\\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
+    if th.setting:
+        setting += " " + th.setting
+    notation: list[tuple] = [("par", r"\paragraph{Setting.} " + setting)]
+    legend = [f"${tex(s)}$: " + " and ".join(_field_text(f) for f in fields) for s, fields in th.legend]
+    defs = [(s, f) for s, f in th.definitions.items() if not str(s).startswith("P_")]
+    legend += [f"${tex(s)} = {tex(f)}$" + (f": the samples per generation of learner ${learner_latex(str(s)[2:])}$"
+                                             if str(s).startswith("N_") and str(s)[2:] in g.index else "")
+               for s, f in defs]
+    legend.append("$N_k$: the samples per generation of learner $k$, $W_{kj} = n_{jk}/N_k$ the share of them "
+                  "produced by learner $j$, $R_k^{(t)}$ its excess risk at generation $t$")
+    if exact:
+        legend.append(r"$\gamma_k = \gamma(N_k, d)$ with $\gamma(N, d) = " + GAMMA_LATEX
+                      + r"$: the design correction of learner $k$; $D_k = d(m_k\sigma^2 + \sum_j n_{jk}\sigma_j^2)"
+                      r"/(N_k(N_k - d - 1))$: its one-generation noise variance")
+    else:
+        legend.append(r"$D_k = d(m_k\sigma^2 + \sum_j n_{jk}\sigma_j^2)/N_k^2$: the one-generation noise variance")
+    notation.append(("par", r"\paragraph{Notation.} " + "; ".join(legend) + "."))
+    # ---- the theorem
+    body: list[tuple] = []
+    if exact:
+        body.append(("par", "Suppose $N_k > d + 1$ and $n^0_k > d + 1$ for every learner $k$. "
+                            "The risks $R_k^{(t)} = C^{(t)}_{kk}$ follow exactly the recursion"))
+        body.append(("display", r"C^{(t)} = W C^{(t-1)} W^\top + \operatorname{diag}_k\Big(\gamma_k \big(\textstyle"
+                                r"\sum_j W_{kj} C^{(t-1)}_{jj} - (W C^{(t-1)} W^\top)_{kk}\big)\Big) + D", None))
+    else:
+        body.append(("par", "The risks $R_k^{(t)} = C^{(t)}_{kk}$ follow, up to $o(1/n)$, the recursion"))
+        body.append(("display", r"C^{(t)} = W C^{(t-1)} W^\top + D", None))
+    body.append(("par", "with"))
+    W = th.display.get("W", th.W)
+    body.append(("display", r"W = " + tex(W) + r", \qquad C^{(0)} = " + _matrix_tex(th.initial_covariance), None))
+    vec = []
+    if th.design_corrections is not None:
+        vec.append(r"\gamma = \left(" + ", ".join(tex(x) for x in th.display.get("gamma", th.design_corrections))
+                   + r"\right)")
+    vec.append(r"D = \operatorname{diag}\left(" + ", ".join(tex(x) for x in th.display.get("D", th.noise_variance))
+               + r"\right)")
+    body.append(("display", r", \qquad ".join(vec) + ".", None))
+    items: list[list[tuple]] = []
+    symbolic = g.is_symbolic
+    if symbolic:
+        for c in th.components:
+            if c.stable == sp.true and not c.reduced:
+                continue
+            items.append(_component_blocks(th, c))
+    items.append([("par", _verdict_sentence(th))])
+    bounded = list(th.stationary_risks)
+    if bounded:
+        risks = ", ".join(f"$R_{{{learner_latex(n)}}}^{{(\\infty)}} = {tex(th.display.get(f'R[{n}]', v))}$"
+                          for n, v in th.stationary_risks.items())
+        where = ""
+        if symbolic:
+            where = "Where they do not collapse, "
+        items.append([("par", (where or "") + ("the " if where else "The ") + "bounded learners converge to the "
+                       "stationary risks " + risks + ".")])
+    if th.growth_rates:
+        rates = ", ".join(f"$\\lim_{{t\\to\\infty}} R_{{{learner_latex(n)}}}^{{(t)}}/t = "
+                          f"{tex(th.display.get(f'r[{n}]', v))}$" for n, v in th.growth_rates.items())
+        cond = (" where no ancestor component has radius above $1$ (every $N_k \\geq 2d + 1$ suffices)"
+                if exact else "")
+        items.append([("par", "The collapsing learners grow linearly" + cond + ": " + rates + ".")])
+    factors = [(s, f) for s, f in th.definitions.items() if str(s).startswith("P_")]
+    if factors:
+        items.append([("par", "Here")] + [("lines", _broken(f"{tex(s)} = {tex(f)}")) for s, f in factors])
+    body.append(("items", items))
+    return title, notation, body
+
+
+def _field_text(f: tuple[str, ...]) -> str:
+    if f[0] == "real_samples":
+        return f"the fresh real samples per generation of learner ${learner_latex(f[1])}$"
+    if f[0] == "initial_samples":
+        return f"the real samples of learner ${learner_latex(f[1])}$ at generation $0$"
+    if f[0] == "samples":
+        return f"the synthetic samples per generation on the edge ${learner_latex(f[1])} \\to {learner_latex(f[2])}$"
+    return {"dimension": "the dimension of the covariates",
+            "noise_variance": "the noise variance of the real labels"}.get(f[0], f[0])
+
+
+def _verdict_sentence(th: Theorem) -> str:
+    g = th.graph
+    if g.is_symbolic:
+        comp_of = {n: c for c in th.components for n in c.members}
+        from .theorem import _ancestors  # structure only, no derivation
+
+        groups: dict[tuple[str, ...], list[str]] = {}
+        never: list[str] = []
+        always: list[str] = []
+        for k, anc in enumerate(_ancestors(g)):
+            if any(comp_of[g.names[j]].stable == sp.false for j in anc):
+                always.append(g.names[k])
+                continue
+            labels = sorted({comp_of[g.names[j]].label for j in anc
+                             if not (comp_of[g.names[j]].stable == sp.true and not comp_of[g.names[j]].reduced)},
+                            key=lambda x: int(x[1:]))
+            if not labels:
+                never.append(g.names[k])
+            else:
+                groups.setdefault(tuple(labels), []).append(g.names[k])
+        parts = []
+        if always:
+            parts.append(f"{_names(always)} {'collapses' if len(always) == 1 else 'collapse'} "
+                         "($\\sup_t R_k^{(t)} = \\infty$)")
+        for labels, names in groups.items():
+            verb = "collapses" if len(names) == 1 else "collapse"
+            parts.append(f"{_names(names)} {verb} ($\\sup_t R_k^{{(t)}} = \\infty$) if and only if "
+                         f"{_labels(list(labels))} fails")
+        if never:
+            parts.append(f"{_names(never)} {'stays' if len(never) == 1 else 'stay'} bounded")
+        return "; ".join(parts) + "."
+    collapsing = [n for n, c in zip(g.names, th.collapses) if c is True or c == sp.true]
+    bounded = [n for n in g.names if n not in collapsing]
+    parts = []
+    if collapsing:
+        parts.append(f"{_names(collapsing)} {'collapses' if len(collapsing) == 1 else 'collapse'} "
+                     "($\\sup_t R_k^{(t)} = \\infty$)")
+    if bounded:
+        parts.append(f"{_names(bounded)} {'stays' if len(bounded) == 1 else 'stay'} bounded")
+    return "; ".join(parts) + "."
+
+
+def _render_latex(blocks: list[tuple]) -> list[str]:
+    out: list[str] = []
+    for b in blocks:
+        if b[0] == "par":
+            out.append(b[1])
+        elif b[0] == "display":
+            tag = rf" \tag{{{b[2]}}}" if b[2] else ""
+            out.append((r"\begin{equation}" if b[2] else r"\[") + " " + b[1] + tag + " "
+                       + (r"\end{equation}" if b[2] else r"\]"))
+        elif b[0] == "lines":
+            if len(b[1]) == 1:
+                out.append(r"\[ " + b[1][0] + r" \]")
+            else:
+                out.append("\\begin{multline*}\n" + " \\\\\n".join(b[1]) + "\n\\end{multline*}")
+        elif b[0] == "items":
+            out.append(r"\begin{enumerate}")
+            for item in b[1]:
+                out.append(r"\item " + "\n".join(_render_latex(item)))
+            out.append(r"\end{enumerate}")
+    return out
+
+
 def theorem_latex(th: Theorem) -> str:
-    r"""A theorem-style LaTeX statement (``\begin{theorem} ... \end{theorem}``) with its
-    assumptions, the recursion, :math:`W`, :math:`D`, the condition, risks and rates.
+    r"""The theorem as LaTeX: a setting and notation paragraph (the legend of its symbols),
+    then an ``amsthm`` theorem stating the recursion, each component's stability condition
+    once (labelled (C1), (C2), ...), the learners' verdicts by those labels, the stationary
+    risks and the growth rates. Needs :data:`PREAMBLE` (``amsmath``, ``amssymb``, ``amsthm``).
 
     Examples
     --------
     >>> from graphcollapse.theory.builders import self_training
     >>> from graphcollapse.theory.theorem import derive_theorem
-    >>> tex = theorem_latex(derive_theorem(self_training(real_samples=10, samples=30, dimension=2), "large-sample"))
-    >>> tex.splitlines()[0]
-    '\\begin{theorem}[Large-sample model collapse on a 1-learner graph]'
+    >>> text = theorem_latex(derive_theorem(self_training(real_samples=10, samples=30, dimension=2), "large-sample"))
+    >>> [line for line in text.splitlines() if line.startswith(r"\begin{theorem}")]
+    ['\\begin{theorem}[Large-sample model collapse on a 1-learner graph]']
     """
-    g = th.graph
-    lines = [rf"\begin{{theorem}}[{'Exact' if th.theory == 'exact' else 'Large-sample'} model collapse "
-             rf"on a {g.num_learners}-learner graph]"]
-    edges = ", ".join(rf"{learner_latex(s)} \to {learner_latex(t)}" for s, t, _ in g.edges) or r"\text{none}"
-    lines.append(rf"Learners ${', '.join(learner_latex(n) for n in g.names)}$; edges (data flow) ${edges}$; "
-                 rf"dimension $d = {tex(_as_sympy(g.dimension))}$, noise variance "
-                 rf"$\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
-    if th.assumptions:
-        lines.append("Assume " + "; ".join(f"${a}$" for a in th.assumptions) + ".")
-    lines.append(r"With the mixing matrix")
-    lines.append(r"\[ W = " + tex(th.W) + r" \]")
-    if th.theory == "large-sample":
-        lines.append(r"the risks $R_k^{(t)} = C^{(t)}_{kk}$ follow, up to $o(1/n)$,")
-        lines.append(r"\[ C^{(t)} = W C^{(t-1)} W^\top + D, \qquad C^{(0)} = " + tex(th.initial_covariance) + r", \]")
-    else:
-        lines.append(r"the risks $R_k^{(t)} = C^{(t)}_{kk}$ follow exactly")
-        lines.append(r"\[ C^{(t)} = W C^{(t-1)} W^\top + \operatorname{diag}_k\Big(\gamma_k \big(\textstyle\sum_j W_{kj} "
-                     r"C^{(t-1)}_{jj} - (W C^{(t-1)} W^\top)_{kk}\big)\Big) + D, \qquad C^{(0)} = "
-                     + tex(th.initial_covariance) + r", \]")
-        lines.append(r"\[ \gamma = \left(" + r",\ ".join(tex(x) for x in th.design_corrections or ()) + r"\right), \]")
-    lines.append(r"\[ D = \operatorname{diag}\left(" + r",\ ".join(tex(x) for x in th.noise_variance) + r"\right). \]")
-    lines.append(r"\begin{enumerate}")
-    verdicts = []
-    for name, c in zip(g.names, th.collapses):
-        if c is True or c == sp.true:
-            verdicts.append(rf"${learner_latex(name)}$ collapses ($\sup_t R^{{(t)}} = \infty$)")
-        elif c is False or c == sp.false:
-            verdicts.append(rf"${learner_latex(name)}$ stays bounded"
-                            + (" (topologically)" if th.theory == "large-sample" else ""))
-        else:
-            verdicts.append(rf"${learner_latex(name)}$ collapses if and only if ${tex(c)}$")
-    lines.append(r"\item " + "; ".join(verdicts) + ".")
-    for name, rel in th.contraction.items():
-        members = name.split(", ")
-        always, never = rel is True or rel == sp.true, rel is False or rel == sp.false
-        if len(members) == 1:
-            how = ("always contracts" if always else "never contracts" if never
-                   else f"contracts if and only if ${tex(rel)}$")
-            lines.append(rf"\item In the exact theory the self-training learner ${learner_latex(name)}$ {how}.")
-        else:
-            how = ("always contracts: its exact second-moment map has spectral radius below 1" if always else
-                   "never contracts: its exact second-moment map has spectral radius at least 1" if never else
-                   f"contracts, i.e. its exact second-moment map has spectral radius below 1, if and only if ${tex(rel)}$")
-            lines.append(r"\item In the exact theory the component $\{" + ", ".join(learner_latex(m) for m in members)
-                         + r"\}$ " + how + ".")
-    if th.stationary_risks:
-        lines.append(r"\item The bounded learners converge to the stationary risks "
-                     + ", ".join(rf"$R_{{{learner_latex(n)}}}^{{(\infty)}} = {tex(v)}$" for n, v in th.stationary_risks.items()) + ".")
-    if th.growth_rates:
-        lines.append(r"\item The collapsing learners grow linearly ("
-                     + ("large sample" if th.theory == "large-sample" else "exact")
-                     + "), "
-                     + ", ".join(rf"$\lim_{{t\to\infty}} R_{{{learner_latex(n)}}}^{{(t)}}/t = {tex(v)}$" for n, v in th.growth_rates.items()) + ".")
-    lines.append(r"\end{enumerate}")
-    lines.append(r"\end{theorem}")
-    return "\n".join(lines)
+    title, notation, body = _theorem_blocks(th)
+    return "\n".join(_render_latex(notation) + [rf"\begin{{theorem}}[{title}]"] + _render_latex(body)
+                     + [r"\end{theorem}"])
 
 
 def document_latex(body: str, title: str = "Model collapse") -> str:
-    r"""A standalone LaTeX document (``amsmath``, ``amsthm``) around ``body``.
+    r"""A standalone LaTeX document (:data:`PREAMBLE`) around ``body``.
 
     Examples
     --------
@@ -134,8 +446,7 @@ def document_latex(body: str, title: str = "Model collapse") -> str:
     """
     return "\n".join([
         r"\documentclass{article}",
-        r"\usepackage{amsmath,amssymb,amsthm}",
-        r"\newtheorem{theorem}{Theorem}",
+        PREAMBLE,
         rf"\title{{{title}}}",
         r"\date{}",
         r"\begin{document}",
@@ -144,6 +455,74 @@ def document_latex(body: str, title: str = "Model collapse") -> str:
         r"\end{document}",
         "",
     ])
+
+
+# --------------------------------------------------------------------------- notebooks
+_INLINE = re.compile(r"\$([^$]+)\$")
+
+
+def _html_text(text: str) -> str:
+    """Prose with ``$...$`` formulas as HTML (MathJax typesets the formulas)."""
+    text = text.replace(r"\paragraph{", "<b>").replace(r"Setting.} ", "Setting.</b> ").replace(
+        r"Notation.} ", "Notation.</b> ")
+    pieces = []
+    last = 0
+    for m in _INLINE.finditer(text):
+        pieces.append(html.escape(text[last:m.start()], quote=False).replace("&lt;b&gt;", "<b>")
+                      .replace("&lt;/b&gt;", "</b>"))
+        pieces.append("$" + html.escape(m.group(1), quote=False) + "$")
+        last = m.end()
+    pieces.append(html.escape(text[last:], quote=False).replace("&lt;b&gt;", "<b>").replace("&lt;/b&gt;", "</b>"))
+    return "".join(pieces).replace(r"\S ", "§")
+
+
+def _render_html(blocks: list[tuple]) -> list[str]:
+    out: list[str] = []
+    for b in blocks:
+        if b[0] == "par":
+            out.append(f"<p>{_html_text(b[1])}</p>")
+        elif b[0] == "display":
+            tag = rf" \tag{{{b[2]}}}" if b[2] else ""
+            out.append("<p>$$" + html.escape(b[1], quote=False) + tag + "$$</p>")
+        elif b[0] == "lines":
+            out.append("<p>$$\\begin{split}" + html.escape(r" \\ ".join(b[1]), quote=False) + "\\end{split}$$</p>")
+        elif b[0] == "items":
+            out.append("<ol>" + "".join("<li>" + "".join(_render_html(i)) + "</li>" for i in b[1]) + "</ol>")
+    return out
+
+
+def theorem_html(th: Theorem) -> str:
+    """The theorem as HTML with ``$...$`` formulas (Jupyter's ``_repr_html_``).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.theorem import derive_theorem
+    >>> theorem_html(derive_theorem(self_training(real_samples=0, dimension=1), "large-sample"))[:40]
+    '<div class="graphcollapse-theorem"><p><b'
+    """
+    title, notation, body = _theorem_blocks(th)
+    return ('<div class="graphcollapse-theorem">' + "".join(_render_html(notation))
+            + f"<p><b>Theorem</b> ({html.escape(title)}).</p>" + "".join(_render_html(body)) + "</div>")
+
+
+def theorem_notebook_latex(th: Theorem) -> str:
+    r"""The formulas of a theorem as one LaTeX display (Jupyter's ``_repr_latex_``, which
+    renders maths only): the recursion's :math:`W` and each component condition.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.theorem import derive_theorem
+    >>> theorem_notebook_latex(derive_theorem(self_training(real_samples=0, dimension=1), "large-sample"))
+    '$\\displaystyle \\begin{aligned} W &= \\left[\\begin{matrix}1\\end{matrix}\\right]\\end{aligned}$'
+    """
+    rows = [r"W &= " + tex(th.display.get("W", th.W))]
+    if th.graph.is_symbolic:
+        for c in th.components:
+            if c.stable != sp.true or c.reduced:
+                rows.append(rf"\text{{({c.label})}} &: " + tex(c.stable))
+    return r"$\displaystyle \begin{aligned} " + r" \\ ".join(rows) + r"\end{aligned}$"
 
 
 def family_latex(cf: Any) -> str:
@@ -160,6 +539,19 @@ def family_latex(cf: Any) -> str:
     return r",\quad ".join(f"{labels.get(k, k)} = {tex(v)}" for k, v in cf.unknowns.items())
 
 
+def _analysis_rows(a: Analysis) -> list[tuple[str, str, str]]:
+    rows = []
+    for r in a.learners:
+        if r.stationary_risk is not None:
+            rows.append((r.name, "bounded", rf"R_\infty = {tex(r.stationary_risk)}"))
+        elif r.growth_factor is not None:
+            rows.append((r.name, "geometric", rf"\rho = {tex(r.growth_factor)}"))
+        else:
+            q = r.growth_degree
+            rows.append((r.name, str(r.growth), rf"R_t / t^{{{q}}} \to {tex(r.growth_rate)}"))
+    return rows
+
+
 def analysis_latex(a: Analysis) -> str:
     r"""A table of the verdicts, growth and stationary risks of an analysis (for notebooks).
 
@@ -168,15 +560,106 @@ def analysis_latex(a: Analysis) -> str:
     >>> from graphcollapse.theory.builders import self_training
     >>> from graphcollapse.theory.analysis import analyze
     >>> analysis_latex(analyze(self_training(real_samples=0), theory="large-sample"))
-    '$\\begin{array}{lll}\\text{L0} & \\text{linear} & R_t / t^{1} \\to \\frac{1}{2}\\end{array}$'
+    '$\\begin{array}{lll}\\mathrm{L0} & \\text{linear} & R_t / t^{1} \\to \\frac{1}{2}\\end{array}$'
     """
-    rows = []
-    for r in a.learners:
-        if r.stationary_risk is not None:
-            rows.append(rf"\text{{{r.name}}} & \text{{bounded}} & R_\infty = {sp.latex(r.stationary_risk)}")
-        elif r.growth_factor is not None:
-            rows.append(rf"\text{{{r.name}}} & \text{{geometric}} & \rho = {sp.latex(r.growth_factor)}")
-        else:
-            q = r.growth_degree
-            rows.append(rf"\text{{{r.name}}} & \text{{{r.growth}}} & R_t / t^{{{q}}} \to {sp.latex(r.growth_rate)}")
+    rows = [rf"{learner_latex(n)} & \text{{{g}}} & {v}" for n, g, v in _analysis_rows(a)]
     return r"$\begin{array}{lll}" + r" \\ ".join(rows) + r"\end{array}$"
+
+
+def analysis_html(a: Analysis) -> str:
+    """An HTML table of an analysis (Jupyter's ``_repr_html_``): learner, growth, value.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.analysis import analyze
+    >>> "<td>linear</td>" in analysis_html(analyze(self_training(real_samples=0), theory="large-sample"))
+    True
+    """
+    head = (f"<p>{html.escape(str(a.theory))} theory: "
+            + ("some learner collapses" if a.collapse else "no learner collapses") + "</p>")
+    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{html.escape(g)}</td><td>${html.escape(v, quote=False)}$</td></tr>"
+                   for n, g, v in _analysis_rows(a))
+    return head + "<table><tr><th>learner</th><th>growth</th><th>limit</th></tr>" + rows + "</table>"
+
+
+def _prediction_series(p: Any) -> tuple[list[str], dict[str, list[Any]]]:
+    return list(p.risk), p.risk
+
+
+def prediction_latex(p: Any, max_rows: int = 8) -> str:
+    r"""The predicted risks :math:`R_k^{(t)}` as a LaTeX array (first and last generations).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.analysis import predict
+    >>> prediction_latex(predict(self_training(real_samples=0, dimension=1, initial_samples=10), 1,
+    ...                          theory="large-sample"))
+    '$\\begin{array}{r|l}t & \\mathrm{L0} \\\\ \\hline 0 & \\frac{1}{10} \\\\ 1 & \\frac{1}{5}\\end{array}$'
+    """
+    names, risk = _prediction_series(p)
+    T = len(next(iter(risk.values()))) if risk else 0
+    ts = list(range(T)) if T <= max_rows else [*range(max_rows // 2), None, *range(T - max_rows // 2, T)]
+    head = "t & " + " & ".join(learner_latex(n) for n in names)
+    rows = [r"\vdots & " + " & ".join([r"\vdots"] * len(names)) if t is None
+            else f"{t} & " + " & ".join(_value_tex(risk[n][t]) for n in names) for t in ts]
+    return r"$\begin{array}{r|" + "l" * len(names) + "}" + head + r" \\ \hline " + r" \\ ".join(rows) + r"\end{array}$"
+
+
+def _value_tex(v: Any) -> str:
+    if isinstance(v, (sp.Basic, int)):
+        e = sp.sympify(v)
+        if e.is_Rational and len(str(e)) > 24:
+            return tex(sp.Float(e, 6))
+        return tex(e)
+    return f"{float(v):.6g}"
+
+
+def prediction_html(p: Any) -> str:
+    """The predicted risks as an HTML table and an inline plot (Jupyter's ``_repr_html_``).
+
+    The plot is an SVG drawn by matplotlib (imported only here), risks on a log scale
+    when they span more than two decades.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.analysis import predict
+    >>> out = prediction_html(predict(self_training(real_samples=0, dimension=1, initial_samples=10), 3,
+    ...                               theory="large-sample"))
+    >>> "<svg" in out, "<table>" in out
+    (True, True)
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    names, risk = _prediction_series(p)
+    fig = Figure(figsize=(5, 3))
+    ax = fig.subplots()
+    values = []
+    for n in names:
+        ys = [float(sp.sympify(v)) if isinstance(v, sp.Basic) else float(v) for v in risk[n]]
+        values += ys
+        ax.plot(range(len(ys)), ys, marker="o", ms=3, label=n)
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("generation t")
+    ax.set_ylabel("risk")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    T = len(next(iter(risk.values()))) if risk else 0
+    last = T - 1
+    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>${_value_tex(risk[n][0])}$</td>"
+                   f"<td>${_value_tex(risk[n][last])}$</td></tr>" for n in names)
+    table = (f"<table><tr><th>learner</th><th>t = 0</th><th>t = {last}</th></tr>" + rows + "</table>")
+    return svg + table

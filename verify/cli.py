@@ -33,6 +33,9 @@ EXIT_OUTPUT = 1
 EXIT_USAGE = 2
 EXIT_DISAGREE = 3
 
+#: ``latex`` refuses graphs with more learners than this (a theorem per learner is unreadable).
+LATEX_MAX_LEARNERS = 200
+
 #: Figure formats of ``--plot`` and ``--graph-plot`` (no suffix: PNG).
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -466,8 +469,12 @@ def _write_outputs(result: Any, graph: Any, args: argparse.Namespace) -> list[st
 def _add_latex_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", type=_file("graph"), help="interaction graph JSON file")
     p.add_argument("--symbol", action="append", default=[], metavar="NAME=FIELD[,FIELD]",
-                   help="bind a symbol to fields: A.real_samples, A.initial_samples, B->A.samples, "
-                        "dimension, noise_variance (repeatable)")
+                   help="bind a symbol to fields: A.real_samples, A.initial_samples, B-A.samples "
+                        "(the edge B -> A; B->A.samples needs quotes in a shell), dimension, "
+                        "noise_variance (repeatable)")
+    p.add_argument("--define", action="append", default=[], metavar="NAME=EXPR",
+                   help="name a sub-expression of the symbols (e.g. T=m+n); the theorem is written "
+                        "in it where that is shorter (repeatable)")
     p.add_argument("--large-sample", action="store_true",
                    help="use the large-sample (first-order) theory instead of the exact one")
     p.add_argument("--document", action="store_true", help="write a standalone LaTeX document")
@@ -479,8 +486,13 @@ def _cmd_latex(args: argparse.Namespace) -> int:
     from graphcollapse.theory.symbols import apply_symbols
 
     _check_outputs([("--output", args.output, None)], [("the graph", args.graph)])
-    graph = apply_symbols(_load(args.graph), args.symbol)
-    theorem = derive_theorem(graph, "large-sample" if args.large_sample else "exact")
+    graph = _load(args.graph)
+    if graph.num_learners > LATEX_MAX_LEARNERS:
+        raise CommandError(
+            f"the graph has {graph.num_learners:,} learners; a theorem states every learner's condition and is "
+            f"refused beyond {LATEX_MAX_LEARNERS} learners: use 'analyze --json' for the numbers, or a subgraph")
+    graph = apply_symbols(graph, args.symbol)
+    theorem = derive_theorem(graph, "large-sample" if args.large_sample else "exact", definitions=args.define)
     text = theorem.to_latex(document=args.document)
     if args.output:
         try:
@@ -550,7 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("latex", help="LaTeX for the derived objects of a graph",
                        epilog=_examples("latex docs/examples/ring.json",
-                                        "latex docs/examples/demo.json --large-sample --document -o demo.tex"))
+                                        "latex docs/examples/demo.json --large-sample --document -o demo.tex",
+                                        "latex docs/examples/ring.json --symbol m=Downstream.real_samples "
+                                        "--symbol n=C-Downstream.samples --define T=m+n"))
     _add_latex_args(p)
     p.set_defaults(func=_cmd_latex)
 
