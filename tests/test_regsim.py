@@ -71,6 +71,25 @@ def test_gerstgrasser_fixed_design_accumulation(design):
     assert theory[-1] < math.pi**2 / 6 * theory[0]
 
 
+def test_kazdan_ordering_in_simulation():
+    """Claim (Kazdan et al. 2024, arXiv 2410.16713, regression setting): for a learner
+    trained on its own outputs, the risk after 10 generations orders replace >
+    accumulate-subsample > accumulate; the simulated means differ by more than 4 standard
+    errors each time."""
+    G = self_training(real_samples=0, samples=20, initial_samples=20, dimension=3)
+    last = {}
+    for policy in ("replace", "accumulate-subsample", "accumulate"):
+        spec = _spec(G, policy=policy)
+        risk = np.concatenate([simulate_regime_ols_block(spec, 10, block_generator(6, b), 256)[:, -1, 0]
+                               for b in range(4)])
+        last[policy] = (risk.mean(), risk.std(ddof=1) / math.sqrt(len(risk)))
+
+    def gap(a, b):
+        return (last[a][0] - last[b][0]) / math.hypot(last[a][1], last[b][1])
+
+    assert gap("replace", "accumulate-subsample") > Z and gap("accumulate-subsample", "accumulate") > Z
+
+
 def test_replacement_with_fixed_real_data_is_constant():
     """Claim: a learner with only a fixed real data set (no edges) fits the same data every
     generation, so its estimate, and its risk, never change after generation 1."""
