@@ -280,9 +280,12 @@ def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     notation: list[tuple] = [("par", r"\paragraph{Setting.} " + setting)]
     legend = [f"${tex(s)}$: " + " and ".join(_field_text(f) for f in fields) for s, fields in th.legend]
     defs = [(s, f) for s, f in th.definitions.items() if not str(s).startswith("P_")]
-    legend += [f"${tex(s)} = {tex(f)}$" + (f": the samples per generation of learner ${learner_latex(str(s)[2:])}$"
-                                             if str(s).startswith("N_") and str(s)[2:] in g.index else "")
-               for s, f in defs]
+    for s, f in defs:
+        owners = [n for n, N in zip(g.names, g.total_samples) if sp.expand(_as_sympy(N) - f) == 0]
+        what = ""
+        if str(s).startswith("N_") and owners:
+            what = (": the samples per generation of learner" + ("s " if len(owners) > 1 else " ") + _names(owners))
+        legend.append(f"${tex(s)} = {tex(f)}$" + what)
     legend.append("$N_k$: the samples per generation of learner $k$, $W_{kj} = n_{jk}/N_k$ the share of them "
                   "produced by learner $j$, $R_k^{(t)}$ its excess risk at generation $t$")
     if exact:
@@ -305,13 +308,10 @@ def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     body.append(("par", "with"))
     W = th.display.get("W", th.W)
     body.append(("display", r"W = " + tex(W) + r", \qquad C^{(0)} = " + _matrix_tex(th.initial_covariance), None))
-    vec = []
+    names = list(g.names)
     if th.design_corrections is not None:
-        vec.append(r"\gamma = \left(" + ", ".join(tex(x) for x in th.display.get("gamma", th.design_corrections))
-                   + r"\right)")
-    vec.append(r"D = \operatorname{diag}\left(" + ", ".join(tex(x) for x in th.display.get("D", th.noise_variance))
-               + r"\right)")
-    body.append(("display", r", \qquad ".join(vec) + ".", None))
+        body.append(("gather", _equal_groups(r"\gamma_{%s}", names, th.display.get("gamma", th.design_corrections))))
+    body.append(("gather", _equal_groups(r"D_{%s}", names, th.display.get("D", th.noise_variance), end=".")))
     items: list[list[tuple]] = []
     symbolic = g.is_symbolic
     if symbolic:
@@ -320,26 +320,38 @@ def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
                 continue
             items.append(_component_blocks(th, c))
     items.append([("par", _verdict_sentence(th))])
-    bounded = list(th.stationary_risks)
-    if bounded:
-        risks = ", ".join(f"$R_{{{learner_latex(n)}}}^{{(\\infty)}} = {tex(th.display.get(f'R[{n}]', v))}$"
-                          for n, v in th.stationary_risks.items())
-        where = ""
-        if symbolic:
-            where = "Where they do not collapse, "
-        items.append([("par", (where or "") + ("the " if where else "The ") + "bounded learners converge to the "
-                       "stationary risks " + risks + ".")])
+    if th.stationary_risks:
+        lead = ("Where they do not collapse, the bounded learners" if symbolic else "The bounded learners")
+        risks = _equal_groups(r"R_{%s}^{(\infty)}", list(th.stationary_risks),
+                              [th.display.get(f"R[{n}]", v) for n, v in th.stationary_risks.items()], end=".")
+        items.append([("par", lead + " converge to the stationary risks"), ("gather", risks)])
     if th.growth_rates:
-        rates = ", ".join(f"$\\lim_{{t\\to\\infty}} R_{{{learner_latex(n)}}}^{{(t)}}/t = "
-                          f"{tex(th.display.get(f'r[{n}]', v))}$" for n, v in th.growth_rates.items())
         cond = (" where no ancestor component has radius above $1$ (every $N_k \\geq 2d + 1$ suffices)"
                 if exact else "")
-        items.append([("par", "The collapsing learners grow linearly" + cond + ": " + rates + ".")])
+        rates = _equal_groups(r"\lim_{t\to\infty} R_{%s}^{(t)}/t", list(th.growth_rates),
+                              [th.display.get(f"r[{n}]", v) for n, v in th.growth_rates.items()], end=".")
+        items.append([("par", "The collapsing learners grow linearly" + cond + ":"), ("gather", rates)])
     factors = [(s, f) for s, f in th.definitions.items() if str(s).startswith("P_")]
     if factors:
         items.append([("par", "Here")] + [("lines", _broken(f"{tex(s)} = {tex(f)}")) for s, f in factors])
     body.append(("items", items))
     return title, notation, body
+
+
+def _equal_groups(pattern: str, names: list[str], values: Any, end: str = ",", width: int = 110) -> list[str]:
+    """``X_{A} = X_{B} = v`` once per distinct value, packed into lines of about ``width``
+    characters of LaTeX (a long formula alone on its line)."""
+    groups: dict[str, list[str]] = {}
+    for n, v in zip(names, values):
+        groups.setdefault(tex(v), []).append(n)
+    items = [" = ".join(pattern % learner_latex(n) for n in ns) + " = " + v for v, ns in groups.items()]
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(item) < width:
+            lines[-1] += r", \qquad " + item
+        else:
+            lines.append(item)
+    return [line + ("," if i < len(lines) - 1 else end) for i, line in enumerate(lines)]
 
 
 def _field_text(f: tuple[str, ...]) -> str:
@@ -404,6 +416,9 @@ def _render_latex(blocks: list[tuple]) -> list[str]:
             tag = rf" \tag{{{b[2]}}}" if b[2] else ""
             out.append((r"\begin{equation}" if b[2] else r"\[") + " " + b[1] + tag + " "
                        + (r"\end{equation}" if b[2] else r"\]"))
+        elif b[0] == "gather":
+            out.append(r"\[ " + b[1][0] + r" \]" if len(b[1]) == 1
+                       else "\\begin{gather*}\n" + " \\\\\n".join(b[1]) + "\n\\end{gather*}")
         elif b[0] == "lines":
             if len(b[1]) == 1:
                 out.append(r"\[ " + b[1][0] + r" \]")
@@ -484,6 +499,8 @@ def _render_html(blocks: list[tuple]) -> list[str]:
         elif b[0] == "display":
             tag = rf" \tag{{{b[2]}}}" if b[2] else ""
             out.append("<p>$$" + html.escape(b[1], quote=False) + tag + "$$</p>")
+        elif b[0] == "gather":
+            out.append("<p>$$\\begin{gathered}" + html.escape(r" \\ ".join(b[1]), quote=False) + "\\end{gathered}$$</p>")
         elif b[0] == "lines":
             out.append("<p>$$\\begin{split}" + html.escape(r" \\ ".join(b[1]), quote=False) + "\\end{split}$$</p>")
         elif b[0] == "items":

@@ -380,10 +380,10 @@ def _learner_symbol(prefix: str, name: str) -> sp.Symbol:
 
 def _default_definitions(graph: InteractionGraph) -> dict[sp.Symbol, sp.Expr]:
     """:math:`N_k` for every learner whose total count is a sum with a symbol."""
-    out = {}
+    out: dict[sp.Symbol, sp.Expr] = {}
     for name, N in zip(graph.names, graph.total_samples):
         N = sp.expand(_as_sympy(N))
-        if not N.is_number and not N.is_Symbol:
+        if not N.is_number and not N.is_Symbol and N not in out.values():  # one name per expression
             out[_learner_symbol("N", name)] = N
     return out
 
