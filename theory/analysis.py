@@ -195,6 +195,11 @@ class Analysis:
 
         return analysis_latex(self)
 
+    def _repr_html_(self) -> str:
+        from .latex import analysis_html
+
+        return analysis_html(self)
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -226,6 +231,16 @@ class Prediction:
         from .report import prediction_report
 
         return prediction_report(self, max_rows)
+
+    def _repr_latex_(self) -> str:
+        from .latex import prediction_latex
+
+        return prediction_latex(self)
+
+    def _repr_html_(self) -> str:
+        from .latex import prediction_html
+
+        return prediction_html(self)
 
 
 # --------------------------------------------------------------------------- pieces

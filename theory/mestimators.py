@@ -782,6 +782,15 @@ class MAnalysis:
             body = re.sub(r"d = [^,]+, sigma\^2 = ", "dimension ignored, s^2 = ", body, count=1)
         return "\n".join(head) + "\n\n" + body
 
+    def _repr_latex_(self) -> str:
+        return self.analysis._repr_latex_()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<p>estimator: {html.escape(self.family.name)}; risks are n-scaled</p>"
+                + self.analysis._repr_html_())
+
 
 def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: Any = None,
                         fix_samples: int | None = None) -> MAnalysis:
@@ -897,6 +906,15 @@ class MPrediction:
         """A table of n-scaled risks."""
         return (f"estimator: {self.family.name}; risks are n-scaled (lim n R at the graph's own counts)\n"
                 + self.prediction.report(max_rows))
+
+    def _repr_latex_(self) -> str:
+        return self.prediction._repr_latex_()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<p>estimator: {html.escape(self.family.name)}; risks are n-scaled</p>"
+                + self.prediction._repr_html_())
 
 
 def asymptotic_prediction(graph: InteractionGraph, family: Family | str, generations: int,
