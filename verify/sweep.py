@@ -856,7 +856,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
     (2, 2, 0)
     >>> t = read_table(out)
     >>> t["m"].tolist(), t["collapses"].tolist()
-    [0, 10], [True, False]
+    ([0, 10], [True, False])
     >>> run_sweep(spec, out, workers=1).computed
     0
     """
@@ -917,7 +917,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         interrupted = True
     manifest = {
         "format": FORMAT, "spec": spec.raw, "seed": spec.seed, "versions": _versions(),
-        "scheduler": "processes" if scheduler is None else ("dask LocalCluster" if scheduler == "local" else "dask"),
+        "scheduler": ("this process" if workers == 1 else "processes") if scheduler is None
+        else ("dask LocalCluster" if scheduler == "local" else "dask"),
         "scheduler_address": address if scheduler is not None else None,
         "workers": workers, "axes": [a.name for a in spec.axes],
         "cells": [{"index": c.index, "key": c.key, "seed": c.seed, "values": c.values} for c in cells],

@@ -122,8 +122,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(strict_json(summary))
     else:
         rate = result.computed / max(summary["wall_seconds"], 1e-9)
-        print(f"{result.cells} cells: {result.computed} computed, {result.reused} reused, {result.failed} failed "
-              f"({summary['wall_seconds']:.1f} s, {rate:.1f} cells/s, {summary['scheduler']})")
+        print(f"{result.cells} cells: {result.computed} computed, {result.reused} reused, {result.failed} failed")
+        print(f"time: {summary['wall_seconds']:.1f} s ({rate:.1f} cells/s computed, {summary['scheduler']})")
         print(f"table: {result.table}")
         if result.failed:
             print(f"see: graphcollapse sweep-report {args.out}")

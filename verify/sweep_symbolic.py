@@ -66,6 +66,11 @@ class _Rational:
     """A rational function of the symbols as two integer polynomials, evaluated exactly."""
 
     def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> None:
+        self.constant: Fraction | None = None
+        if not symbols or not (sp.sympify(expr).free_symbols & set(symbols)):
+            value = sp.nsimplify(sp.sympify(expr)) if not sp.sympify(expr).is_Rational else sp.sympify(expr)
+            self.constant = Fraction(int(value.p), int(value.q))
+            return
         num, den = sp.fraction(sp.cancel(sp.together(expr)))
         pn = sp.Poly(num, *symbols, domain="QQ")
         pd = sp.Poly(den, *symbols, domain="QQ")
@@ -76,6 +81,8 @@ class _Rational:
         self.den = sp.lambdify(symbols, pd.as_expr(), "math")
 
     def __call__(self, values: Sequence[int]) -> Fraction | None:
+        if self.constant is not None:
+            return self.constant
         d = self.den(*values)
         if d == 0:
             return None
@@ -189,7 +196,7 @@ class SymbolicTopology:
     >>> from graphcollapse.theory.builders import self_training
     >>> top = SymbolicTopology(self_training(real_samples=5, samples=20, dimension=2), ["L0.real_samples"])
     >>> top.evaluate([10])[0]["stationary_risk_exact"], top.evaluate([0])[0]["growth"]
-    ('26/119', 'linear')
+    ('174/1253', 'linear')
     """
 
     def __init__(self, graph: Any, fields: Sequence[str]) -> None:
