@@ -36,16 +36,15 @@ def _gallery():
 
 
 def _theorems() -> list[tuple[str, str]]:
-    from test_latex import GRAPHS, TRIANGLE
+    from test_latex import GRAPHS, TRIANGLE, _theorem  # _theorem is cached across both files
 
     cases = [(title, G, bindings) for title, G, bindings in _gallery().WORKED]
-    cases += [(name, G, bindings) for name, (G, bindings) in GRAPHS.items()]
     cases.append(("triangle with a chord", load_graph(TRIANGLE), ["m=A.real_samples", "n=C-A.samples"]))
     out = []
-    for title, G, bindings in cases:
-        Gs = apply_symbols(G, bindings)
-        for theory in ("large-sample", "exact"):
-            out.append((f"{title} ({theory})", theorem_latex(derive_theorem(Gs, theory))))
+    for theory in ("large-sample", "exact"):
+        for title, G, bindings in cases:
+            out.append((f"{title} ({theory})", theorem_latex(derive_theorem(apply_symbols(G, bindings), theory))))
+        out += [(f"{name} ({theory})", theorem_latex(_theorem(name, theory))) for name in GRAPHS]
     return out
 
 

@@ -316,7 +316,7 @@ def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     symbolic = g.is_symbolic
     if symbolic:
         for c in th.components:
-            if c.stable == sp.true and not c.reduced:
+            if c.stable == sp.true:  # stable at every value: nothing to state
                 continue
             items.append(_component_blocks(th, c))
     items.append([("par", _verdict_sentence(th))])
@@ -378,8 +378,7 @@ def _verdict_sentence(th: Theorem) -> str:
             if any(comp_of[g.names[j]].stable == sp.false for j in anc):
                 always.append(g.names[k])
                 continue
-            labels = sorted({comp_of[g.names[j]].label for j in anc
-                             if not (comp_of[g.names[j]].stable == sp.true and not comp_of[g.names[j]].reduced)},
+            labels = sorted({comp_of[g.names[j]].label for j in anc if comp_of[g.names[j]].stable != sp.true},
                             key=lambda x: int(x[1:]))
             if not labels:
                 never.append(g.names[k])
@@ -537,7 +536,7 @@ def theorem_notebook_latex(th: Theorem) -> str:
     rows = [r"W &= " + tex(th.display.get("W", th.W))]
     if th.graph.is_symbolic:
         for c in th.components:
-            if c.stable != sp.true or c.reduced:
+            if c.stable != sp.true:
                 rows.append(rf"\text{{({c.label})}} &: " + tex(c.stable))
     return r"$\displaystyle \begin{aligned} " + r" \\ ".join(rows) + r"\end{aligned}$"
 
