@@ -216,9 +216,11 @@ def _component_blocks(th: Theorem, c: ComponentCondition) -> list[tuple]:
             else r"$\rho(W_{AA}) < 1$ on it")
     blocks: list[tuple] = []
     if c.stable == sp.false:
-        why = ("it receives neither real data nor data from outside" if c.topological == sp.false
-               else "for every value of the symbols")
-        return [("par", f"The component ${members}$ is never stable ({what} fails: {why}).")]
+        radius = ("its exact second-moment map has spectral radius at least $1$" if th.theory == "exact"
+                  else r"$\rho(W_{AA}) = 1$ on it")
+        why = ("it receives neither real data nor data from outside, so " if c.topological == sp.false
+               else "at every value of the symbols ")
+        return [("par", f"The component ${members}$ is never stable: {why}{radius}.")]
     lead = f"The component ${members}$ is stable ({what}) if and only if"
     if not c.reduced:
         shown = th.display.get(c.label, c.stable)
