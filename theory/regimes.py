@@ -332,7 +332,7 @@ def _trajectory(graph: InteractionGraph, T: int, v: Fraction, vj: list[Fraction]
 
 
 def _trajectory_float_sparse(graph: InteractionGraph, T: int, v: float, vj: list[float]) -> np.ndarray:
-    """The same recursion in float64 with sparse matrices (large graphs)."""
+    """The same recursion in float64 (sparse matrices on large graphs, dense on small)."""
     from scipy.sparse import csr_matrix, diags, hstack, vstack, identity
 
     K = graph.num_learners
@@ -360,6 +360,7 @@ def _trajectory_float_sparse(graph: InteractionGraph, T: int, v: float, vj: list
     tgt = np.array(graph.edge_targets, dtype=np.int64)
     edge_om = np.array([float(u) * float(n) for u, n in zip(graph.edge_weights, graph.edge_samples)])
     pool_w, pool_n, pool_sq = w * n0, n0.copy(), w * w * n0 * float(v)
+    dense = K <= 64  # small graphs: dense numpy is faster than building sparse matrices
     Z = np.zeros(K)
     out = np.empty((T + 1, K))
     out[0] = np.diag(Q)[:K]
@@ -374,15 +375,27 @@ def _trajectory_float_sparse(graph: InteractionGraph, T: int, v: float, vj: list
         pool_n = np.where(replace, pool_n, pool_n + batch_n)
         pool_sq = np.where(replace, pool_sq, pool_sq + batch_sq)
         fresh_sq = syn_sq + np.where(fixed, 0.0, real_sq)
-        A = csr_matrix((edge_om / total[tgt], (tgt, src)), shape=(K, K))
-        top = diags(prev / total) + A
-        if fixed_any:
-            F = diags(np.where(fixed & real_now, om_real / total, 0.0))
-            M = vstack([hstack([top, F]), hstack([csr_matrix((K, K)), identity(K)])]).tocsr()
+        if dense:
+            A = np.zeros((K, K))
+            A[tgt, src] = edge_om / total[tgt]
+            M = np.zeros((S, S))
+            M[:K, :K] = A
+            M[np.arange(K), np.arange(K)] += prev / total
+            if fixed_any:
+                M[np.arange(K), K + np.arange(K)] = np.where(fixed & real_now, om_real / total, 0.0)
+                M[K + np.arange(K), K + np.arange(K)] = 1.0
+            Qn = M @ Q @ M.T
+            noise = (A * Z[None, :]) @ A.T if Z.any() else 0.0
         else:
-            M = top.tocsr()
-        Qn = M @ (M @ Q).T
-        noise = (A @ (A.multiply(Z[None, :]).T)).toarray() if Z.any() else 0.0
+            A = csr_matrix((edge_om / total[tgt], (tgt, src)), shape=(K, K))
+            top = diags(prev / total) + A
+            if fixed_any:
+                F = diags(np.where(fixed & real_now, om_real / total, 0.0))
+                M = vstack([hstack([top, F]), hstack([csr_matrix((K, K)), identity(K)])]).tocsr()
+            else:
+                M = top.tocsr()
+            Qn = M @ (M @ Q).T
+            noise = (A @ (A.multiply(Z[None, :]).T)).toarray() if Z.any() else 0.0
         Qn[:K, :K] += noise
         Qn[np.arange(K), np.arange(K)] += fresh_sq / total**2
         Q = Qn
