@@ -168,7 +168,7 @@ def plot_sweep_phase(data: dict[str, Any], path: str | Path | None = None) -> An
     collapse linearly or polynomially are orange with ``//`` hatching, geometric collapse
     reddish purple with ``xx``, failed cells (e.g. outside the exact regime) white with
     dots; the exact theoretical boundary is a black curve; Monte Carlo cells carry a
-    marker (open circle: agrees with the theory, cross: disagrees).
+    marker (open circle: agrees with the theory, cross: disagrees, grey dot: not assessed).
 
     Examples
     --------
@@ -226,14 +226,17 @@ def plot_sweep_phase(data: dict[str, Any], path: str | Path | None = None) -> An
         handles.append(Line2D([], [], color="k", lw=1.6, label="exact boundary (theory)"))
     agrees = data["agrees"]
     for flag, marker, colour, label in ((True, "o", "white", "Monte Carlo agrees"),
-                                        (False, "X", OKABE_ITO[6], "Monte Carlo disagrees")):
-        mask = np.array([[a is flag for a in row] for row in agrees], dtype=bool)
+                                        (False, "X", OKABE_ITO[6], "Monte Carlo disagrees"),
+                                        ("not assessed", ".", "0.4", "Monte Carlo not assessed")):
+        mask = np.array([[a is flag if isinstance(flag, bool) else a == flag for a in row] for row in agrees],
+                        dtype=bool)
         if mask.any():
             ii, jj = np.nonzero(mask)
-            ax.scatter(xs[jj], ys[ii], marker=marker, s=22, facecolors="none" if flag else colour,
-                       edgecolors="k" if flag else colour, linewidths=0.9, zorder=5)
-            handles.append(Line2D([], [], ls="", marker=marker, markerfacecolor="none" if flag else colour,
-                                  markeredgecolor="k" if flag else colour, label=label))
+            hollow = flag is True
+            ax.scatter(xs[jj], ys[ii], marker=marker, s=22, facecolors="none" if hollow else colour,
+                       edgecolors="k" if hollow else colour, linewidths=0.9, zorder=5)
+            handles.append(Line2D([], [], ls="", marker=marker, markerfacecolor="none" if hollow else colour,
+                                  markeredgecolor="k" if hollow else colour, label=label))
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(data["x_label"])
@@ -290,6 +293,6 @@ def plot_sweep_trajectories(data: dict[str, Any], path: str | Path | None = None
         ax.legend(fontsize=6, ncol=2, frameon=False)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].set_visible(False)
-    fig.suptitle(f"{data.get('theory', 'exact')} theory (lines), Monte Carlo +- 2 se (points)", fontsize=9)
+    fig.suptitle(f"{data.get('theory', 'exact')} theory (lines), Monte Carlo mean ± 2 se (points)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

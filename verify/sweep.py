@@ -1292,7 +1292,8 @@ def phase_data(out: str | os.PathLike[str], x: str | None = None, y: str | None 
             rates = [r for r in rates if r is not None]
             rate[i, j] = max(rates) if rates else np.nan
         if rec.get("montecarlo") is not None:
-            agrees[i, j] = rec["montecarlo"]["agrees"]
+            a = rec["montecarlo"]["agrees"]
+            agrees[i, j] = "not assessed" if a is None else a
     boundary = None
     others_fixed = len({tuple(sorted((k, v) for k, v in e["values"].items() if k not in (x, y)))
                         for e, _ in cells}) == 1
@@ -1305,6 +1306,9 @@ def phase_data(out: str | os.PathLike[str], x: str | None = None, y: str | None 
         bi = np.clip(np.searchsorted(_edges(np.asarray(ys, float)), boundary["y"]) - 1, 0, len(ys) - 1)
         bj = np.clip(np.searchsorted(_edges(np.asarray(xs, float)), boundary["x"]) - 1, 0, len(xs) - 1)
         valid = np.isin(region, ("bounded", "collapse", "geometric"))[np.ix_(bi, bj)]
+        inside = ((boundary["y"] >= ys[0]) & (boundary["y"] <= ys[-1]))[:, None] & \
+            ((boundary["x"] >= xs[0]) & (boundary["x"] <= xs[-1]))[None, :]
+        valid &= inside  # only between the sampled values (a count below 0 means nothing)
         boundary["margin"] = np.where(valid, boundary["margin"], np.nan)
     return {"x": xs, "y": ys, "x_label": axis_label(x, axes[x].field), "y_label": axis_label(y, axes[y].field),
             "region": region, "stationary_risk": risk, "growth": rate, "agrees": agrees, "boundary": boundary,
