@@ -17,6 +17,8 @@ _EXPORTS = {
     "graph": ("InteractionGraph", "load_graph", "save_graph"),
     "condition": ("CollapseCondition", "SourceComponent", "collapse_condition", "verdicts_from_mixing_matrix"),
     "analysis": ("Analysis", "Prediction", "analyze", "predict"),
+    "regimes": ("RegimePrediction", "regime_prediction", "regime_verdicts"),
+    "weights": ("WeightOptimum", "optimal_real_share", "optimize_weights"),
 }
 _names, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 __all__ = ["__version__", *_names]
@@ -28,3 +30,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .errors import (ExactRegimeError, GraphCollapseError, GraphCollapseWarning, GraphTypeError,
                          GraphValueError, NoClosedFormError, UndecidableError)
     from .graph import InteractionGraph, load_graph, save_graph
+    from .regimes import RegimePrediction, regime_prediction, regime_verdicts
+    from .weights import WeightOptimum, optimal_real_share, optimize_weights
