@@ -832,6 +832,10 @@ def asymptotic_analysis(graph: InteractionGraph, family: Family | str, theta: An
     >>> res.collapse, res.to_json()["models"]["L0"]["growth"]
     (True, 'linear')
     """
+    if not graph.has_default_regime:  # data regimes and loss weights: docs/regimes.md
+        from .regimes import regime_m_analysis
+
+        return regime_m_analysis(graph, family, theta, fix_samples)
     fam = get_family(family) if isinstance(family, str) else family
     th = parse_theta(theta, fam, graph)
     sw = sandwich(graph, fam, th)
@@ -939,6 +943,10 @@ def asymptotic_prediction(graph: InteractionGraph, family: Family | str, generat
     >>> asymptotic_prediction(G, "location-scale", 2).risk["L0"]
     [3/10, 3/5, 9/10]
     """
+    if not graph.has_default_regime:  # data regimes and loss weights: docs/regimes.md
+        from .regimes import regime_m_prediction
+
+        return regime_m_prediction(graph, family, generations, theta)
     fam = get_family(family) if isinstance(family, str) else family
     th = parse_theta(theta, fam, graph)
     sw = sandwich(graph, fam, th)

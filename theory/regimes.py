@@ -57,6 +57,9 @@ __all__ = [
     "regime_analysis",
     "regime_predict",
     "regime_sentence",
+    "regime_m_analysis",
+    "regime_m_prediction",
+    "regime_json",
     "effective_mixing_matrix",
     "effective_noise_variance",
     "exact_theory_applies",
@@ -118,15 +121,15 @@ def effective_mixing_matrix(graph: InteractionGraph) -> sp.Matrix:
 def _per_sample_risks(graph: InteractionGraph, estimator: str, theta: Any = None) -> tuple[Any, list[Any]]:
     """(v, [v_j]): the per-sample risk of a real sample and of a synthetic sample of each
     producer j (exact sympy values)."""
-    if estimator == "ols":
+    if isinstance(estimator, str) and estimator == "ols":
         d = _as_sympy(graph.dimension)
         return d * _as_sympy(graph.noise_variance), [d * _as_sympy(s) for s in graph.synthetic_noise_variance]
     from .mestimators import _producer_ratio, get_family, parse_theta, sandwich
 
-    fam = get_family(estimator)
+    fam = get_family(estimator) if isinstance(estimator, str) else estimator
     if any(x == "fixed" for x in graph.design):
         raise GraphValueError(f"design: fixed is an OLS design (the same covariates every generation); "
-                              f"the {estimator} theory needs design: fresh")
+                              f"the {fam.name} theory needs design: fresh")
     th = parse_theta(theta, fam, graph)
     sw = sandwich(graph, fam, th)
     ratio = _producer_ratio(graph, fam)
@@ -180,7 +183,7 @@ def exact_theory_applies(graph: InteractionGraph, estimator: str = "ols") -> tup
     >>> exact_theory_applies(G.replace(design="fresh"))
     (False, 'accumulate with a fresh design: the pooled Gram matrix mixes Wishart matrices of several generations, no closed recursion (docs/regimes.md §6)')
     """
-    if estimator != "ols":
+    if not (isinstance(estimator, str) and estimator == "ols"):
         return False, "M-estimators have an asymptotic theory only"
     if graph.has_default_regime:
         return True, "the default regime (docs/exact.md)"
@@ -404,9 +407,9 @@ def _trajectory_float_sparse(graph: InteractionGraph, T: int, v: float, vj: list
     return out
 
 
-def regime_risk_trajectory(graph: InteractionGraph, generations: int, *, estimator: str = "ols",
+def regime_risk_trajectory(graph: InteractionGraph, generations: int, *, estimator: Any = "ols",
                            theory: Literal["exact", "large-sample"] = "large-sample",
-                           exact: bool = True) -> list[list[Any]]:
+                           exact: bool = True, theta: Any = None) -> list[list[Any]]:
     r"""Risks :math:`R_k^{(t)}`, :math:`t = 0..T`, of the regime recursion (docs/regimes.md §3).
 
     Parameters
@@ -450,7 +453,7 @@ def regime_risk_trajectory(graph: InteractionGraph, generations: int, *, estimat
         names = ", ".join(sorted(map(str, graph.free_symbols)))
         raise GraphTypeError(f"regime trajectory: needs numeric parameters, but the graph has symbols ({names}); "
                              "substitute them first")
-    v, vj = _per_sample_risks(graph, estimator)
+    v, vj = _per_sample_risks(graph, estimator, theta)
     vf, vjf = _frac(v, "per-sample risk"), [_frac(x, "per-sample risk") for x in vj]
     if exact:
         return _trajectory(graph, T, vf, vjf, exact=True, exact_fixed=(theory == "exact"))
@@ -731,14 +734,14 @@ def _proxy_graph(graph: InteractionGraph) -> InteractionGraph:
     return proxy
 
 
-def _replace_values(graph: InteractionGraph, estimator: str, exact_fixed: bool):
+def _replace_values(graph: InteractionGraph, estimator: Any, exact_fixed: bool, theta: Any = None):
     """Exact growth rates (collapsing learners) and stationary risks (bounded learners)
     when every learner replaces (docs/regimes.md §3.2)."""
     from .condition import collapse_condition
     from .lyapunov import solve_lyapunov_exact
     from .recursion import growth_rates
 
-    v, vj = _per_sample_risks(graph, estimator)
+    v, vj = _per_sample_risks(graph, estimator, theta)
     proxy = _proxy_graph(graph)
     cond = collapse_condition(proxy)
     cond.require_decided()
@@ -776,7 +779,7 @@ def _replace_values(graph: InteractionGraph, estimator: str, exact_fixed: bool):
 
 
 def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_samples: Any = None, *,
-                    estimator: str = "ols"):
+                    estimator: Any = "ols", theta: Any = None):
     r"""The analysis of a graph under its data regime, as an
     :class:`~graphcollapse.theory.analysis.Analysis` (what ``analyze`` returns for a graph
     whose regime is not the default).
@@ -805,7 +808,8 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
     if fix_samples is not None:
         raise GraphValueError("--fix-samples: the minimal fix is derived for the default regime only; "
                               "drop --fix-samples (graphcollapse optimize-weights tunes the loss weights)")
-    if estimator == "ols":
+    ols = isinstance(estimator, str) and estimator == "ols"
+    if ols:
         check_ols_sample_sizes(graph)
     ok, why = exact_theory_applies(graph, estimator)
     if theory == "exact" and not ok:
@@ -819,12 +823,12 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
 
                 raise UndecidableError(f"verdict of {graph.names[k]}: depends on symbols ({c}); substitute them first")
     notes = [regime_sentence(graph), f"theory: {'exact' if used == 'exact' else 'large-sample'} ({why})"
-             if used == "exact" else f"theory: large-sample ({why})" if estimator == "ols" else
-             f"theory: asymptotic ({estimator})"]
+             if used == "exact" else f"theory: large-sample ({why})" if ols else
+             f"theory: asymptotic ({getattr(estimator, 'name', estimator)}; risks at the graph's counts)"]
     learners = []
     all_replace = all(p == "replace" for p in graph.data_policy)
     if all_replace:
-        cond, rates, stationary = _replace_values(graph, estimator, used == "exact")
+        cond, rates, stationary = _replace_values(graph, estimator, used == "exact", theta)
         for k, name in enumerate(graph.names):
             if verdict.collapses[k]:
                 learners.append(LearnerResult(name, True, "linear", 1, growth_rate=rates[k]))
@@ -835,7 +839,7 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
             raise GraphTypeError("analyze: accumulating regimes need numeric parameters (their limits have no "
                                  "closed form); substitute the symbols first")
         H = HORIZON
-        traj = regime_risk_trajectory(graph, H, estimator=estimator, theory=used, exact=False)
+        traj = regime_risk_trajectory(graph, H, estimator=estimator, theory=used, exact=False, theta=theta)
         for k, name in enumerate(graph.names):
             if verdict.collapses[k]:
                 rate = (traj[H][k] - traj[H // 2][k]) / (H - H // 2)
@@ -864,10 +868,57 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
                                           pi, affects))
     from .condition import collapse_condition
 
-    return Analysis(graph=graph, theory=used, learners=tuple(learners), components=tuple(components),
-                    spectral_radius=_regime_radius(graph, verdict), minimal_fix=None,
+    return Analysis(graph=graph, theory=used if ols else "asymptotic", learners=tuple(learners),
+                    components=tuple(components), spectral_radius=_regime_radius(graph, verdict), minimal_fix=None,
                     condition=collapse_condition(graph),
-                    extra={"regime": regime_json(graph), "estimator": estimator}, notes=tuple(notes))
+                    extra={"regime": regime_json(graph)}, notes=tuple(notes))
+
+
+def regime_m_analysis(graph: InteractionGraph, family: Any, theta: Any = None, fix_samples: Any = None):
+    """:func:`graphcollapse.theory.mestimators.asymptotic_analysis` for a graph whose regime
+    is not the default: the regime analysis with the weighted sandwich's per-sample risks
+    (docs/regimes.md §3.1), wrapped as an ``MAnalysis``.
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.regimes import regime_m_analysis
+    >>> G = self_training(real_samples=0, samples=10, initial_samples=10, dimension=1, data_policy="accumulate")
+    >>> regime_m_analysis(G, "location-scale").collapse
+    False
+    """
+    from .mestimators import MAnalysis, get_family, parse_theta, sandwich
+
+    fam = get_family(family) if isinstance(family, str) else family
+    th = parse_theta(theta, fam, graph)
+    a = regime_analysis(graph, "large-sample", fix_samples, estimator=fam, theta=th)
+    return MAnalysis(a, fam, sandwich(graph, fam, th), th)
+
+
+def regime_m_prediction(graph: InteractionGraph, family: Any, generations: int, theta: Any = None):
+    """:func:`graphcollapse.theory.mestimators.asymptotic_prediction` for a graph whose
+    regime is not the default (risks at the graph's counts, as there).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> from graphcollapse.theory.regimes import regime_m_prediction
+    >>> G = self_training(real_samples=0, samples=10, initial_samples=10, dimension=1, data_policy="accumulate")
+    >>> regime_m_prediction(G, "location-scale", 2).prediction.risk["L0"]
+    [3/10, 3/8, 49/120]
+    """
+    from .analysis import Prediction
+    from .mestimators import MPrediction, get_family, parse_theta, sandwich
+
+    fam = get_family(family) if isinstance(family, str) else family
+    th = parse_theta(theta, fam, graph)
+    T = _check_generations(generations)
+    rows = regime_risk_trajectory(graph, T, estimator=fam, exact=graph.num_learners * (T + 1) <= EXACT_MAX_CELLS,
+                                  theta=th)
+    rows = [[sp.Rational(x.numerator, x.denominator) if isinstance(x, Fraction) else x for x in row] for row in rows]
+    pred = Prediction(graph=graph, theory="asymptotic", generations=T,
+                      risk={name: [row[k] for row in rows] for k, name in enumerate(graph.names)})
+    return MPrediction(pred, fam, sandwich(graph, fam, th), th)
 
 
 def _regime_radius(graph: InteractionGraph, verdict: RegimeVerdict) -> float:
