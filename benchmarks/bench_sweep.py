@@ -12,8 +12,9 @@
    processes (start-up included), wall time (the work runs in child processes), the ratio
    per round. Check: both give the same records.
 
-Run: ``python benchmarks/bench_sweep.py`` (about 10 minutes on 2 cores); writes
-``benchmarks/results/sweep.json``.
+Run: ``python benchmarks/bench_sweep.py`` (about 30 minutes on the shared 2-core machine);
+writes ``benchmarks/results/sweep.json``; ``--part theory`` or ``--part montecarlo`` runs
+one part into ``sweep_theory.json`` or ``sweep_montecarlo.json``.
 """
 
 from __future__ import annotations
@@ -113,37 +114,62 @@ def mc_part(rounds: int) -> tuple[dict, dict]:
         for case in order:
             out = Path(tempfile.mkdtemp(prefix="bench-mc-"))
             w0 = time.perf_counter()
+            c0 = time.process_time()
             run_sweep(spec, out, workers=WORKERS, scheduler=None if case == "processes" else "local")
-            wall = time.perf_counter() - w0
-            runs[case].append({"cells": n, "wall_s": wall})
+            wall, main_cpu = time.perf_counter() - w0, time.process_time() - c0
+            cell_cpu = sum(json.loads(p.read_text())["cpu_seconds"] for p in (out / "cells").glob("*.json"))
+            runs[case].append({"cells": n, "wall_s": wall, "main_cpu_s": main_cpu, "cells_cpu_s": cell_cpu})
             if r == 0:
                 records[case] = {p.stem: _strip(json.loads(p.read_text())) for p in (out / "cells").glob("*.json")}
             shutil.rmtree(out)
         print(f"  round {r + 1}: processes {runs['processes'][-1]['wall_s']:.1f} s, "
               f"dask {runs['dask'][-1]['wall_s']:.1f} s", file=sys.stderr)
     overhead = [d["wall_s"] / p["wall_s"] - 1 for d, p in zip(runs["dask"], runs["processes"])]
+    cpu = {k: [x["main_cpu_s"] + x["cells_cpu_s"] for x in v] for k, v in runs.items()}
+    overhead_cpu = [d / p - 1 for d, p in zip(cpu["dask"], cpu["processes"])]
     res = {"cells": n, "workers": WORKERS, "rounds": rounds,
            "processes_cells_per_wall_s": spread([x["cells"] / x["wall_s"] for x in runs["processes"]]),
            "dask_cells_per_wall_s": spread([x["cells"] / x["wall_s"] for x in runs["dask"]]),
-           "dask_overhead": spread(overhead), "per_round": runs}
+           "dask_overhead": spread(overhead),
+           "dask_overhead_cpu": spread(overhead_cpu),
+           "cpu_note": "main process CPU plus the summed CPU seconds inside the cells (worker imports "
+                       "happen inside the first cells on dask, in the preloaded forkserver for the pool)",
+           "per_round": runs}
     checks = {"dask and the local pool give the same records": records["processes"] == records["dask"],
               "dask overhead < 20% (median over rounds)": spread(overhead)["median"] < 0.20}
     return res, checks
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "theory", "montecarlo"), default="all",
+                        help="run one part (its results file: sweep_theory.json or sweep_montecarlo.json)")
+    part = parser.parse_args().part
     rounds = MIN_ROUNDS
-    print("theory-only sweep, 10,000 cells:", file=sys.stderr)
-    theory, c1 = theory_part(rounds)
-    print("Monte Carlo sweep, 1,000 cells:", file=sys.stderr)
-    mc, c2 = mc_part(rounds)
-    path = write_results("sweep", {"theory": theory, "montecarlo": mc}, {**c1, **c2},
-                         "python benchmarks/bench_sweep.py")
+    theory, c1, mc, c2 = None, {}, None, {}
+    if part in ("all", "theory"):
+        print("theory-only sweep, 10,000 cells:", file=sys.stderr)
+        theory, c1 = theory_part(rounds)
+    if part in ("all", "montecarlo"):
+        print("Monte Carlo sweep, 1,000 cells:", file=sys.stderr)
+        mc, c2 = mc_part(rounds)
+    name = "sweep" if part == "all" else f"sweep_{part}"
+    path = write_results(name, {"theory": theory, "montecarlo": mc}, {**c1, **c2},
+                         "python benchmarks/bench_sweep.py" + ("" if part == "all" else f" --part {part}"))
+    if theory is None or mc is None:
+        print(f"checks: {json.dumps({**c1, **c2})}\nwrote {path}")
+        if not all({**c1, **c2}.values()):
+            sys.exit(1)
+        return
     print(f"theory: sweep {fmt(theory['sweep_cells_per_cpu_s'], ' cells/s')}, naive "
           f"{fmt(theory['naive_cells_per_cpu_s'], ' cells/s', 2)}, speed-up {fmt(theory['speedup_cpu'], 'x', 1)}")
     print(f"Monte Carlo: processes {fmt(mc['processes_cells_per_wall_s'], ' cells/s')}, dask "
           f"{fmt(mc['dask_cells_per_wall_s'], ' cells/s')}, overhead {fmt(mc['dask_overhead'], '', 2)}")
     print(f"checks: {json.dumps({**c1, **c2})}\nwrote {path}")
+    if not all({**c1, **c2}.values()):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -696,10 +696,12 @@ def _batches(payloads: list[dict[str, Any]], size: int) -> list[list[dict[str, A
 
 
 def _batch_size(spec: SweepSpec, n: int, workers: int) -> int:
-    """Cells per task: one for Monte Carlo cells; theory-only cells in batches (at most 1/8
-    of a worker's share) so that the per-task overhead stays small."""
+    """Cells per task, so that the per-task overhead (a pickle round trip, a scheduler
+    decision) stays small and the load stays balanced: Monte Carlo cells at most 8 a task
+    and at least 16 tasks per worker; theory-only cells at most 32 and 8 tasks per worker.
+    An interruption loses at most the tasks in flight."""
     if spec.montecarlo is not None:
-        return 1
+        return max(1, min(8, n // (16 * max(workers, 1))))
     return max(1, min(32, n // (8 * max(workers, 1))))
 
 
@@ -784,8 +786,12 @@ def _run_dask(batches: list[list[dict[str, Any]]], scheduler: str, workers: int,
                               "pip install 'graphcollapse[distributed]'") from None
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+        import warnings
+
+        with warnings.catch_warnings():  # "port 8787 is in use, hosting on another port"
+            warnings.simplefilter("ignore")
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
         client = Client(cluster)
     else:
         try:
@@ -1180,7 +1186,8 @@ def collapse_boundary(spec: SweepSpec, x: Axis, y: Axis, learner: str | None, fi
     -------
     dict or None
         ``x``, ``y`` (1-d grids), ``margin`` (2-d, positive where the learner collapses),
-        ``condition`` (the Boolean as text); None when the condition has no boundary in the
+        ``condition`` (the Boolean as text), ``function`` (the margin as a function of
+        arrays x, y); None when the condition has no boundary in the
         plane (a graph parameter axis, a constant verdict, or an equation such as m = 0).
     """
     import sympy as sp
@@ -1222,7 +1229,7 @@ def collapse_boundary(spec: SweepSpec, x: Axis, y: Axis, learner: str | None, fi
         M = f(X, Y)
     if not (np.nanmax(M) > 0 > np.nanmin(M)):
         return None
-    return {"x": xs, "y": ys, "margin": M, "condition": str(cond)}
+    return {"x": xs, "y": ys, "margin": M, "condition": str(cond), "function": f}
 
 
 def phase_data(out: str | os.PathLike[str], x: str | None = None, y: str | None = None,
