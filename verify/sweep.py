@@ -424,13 +424,20 @@ def _template(base: Any, fields: Sequence[tuple[int, str, Any]], spec: SweepSpec
     if len(fields) > len(_SENTINELS) or not all(
             all(isinstance(v, int) and not isinstance(v, bool) for v in a.values) for a in int_axes):
         return None
+    from graphcollapse.theory.symbols import apply_symbols, parse_symbol_binding
+
     for i, text, _ in fields:
+        binding = parse_symbol_binding(f"{_AXIS_SYMBOL}={text}")
+        try:
+            bound = apply_symbols(base, [binding])  # the field exists
+        except GraphCollapseError as exc:
+            message = str(exc).replace(f"--symbol {_AXIS_SYMBOL}: ", "")
+            raise GraphValueError(f"sweep spec: axes[{i}].field: {message}") from None
         for v in dict.fromkeys(spec.axes[i].values):
             try:
-                _set_field(base, text, v)
+                bound.subs({binding.symbol: v})
             except GraphCollapseError as exc:
-                message = str(exc).replace(f"--symbol {_AXIS_SYMBOL}: ", "")
-                raise GraphValueError(f"sweep spec: axes[{i}].values: {v}: {message}") from None
+                raise GraphValueError(f"sweep spec: axes[{i}].values: {v}: {exc}") from None
     g = base
     for sentinel, (_, text, _) in zip(_SENTINELS, fields):
         g = _set_field(g, text, sentinel)
