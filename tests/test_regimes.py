@@ -381,3 +381,28 @@ def test_cli_analyze_reports_the_regime(tmp_path, capsys):
     assert main(["analyze", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["collapse"] is False and out["regime"]["design"]["L0"] == "fixed"
+
+
+def test_float_stationary_risks_match_the_exact_ones():
+    """The float64 path of large graphs (Lyapunov with the fixed-data terms) equals the
+    exact solution on a small graph (1e-12: double precision, residual ~1e-16)."""
+    from graphcollapse.theory.regimes import _replace_stationary_float
+
+    G = InteractionGraph(["A", "B", "C"], real_samples=[10, 5, 0], initial_samples=[30, 30, 30],
+                         edges=[("A", "B", 20), ("B", "A", 10), ("B", "B", 5), ("C", "C", 3), ("A", "C", 4)],
+                         dimension=2, noise_variance=1, real_data=["fixed", "fixed", None], real_weight=[2, 1, 1])
+    floats, residual = _replace_stationary_float(G, "ols", False, None, regime_verdicts(G))
+    exact = _replace_values(G, "ols", False)[2]
+    assert residual < 1e-12
+    for k in range(3):
+        assert abs(floats[k] - float(exact[k])) <= 1e-12 * float(exact[k])
+
+
+def test_symbolic_weight_gives_the_golden_ratio_through_the_analysis():
+    """The regime analysis with a symbolic real weight w (m = n) is minimised at
+    w = phi, i.e. the real share 1/phi of He, Xu, Cheng 2025."""
+    G = apply_symbols(self_training(real_samples=10, samples=10, dimension=1), ["w=L0.real_weight"])
+    R = analyze(G).learner("L0").stationary_risk
+    w = sp.Symbol("w", positive=True)
+    crit = [x for x in sp.solve(sp.diff(R, w), w) if x.is_positive]
+    assert len(crit) == 1 and sp.simplify(crit[0] - (1 + sp.sqrt(5)) / 2) == 0

@@ -718,6 +718,8 @@ def regime_sentence(graph: InteractionGraph) -> str:
 #: Generation at which the analysis reports the risks of accumulating regimes, whose
 #: limits have no closed form (docs/regimes.md §5).
 HORIZON = 1000
+#: Horizon for growth-rate estimates at scale (a multiple of the periods 1-6, 8, 10, 12, 15, 16).
+HORIZON_PERIODIC = 960
 
 
 def _proxy_graph(graph: InteractionGraph) -> InteractionGraph:
@@ -732,6 +734,41 @@ def _proxy_graph(graph: InteractionGraph) -> InteractionGraph:
                              synthetic_noise_variance=graph._synthetic_noise_variance)
     proxy.__dict__["structure"] = graph.structure
     return proxy
+
+
+def _replace_stationary_float(graph: InteractionGraph, estimator: Any, exact_fixed: bool, theta: Any,
+                              verdict: RegimeVerdict) -> tuple[dict[int, float], float]:
+    """Stationary risks of the bounded learners in float64 (large graphs, all replace):
+    the Lyapunov equation of §3.2 on the bounded set, with the fixed-data terms."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import spsolve
+
+    from .lyapunov import solve_lyapunov_float
+
+    K = graph.num_learners
+    v, vj = _per_sample_risks(graph, estimator, theta)
+    plans = _plans(graph, _frac(v, "per-sample risk"), [_frac(x, "per-sample risk") for x in vj], exact_fixed)
+    total = np.array([float(p.omega_real + p.omega_syn) for p in plans])
+    fixed = np.array([p.fixed_real and p.m != 0 for p in plans])
+    q = np.array([float(p.syn_sq + (0 if f else p.real_sq)) for p, f in zip(plans, fixed)]) / total ** 2
+    f = np.where(fixed, np.array([float(p.omega_real) for p in plans]) / total, 0.0)
+    Xi = np.array([float(p.v / p.m) if fx else 0.0 for p, fx in zip(plans, fixed)])
+    B = np.array([k for k in range(K) if not verdict.collapses[k]], dtype=np.int64)
+    if B.size == 0:
+        return {}, 0.0
+    src = np.array(graph.edge_sources, dtype=np.int64)
+    tgt = np.array(graph.edge_targets, dtype=np.int64)
+    om = np.array([float(u) * float(n) for u, n in zip(graph.edge_weights, graph.edge_samples)])
+    W = csr_matrix((om / total[tgt], (tgt, src)), shape=(K, K))[B][:, B]
+    RHS = np.diag(q[B])
+    if fixed[B].any():
+        FXi = np.diag(f[B] * Xi[B])
+        X = spsolve((csr_matrix(np.eye(B.size)) - W).tocsc(), FXi)
+        X = X.toarray() if hasattr(X, "toarray") else np.asarray(X).reshape(B.size, B.size)
+        WXF = W @ X * f[B][None, :]
+        RHS = RHS + WXF + WXF.T + np.diag(f[B] ** 2 * Xi[B])
+    C, residual = solve_lyapunov_float(W, RHS)
+    return {int(k): float(C[i, i]) for i, k in enumerate(B)}, residual
 
 
 def _replace_values(graph: InteractionGraph, estimator: Any, exact_fixed: bool, theta: Any = None):
@@ -827,13 +864,32 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
              f"theory: asymptotic ({getattr(estimator, 'name', estimator)}; risks at the graph's counts)"]
     learners = []
     all_replace = all(p == "replace" for p in graph.data_policy)
-    if all_replace:
+    from .analysis import EXACT_MAX_LEARNERS
+
+    if all_replace and (graph.is_symbolic or graph.num_learners <= EXACT_MAX_LEARNERS):
         cond, rates, stationary = _replace_values(graph, estimator, used == "exact", theta)
         for k, name in enumerate(graph.names):
             if verdict.collapses[k]:
                 learners.append(LearnerResult(name, True, "linear", 1, growth_rate=rates[k]))
             else:
                 learners.append(LearnerResult(name, False, "none", None, stationary_risk=stationary[k]))
+    elif all_replace:
+        stationary_f, residual = _replace_stationary_float(graph, estimator, used == "exact", theta, verdict)
+        collapsing = [k for k, c in enumerate(verdict.collapses) if c]
+        rates_f: dict[int, float] = {}
+        if collapsing:
+            H = HORIZON_PERIODIC
+            traj = regime_risk_trajectory(graph, H, estimator=estimator, theory=used, exact=False, theta=theta)
+            rates_f = {k: (traj[H][k] - traj[H // 2][k]) / (H - H // 2) for k in collapsing}
+            notes.append(f"growth rates: (R_k({H}) - R_k({H // 2})) / {H - H // 2} of the recursion (floating "
+                         f"point, {graph.num_learners} learners > {EXACT_MAX_LEARNERS})")
+        notes.append(f"stationary risks: floating point ({graph.num_learners} learners > {EXACT_MAX_LEARNERS}), "
+                     f"Lyapunov relative residual {residual:.1e}; verdicts are exact (structural)")
+        for k, name in enumerate(graph.names):
+            if verdict.collapses[k]:
+                learners.append(LearnerResult(name, True, "linear", 1, growth_rate=float(rates_f[k])))
+            else:
+                learners.append(LearnerResult(name, False, "none", None, stationary_risk=float(stationary_f[k])))
     else:
         if graph.is_symbolic:
             raise GraphTypeError("analyze: accumulating regimes need numeric parameters (their limits have no "
