@@ -423,6 +423,9 @@ def regime_risk_trajectory(graph: InteractionGraph, generations: int, *, estimat
         ``"exact"`` needs :func:`exact_theory_applies` (and is then the finite-sample risk).
     exact : bool
         Rational arithmetic (``fractions.Fraction``) rather than float64.
+    theta : optional
+        The true parameter of an M-estimator (as for
+        :func:`graphcollapse.theory.mestimators.asymptotic_analysis`).
 
     Returns
     -------
