@@ -973,6 +973,14 @@ def read_cells(out: str | os.PathLike[str]) -> tuple[dict[str, Any], list[tuple[
     ------
     GraphValueError
         ``out`` holds no sweep (no ``manifest.json``).
+
+    Examples
+    --------
+    >>> from graphcollapse.verify.sweep import read_cells
+    >>> read_cells("/nonexistent-folder")
+    Traceback (most recent call last):
+    ...
+    graphcollapse.theory.errors.GraphValueError: /nonexistent-folder: no manifest.json; run graphcollapse sweep SPEC --out /nonexistent-folder first
     """
     out = Path(out)
     try:
@@ -1066,6 +1074,17 @@ def read_table(out: str | os.PathLike[str]):
     ------
     GraphValueError
         ``out`` holds no sweep.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from graphcollapse.verify.sweep import run_sweep, read_table
+    >>> out = tempfile.mkdtemp()
+    >>> _ = run_sweep({"seed": 1, "graph": {"builder": "self_training", "dimension": 2},
+    ...                "theory": {"generations": 2},
+    ...                "axes": [{"field": "L0.real_samples", "values": [10]}]}, out, workers=1)
+    >>> read_table(out)[["learner", "generation", "theory_risk"]].round(4).values.tolist()
+    [['L0', 0, 0.0741], ['L0', 1, 0.1389], ['L0', 2, 0.1576]]
     """
     out = Path(out)
     if (out / "table.parquet").exists():
