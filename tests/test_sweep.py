@@ -333,3 +333,45 @@ def test_phase_boundary_separates_the_cells(tmp_path):
                 assert (margin > 0) == (region in ("collapse", "geometric")), (m, n, region, margin)
                 checked += 1
     assert checked >= 20 and "geometric" in set(data["region"].ravel())
+
+
+def _boolean_trees():
+    """Random Boolean combinations of strict and non-strict inequalities between
+    integer-coefficient polynomials in x and y (for the boundary's margin function)."""
+    from hypothesis import strategies as st
+    import sympy as sp
+
+    x, y = sp.symbols("x y")
+    coeff = st.integers(-5, 5)
+    poly = st.builds(lambda a, b, c, d: a * x + b * y + c * x * y + d, coeff, coeff, coeff, coeff)
+    rel = st.builds(lambda p, q, kind: (sp.Lt, sp.Le, sp.Gt, sp.Ge)[kind](p, q, evaluate=False),
+                    poly, poly, st.integers(0, 3))
+    return st.recursive(rel, lambda inner: st.one_of(
+        st.builds(lambda a, b: sp.And(a, b, evaluate=False), inner, inner),
+        st.builds(lambda a, b: sp.Or(a, b, evaluate=False), inner, inner),
+        st.builds(lambda a: sp.Not(a, evaluate=False), inner)), max_leaves=5)
+
+
+def test_margin_is_positive_exactly_where_the_condition_holds():
+    """The boundary drawn in a phase diagram is the zero set of a margin that is positive
+    exactly where the collapse condition holds (off the relations' own zero sets)."""
+    from hypothesis import given, settings, strategies as st
+    import sympy as sp
+
+    from graphcollapse.verify.sweep import _margin
+
+    x, y = sp.symbols("x y")
+
+    @settings(max_examples=30, deadline=None, derandomize=True)
+    @given(_boolean_trees(), st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=1, max_size=8))
+    def check(cond, points):
+        f = _margin(cond, [x, y])
+        if f is None:
+            return
+        for px, py in points:
+            value = float(f(np.array([float(px)]), np.array([float(py)]))[0])
+            if value == 0:
+                continue  # on the zero set of one of the relations: the boundary itself
+            assert (value > 0) == bool(cond.subs({x: px, y: py})), (cond, px, py, value)
+
+    check()
