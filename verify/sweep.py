@@ -914,11 +914,10 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
                 topology = SymbolicTopology(_base_graph(spec.graph), [a.field for a in spec.axes])
                 first = {c.key: c for c in reversed(cells)}
                 pending = [{"key": k, "seed": first[k].seed, "values": first[k].values} for k in todo]
-                records, rest = evaluate_cells(topology, pending, [a.name for a in spec.axes])
-                done(records)
+                decided, rest = evaluate_cells(topology, pending, [a.name for a in spec.axes], done)
                 rest_keys = {pending[i]["key"] for i in rest}
                 todo = {k: v for k, v in todo.items() if k in rest_keys}
-                state["symbolic"] = len(records)
+                state["symbolic"] = decided
         payloads = list(todo.values())
         batches = _batches(payloads, _batch_size(spec, len(payloads), workers))
         if batches:

@@ -230,12 +230,21 @@ class SymbolicTopology:
 
 
 def evaluate_cells(topology: SymbolicTopology, cells: Sequence[Mapping[str, Any]],
-                   axis_names: Sequence[str]) -> tuple[list[dict[str, Any]], list[int]]:
-    """Records of the cells the symbolic route decides, and the positions of the others."""
+                   axis_names: Sequence[str], done: Callable[[list[dict[str, Any]]], None],
+                   flush: int = 256) -> tuple[int, list[int]]:
+    """Hand the records of the cells the symbolic route decides to ``done`` (every
+    ``flush`` cells, so an interruption loses at most that many); return their number and
+    the positions of the other cells."""
     import time
 
-    records, rest = [], []
+    records: list[dict[str, Any]] = []
+    rest: list[int] = []
+    count = 0
     for i, c in enumerate(cells):
+        if len(records) >= flush:
+            done(records)
+            count += len(records)
+            records = []
         t0, c0 = time.perf_counter(), time.process_time()
         learners = topology.evaluate([c["values"][n] for n in axis_names])
         if learners is None:
@@ -244,4 +253,6 @@ def evaluate_cells(topology: SymbolicTopology, cells: Sequence[Mapping[str, Any]
         records.append({"key": c["key"], "seed": c["seed"], "status": "ok", "error": None, "learners": learners,
                         "trajectory": None, "montecarlo": None, "route": "symbolic",
                         "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0})
-    return records, rest
+    if records:
+        done(records)
+    return count + len(records), rest
