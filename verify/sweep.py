@@ -47,7 +47,6 @@ import json
 import math
 import os
 import platform
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field

@@ -87,14 +87,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import load_spec, run_sweep
 
     spec = load_spec(args.spec)
-    bar = None
-    progress = None
+    bar: Any = None
     if not args.json and sys.stderr.isatty():
-        from tqdm import tqdm
+        try:
+            from tqdm import tqdm
+        except ImportError:  # the extra is missing: no bar
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=0, unit="cell", file=sys.stderr, desc="sweep", dynamic_ncols=True)
 
-        bar = tqdm(total=0, unit="cell", file=sys.stderr, desc="sweep", dynamic_ncols=True)
-
-        def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
             bar.total = total
             bar.n = done
             bar.refresh()
