@@ -19,6 +19,7 @@ _EXPORTS = {
     "analysis": ("Analysis", "Prediction", "analyze", "predict"),
     "regimes": ("RegimePrediction", "regime_prediction", "regime_verdicts"),
     "weights": ("WeightOptimum", "optimal_real_share", "optimize_weights"),
+    "gaussian": ("gaussian_moment_trajectory", "gaussian_verdicts"),
 }
 _names, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 __all__ = ["__version__", *_names]
@@ -32,3 +33,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .graph import InteractionGraph, load_graph, save_graph
     from .regimes import RegimePrediction, regime_prediction, regime_verdicts
     from .weights import WeightOptimum, optimal_real_share, optimize_weights
+    from .gaussian import gaussian_moment_trajectory, gaussian_verdicts

@@ -20,6 +20,8 @@ _EXPORTS = {
     "mcompare": ("MVerification", "verify_mestimator"),
     "montecarlo": ("verify_ols",),
     "regsim": ("verify_regime",),
+    "gaussian_sim": ("simulate_gaussian",),
+    "experiment": ("run_experiment",),
 }
 _names, __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 __all__ = _names
@@ -32,3 +34,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .mcompare import MVerification, verify_mestimator
     from .montecarlo import verify_ols
     from .regsim import verify_regime
+    from .gaussian_sim import simulate_gaussian
+    from .experiment import run_experiment
