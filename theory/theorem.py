@@ -11,10 +11,18 @@ For a graph with exact (rational or symbolic) parameters, :func:`derive_theorem`
   :math:`C^{(t)} = W C W^\top + \operatorname{diag}(\gamma_k(\sum_j W_{kj}C_{jj} - (WCW^\top)_{kk})) + D`
   with the design corrections :math:`\gamma_k = \gamma(N_k, d)` and
   :math:`D_k = d(\dots)/(N_k(N_k-d-1))` of :mod:`graphcollapse.theory.exact`,
-* the collapse condition per learner (a sympy Boolean in the symbolic real-data counts;
-  in the exact theory, also the contraction inequality of every self-training learner),
+* the stability condition of every strongly connected component, stated once
+  (:class:`ComponentCondition`); a learner collapses iff one of its ancestor components is
+  not stable. In the exact theory with symbols the condition is split by integrality
+  (``docs/exact.md`` §12, Theorem 7): topological where every :math:`N_k \ge 2d + 1`,
+  the remainder enumerated when finite, reduced slice by slice otherwise,
+* the collapse condition per learner (a sympy Boolean in the symbols; in the exact
+  theory, also the contraction inequality of every self-training learner),
 * the stationary risks of the bounded learners (rational functions, factored),
 * the growth rates of the collapsing learners,
+
+* named sub-expressions (:math:`N_k`, the user's ``--define`` names, long factors
+  :math:`P_i`) and the printed forms written in them,
 
 as sympy objects in a :class:`Theorem`. Symbolic real-data counts are assumed positive for
 the stationary risks and rates, an assumption the theorem records. Printing is apart:
@@ -369,7 +377,9 @@ def _rewrite_factor(f: sp.Expr, defs: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
                 if x not in c.free_symbols:
                     cands.append(c)
         for c in cands:
-            if _size(c) <= _size(best):
+            # shorter, or written in the defined names alone (N_A - 11 rather than m + 5)
+            only_names = c.free_symbols <= set(defs) and not best.free_symbols <= set(defs)
+            if _size(c) <= _size(best) or (only_names and _size(c) <= 2 * _size(best)):
                 best = c
     return best
 
