@@ -72,10 +72,10 @@ MIN_PER_CLASS = 10
 
 
 def _require_sklearn() -> None:
-    try:
-        import sklearn  # noqa: F401  (only whether it imports)
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise GraphValueError("--model: the experiment needs scikit-learn; install graphcollapse[experiments]") from None
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:  # pragma: no cover - depends on the installation
+        raise GraphValueError("--model: the experiment needs scikit-learn; install graphcollapse[experiments]")
 
 
 # --------------------------------------------------------------------------- data
@@ -394,11 +394,15 @@ def _check_graph(graph: InteractionGraph, scale: int, data: DigitsData) -> None:
     if graph.is_symbolic:
         raise GraphValueError("graph: the experiment needs numeric sample counts")
     most = min(len(ix) for ix in data.by_class) * CLASSES
+    per_class = [_balanced(int(m) * scale) for m in graph.real_samples]
+    for s, t, n in zip(graph.edge_sources, graph.edge_targets, graph.edge_samples):
+        per_class[int(t)] = per_class[int(t)] + _balanced(int(n) * scale)  # each batch is balanced on its own
     for k, name in enumerate(graph.names):
-        for field_, n in (("initial_samples", graph.initial_samples[k]), ("total samples N_k", graph.total_samples[k])):
-            if int(n) * scale < MIN_PER_CLASS * CLASSES:
-                raise GraphValueError(f"{field_} of {name}: {int(n)} x sample scale {scale} gives fewer than "
-                                      f"{MIN_PER_CLASS} images per class; raise --sample-scale")
+        for field_, fewest in (("initial_samples", _balanced(int(graph.initial_samples[k]) * scale).min()),
+                               ("total samples N_k", per_class[k].min())):
+            if fewest < MIN_PER_CLASS:
+                raise GraphValueError(f"{field_} of {name}: with sample scale {scale} some digit gets {fewest} "
+                                      f"images, fewer than {MIN_PER_CLASS}; raise --sample-scale")
         for field_, n in (("initial_samples", graph.initial_samples[k]), ("real_samples", graph.real_samples[k])):
             if int(n) * scale > most:
                 raise GraphValueError(f"{field_} of {name}: {int(n)} x sample scale {scale} exceeds the "
