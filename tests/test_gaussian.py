@@ -209,3 +209,20 @@ def test_verify_accepts_the_unbiased_location_scale(tmp_path, capsys):
                  "--estimator", "location-scale-unbiased", "--json"]) == 0
     out = _json.loads(capsys.readouterr().out)
     assert out["estimator"] == "location-scale-unbiased"
+
+
+@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
+def test_multivariate_asymptotic_risk_against_simulation(estimator):
+    """Claim (Theorem 5): E||mu - mu*||^2 + E||Sigma_k - Sigma||_F^2 is a times the unit risks to first order
+    (d = 2, counts 200-400); |z| < 4 with a fixed seed, plus 2 % for the O(1/N) second-order terms."""
+    from graphcollapse.theory.builders import chain
+    from graphcollapse.theory.mestimators import asymptotic_prediction
+
+    G = chain(2, real_samples=[400, 200], samples=200, initial_samples=400, dimension=2)
+    pred = asymptotic_prediction(G, MULTIVARIATE_GAUSSIAN, 3)
+    sim = simulate_gaussian(G, 3, 3000, estimator=estimator, dimension=2, seed=9)
+    risk = sim.values["mean_squared_error"] + sim.values["covariance_error"]
+    mean, se = risk.mean(axis=2), risk.std(axis=2, ddof=1) / math.sqrt(risk.shape[2])
+    for k, name in enumerate(G.names):
+        want = np.array([float(x) for x in pred.risk[name]])
+        assert np.all(np.abs(mean[:, k] - want) < 4 * se[:, k] + 0.02 * want)
