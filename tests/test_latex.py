@@ -242,7 +242,7 @@ def test_triangle_states_each_condition_once(triangle):
     printed per learner, in full)."""
     text = theorem_latex(triangle)
     assert text.count(r"\tag{C1}") == 1
-    assert r"$\mathrm{A}$, $\mathrm{B}$ and $\mathrm{C}$ collapse" in text and "if and only if (C1) fails" in text
+    assert r"Each of $\mathrm{A}$, $\mathrm{B}$ and $\mathrm{C}$ collapses if and only if (C1) fails." in text
     assert [c.stable for c in triangle.components] == [sp.Gt(triangle.graph.real_samples[0], 0)]
     assert len(text) < 5000
 

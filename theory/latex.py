@@ -79,14 +79,23 @@ class NaturalLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr: sp.Mul) -> str:
         groups: dict[sp.Expr, list[tuple[sp.Expr, sp.Expr]]] = {}
         rest = []
+        powers = []  # (a/b)^{k} with a symbolic k: printed after the other factors
         for f in expr.args:
             b, e = f.as_base_exp()
-            if not e.is_number:
+            if not e.is_number and f.is_Pow and sp.fraction(b)[1] != 1:
+                powers.append(r"\left(" + self._print(b) + r"\right)^{" + self._print(e) + "}")
+            elif not e.is_number:
                 c, s = e.as_coeff_Mul()
                 groups.setdefault(s, []).append((b, c))
             else:
                 rest.append(f)
         joint = {s: g for s, g in groups.items() if len(g) > 1 and all(c.is_Rational for _, c in g)}
+        if powers and not joint:
+            coeff = sp.Mul(*rest, *[b ** (c * s) for s, g in groups.items() for b, c in g])
+            head = "" if coeff == 1 else "- " if coeff == -1 else self._print(coeff) + " "
+            if coeff.is_Add:
+                head = r"\left(" + self._print(coeff) + r"\right) "
+            return head + " ".join(powers)
         if not joint:
             if any(c.is_negative for g in groups.values() for _, c in g):
                 # b^{-2k} goes to the denominator, as for numeric exponents
@@ -96,7 +105,7 @@ class NaturalLatexPrinter(LatexPrinter):
                         return r"- \frac{" + self._print(-num) + "}{" + self._print(den) + "}"
                     return r"\frac{" + self._print(num) + "}{" + self._print(den) + "}"
             return super()._print_Mul(expr)
-        pieces = []
+        pieces = list(powers)
         for s, g in groups.items():
             if s not in joint:
                 rest += [b ** (c * s) for b, c in g]
@@ -212,7 +221,7 @@ def _tuple_tex(values: tuple[int, ...]) -> str:
 
 def _component_blocks(th: Theorem, c: ComponentCondition) -> list[tuple]:
     members = r"\{" + ", ".join(learner_latex(n) for n in c.members) + r"\}"
-    what = ("its exact second-moment map has spectral radius below $1$" if th.theory == "exact"
+    what = ("its exact second-moment map has spectral radius below 1" if th.theory == "exact"
             else r"$\rho(W_{AA}) < 1$ on it")
     blocks: list[tuple] = []
     if c.stable == sp.false:
@@ -221,7 +230,7 @@ def _component_blocks(th: Theorem, c: ComponentCondition) -> list[tuple]:
         why = ("it receives neither real data nor data from outside, so " if c.topological == sp.false
                else "at every value of the symbols ")
         return [("par", f"The component ${members}$ is never stable: {why}{radius}.")]
-    lead = f"The component ${members}$ is stable ({what}) if and only if"
+    lead = f"The component ${members}$ is stable, that is {what}, if and only if"
     if not c.reduced:
         shown = th.display.get(c.label, c.stable)
         if isinstance(shown, sp.And):
@@ -289,7 +298,8 @@ def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
             what = (": the samples per generation of learner" + ("s " if len(owners) > 1 else " ") + _names(owners))
         legend.append(f"${tex(s)} = {tex(f)}$" + what)
     legend.append("$N_k$: the samples per generation of learner $k$, $W_{kj} = n_{jk}/N_k$ the share of them "
-                  "produced by learner $j$, $R_k^{(t)}$ its excess risk at generation $t$")
+                  "produced by learner $j$, $R_k^{(t)}$ its excess risk at generation $t$; learner $k$ "
+                  "collapses when $\\sup_t R_k^{(t)} = \\infty$")
     if exact:
         legend.append(r"$\gamma_k = \gamma(N_k, d)$ with $\gamma(N, d) = " + GAMMA_LATEX
                       + r"$: the design correction of learner $k$; $D_k = d(m_k\sigma^2 + \sum_j n_{jk}\sigma_j^2)"
@@ -388,21 +398,19 @@ def _verdict_sentence(th: Theorem) -> str:
                 groups.setdefault(tuple(labels), []).append(g.names[k])
         parts = []
         if always:
-            parts.append(f"{_names(always)} {'collapses' if len(always) == 1 else 'collapse'} "
-                         "($\\sup_t R_k^{(t)} = \\infty$)")
+            parts.append(f"{_names(always)} {'collapses' if len(always) == 1 else 'collapse'}")
         for labels, names in groups.items():
-            verb = "collapses" if len(names) == 1 else "collapse"
-            parts.append(f"{_names(names)} {verb} ($\\sup_t R_k^{{(t)}} = \\infty$) if and only if "
-                         f"{_labels(list(labels))} fails")
+            who = _names(names) if len(names) == 1 else "each of " + _names(names)
+            parts.append(f"{who} collapses if and only if {_labels(list(labels))} fails")
         if never:
             parts.append(f"{_names(never)} {'stays' if len(never) == 1 else 'stay'} bounded")
-        return "; ".join(parts) + "."
+        text = "; ".join(parts) + "."
+        return text[0].upper() + text[1:]
     collapsing = [n for n, c in zip(g.names, th.collapses) if c is True or c == sp.true]
     bounded = [n for n in g.names if n not in collapsing]
     parts = []
     if collapsing:
-        parts.append(f"{_names(collapsing)} {'collapses' if len(collapsing) == 1 else 'collapse'} "
-                     "($\\sup_t R_k^{(t)} = \\infty$)")
+        parts.append(f"{_names(collapsing)} {'collapses' if len(collapsing) == 1 else 'collapse'}")
     if bounded:
         parts.append(f"{_names(bounded)} {'stays' if len(bounded) == 1 else 'stay'} bounded")
     return "; ".join(parts) + "."
