@@ -264,19 +264,27 @@ def _pairs(idx: Sequence[int]) -> list[tuple[int, int]]:
     return [(idx[a], idx[b]) for a in range(len(idx)) for b in range(a, len(idx))]
 
 
-def _rational_parts(graph: InteractionGraph) -> tuple[dict[int, list[tuple[int, Any]]], list[Any]] | None:
-    """Rows of W (``{k: [(j, W_kj)]}``) and the gammas as QQ elements when every count and the
-    dimension are Python integers in the exact regime, else None (the general path)."""
+def _rational_parts(graph: InteractionGraph, learners: Sequence[int] | None = None
+                    ) -> tuple[dict[int, list[tuple[int, Any]]], dict[int, Any]] | None:
+    """Rows of W (``{k: [(j, W_kj)]}``) and the gammas (``{k: gamma_k}``) as QQ elements, of
+    ``learners`` (default all), when every count and the dimension are Python integers in
+    the exact regime, else None (the general path)."""
     d = graph.dimension
     Ns = graph.total_samples
-    if (graph.is_symbolic or not isinstance(d, int) or not all(isinstance(N, int) and N > d + 1 for N in Ns)
+    idx = range(graph.num_learners) if learners is None else learners
+    if (graph.is_symbolic or not isinstance(d, int) or not all(isinstance(Ns[k], int) and Ns[k] > d + 1 for k in idx)
             or not all(isinstance(n, int) for n in graph.edge_samples)):
         return None
     QQ = sp.QQ
-    rows: dict[int, list[tuple[int, Any]]] = {k: [] for k in range(graph.num_learners)}
-    for s, t, n in zip(graph.edge_sources, graph.edge_targets, graph.edge_samples):
-        rows[t].append((s, QQ(n, Ns[t])))
-    g = [QQ((d + 1) * N * N - (d + 5) * N + 2 * (d + 1), (N - d - 1) * (N - 1) * (N + 2)) for N in Ns]
+    rows: dict[int, list[tuple[int, Any]]] = {k: [] for k in idx}
+    tgt = np.asarray(graph.edge_targets, dtype=np.int64)
+    mask = np.isin(tgt, np.fromiter(idx, dtype=np.int64)) if learners is not None else np.ones(len(tgt), bool)
+    src, smp = graph.edge_sources, graph.edge_samples
+    for e in np.flatnonzero(mask).tolist():
+        t = int(tgt[e])
+        rows[t].append((src[e], QQ(smp[e], Ns[t])))
+    g = {k: QQ((d + 1) * Ns[k] * Ns[k] - (d + 5) * Ns[k] + 2 * (d + 1), (Ns[k] - d - 1) * (Ns[k] - 1) * (Ns[k] + 2))
+         for k in idx}
     return rows, g
 
 
@@ -299,7 +307,7 @@ def second_moment_map_matrix(graph: InteractionGraph, learners: Sequence[int] | 
     idx = list(range(graph.num_learners)) if learners is None else sorted(learners)
     pairs = _pairs(idx)
     col = {p: c for c, p in enumerate(pairs)}
-    fast = _rational_parts(graph) if W is None and gammas is None and domain is None else None
+    fast = _rational_parts(graph, idx) if W is None and gammas is None and domain is None else None
     if fast is not None:  # integer counts: W and gamma straight in QQ
         domain = sp.QQ
         inside = set(idx)

@@ -23,7 +23,7 @@ come from the graph's structure and sparse systems:
   downstream (docs/exact.md §10, Theorem 10).
 - Learners fed by a component with a small count and radius :math:`\ge 1` get the full
   exact analysis of their ancestor subgraph when it has at most
-  :data:`SUBGRAPH_LEARNERS` learners, else their growth kind and factor only.
+  :data:`ANCESTOR_LEARNERS` learners, else their growth kind and factor only.
 """
 
 from __future__ import annotations
@@ -47,8 +47,13 @@ __all__ = ["scalable_exact_analysis", "scalable_risk_trajectory", "needs_scalabl
 SMALL_COMPONENT = 12
 #: Exact rationals on pair closures up to this size (when asked).
 EXACT_PAIRS = 2000
-#: Ancestor subgraphs up to this size get the complete exact analysis.
+#: Graphs up to this size (with components up to SMALL_COMPONENT) take the complete exact
+#: analysis of :func:`graphcollapse.theory.exact.exact_analysis`.
 SUBGRAPH_LEARNERS = 40
+#: Learners fed by a small-count component whose ancestors number at most this get the
+#: complete exact analysis of their ancestor subgraph (its cost grows like the fourth
+#: power of the ancestors).
+ANCESTOR_LEARNERS = 10
 #: Offending components up to this size get their eigenvalue-1 projection in floats.
 FLOAT_COMPONENT = 60
 
@@ -344,7 +349,7 @@ def scalable_exact_analysis(graph: InteractionGraph, fix_samples: int | None = N
         cache: dict[tuple[int, ...], Any] = {}
         for k in fed_special.tolist():
             anc = S.ancestors(k)
-            if len(anc) > SUBGRAPH_LEARNERS:
+            if len(anc) > ANCESTOR_LEARNERS:
                 continue
             key = tuple(sorted(anc.tolist()))
             if key not in cache:
@@ -352,7 +357,7 @@ def scalable_exact_analysis(graph: InteractionGraph, fix_samples: int | None = N
             sub[k] = cache[key].learners[names[k]]
         if len(sub) < fed_special.size:
             notes.append(f"{fed_special.size - len(sub)} learners fed by small-count components have more than "
-                         f"{SUBGRAPH_LEARNERS} ancestors: their growth kind and factor are given, not the rate")
+                         f"{ANCESTOR_LEARNERS} ancestors: their growth kind and factor are given, not the rate")
 
     # -- per-learner results
     say("assembling")

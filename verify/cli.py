@@ -284,9 +284,23 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     else:
         from graphcollapse.theory.analysis import analyze
 
-        result = analyze(graph, theory=_theory_name(args), fix_samples=args.fix_samples)
+        result = analyze(graph, theory=_theory_name(args), fix_samples=args.fix_samples,
+                         progress=_stages(graph.num_learners))
     _print(lambda: strict_json(result.to_json()) if args.json else result.report())
     return 0
+
+
+def _stages(learners: int) -> Callable[[str], None] | None:
+    """On a terminal and for large graphs, a callback printing each stage of the analysis
+    with the elapsed time on stderr (one line each); otherwise None."""
+    if learners < 10_000 or not sys.stderr.isatty():
+        return None
+    start = time.monotonic()
+
+    def say(stage: str) -> None:
+        print(f"graphcollapse: [{time.monotonic() - start:6.1f} s] {stage} ...", file=sys.stderr, flush=True)
+
+    return say
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:

@@ -57,8 +57,12 @@ def theory_risks(graph: InteractionGraph, generations: int, theory: str = "exact
     >>> theory_risks(G, 1).tolist()
     [[1.4375], [3.7375]]
     """
-    from graphcollapse.theory.analysis import to_float
+    from graphcollapse.theory.analysis import EXACT_MAX_LEARNERS, to_float
 
+    if graph.num_learners > EXACT_MAX_LEARNERS:  # floats on the pair closure (docs/exact.md §10)
+        from graphcollapse.theory.exact_scale import scalable_risk_trajectory
+
+        return scalable_risk_trajectory(graph, generations, exact_theory=theory == "exact")
     trajectory = _trajectory(theory)
     check_exact_size(lambda t: trajectory(graph, t), generations)
     return np.array([[to_float(v) for v in row] for row in trajectory(graph, generations)], dtype=float)

@@ -122,6 +122,7 @@ Replication block ``b`` of :mod:`graphcollapse.verify.blocks` draws from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -195,8 +196,10 @@ def ols_setup(graph: InteractionGraph, *, _general: bool = False) -> OLSSetup:
     sigma = np.eye(d) if graph.covariance is None else np.array([[float(x) for x in r] for r in graph.covariance])
     noise = float(graph.noise_variance)
     initial = np.array([int(v) for v in graph.initial_samples])
-    layout = _layout(K, d, [[(-1, int(n), noise)] for n in initial]
-                     + [[(r[1], r[2], r[3]) for r in rows if r[0] == k] for k in range(K)], _general)
+    per_learner: list[list[tuple[int, int, float]]] = [[] for _ in range(K)]
+    for r in rows:  # rows are sorted by learner: one pass
+        per_learner[r[0]].append((r[1], r[2], r[3]))
+    layout = _layout(K, d, [[(-1, int(n), noise)] for n in initial] + per_learner, _general)
     return OLSSetup(K, d, initial, noise, tgt,
                     np.array([r[1] for r in rows], dtype=np.intp), np.array([r[2] for r in rows], dtype=np.intp),
                     np.array([r[3] for r in rows]), int(counts.max()), sigma, np.linalg.cholesky(sigma), layout)
@@ -247,13 +250,9 @@ class _Layout:
         """Random numbers per replication and generation >= 1 (independent of the sample
         counts): normals plus chi-squares."""
         K = self.K
-        chis = sum(self._chis(s) for s in range(K, 2 * K))
-        return int(self.n_normal[K:].sum()) + chis
+        return int(self.n_normal[K:].sum()) + int(self.s_chis[K:].sum())
 
-    def _chis(self, s: int) -> int:
-        return int(self.s_chis[s])
-
-    @property
+    @cached_property
     def s_chis(self) -> np.ndarray:
         """Chi-squares per fit, per slot."""
         out = np.zeros(2 * self.K, dtype=np.int64)
