@@ -54,8 +54,9 @@ PREAMBLE = "\n".join([
 
 
 #: The design correction gamma(N, d) of :func:`graphcollapse.theory.exact.design_correction`
-#: as written in the legend (a test parses it back and compares).
-GAMMA_LATEX = r"\frac{(d + 1) N^{2} - (d + 5) N + 2 (d + 1)}{(N - d - 1) (N - 1) (N + 2)}"
+#: as written in the legend, inline with a slash so that a line may break inside it (a
+#: test parses it back and compares).
+GAMMA_LATEX = r"((d + 1) N^{2} - (d + 5) N + 2 (d + 1)) / ((N - d - 1) (N - 1) (N + 2))"
 
 
 class NaturalLatexPrinter(LatexPrinter):
