@@ -478,7 +478,7 @@ def analyze(graph: InteractionGraph, theory: Theory | Literal["default"] = "defa
         second-moment solve, and growth rates come from sparse LU solves (about 1e-12
         relative). Beyond :data:`~graphcollapse.theory.exact_scale.SUBGRAPH_LEARNERS`
         learners or with a large component the exact theory runs by structure and sparse
-        systems (:mod:`graphcollapse.theory.exact_scale`, docs/exact.md §10).
+        systems (:mod:`graphcollapse.theory.exact_scale`, docs/exact.md §13).
     progress : callable, optional
         Called with a short description of each stage of long analyses (the command
         line shows it on a terminal).
@@ -631,7 +631,7 @@ def _exact_analysis(graph: InteractionGraph, fix_samples: int | None, *, exact: 
     if scalable:
         extra_top["accuracy"] = {
             "stationary_risk_relative_residual": result.accuracy,
-            "method": "structure and sparse second-moment systems (docs/exact.md §10)"}
+            "method": "structure and sparse second-moment systems (docs/exact.md §13)"}
         if result.accuracy:
             notes.append(f"floating point ({graph.num_learners} learners): relative residual "
                          f"{result.accuracy:.1e}; verdicts are exact (structure and exact component radii)")

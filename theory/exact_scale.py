@@ -1,4 +1,4 @@
-r"""The exact finite-sample theory at any graph size (docs/exact.md §10).
+r"""The exact finite-sample theory at any graph size (docs/exact.md §13).
 
 The exact analysis of :func:`graphcollapse.theory.exact.exact_analysis` decides each
 component's verdict from the characteristic polynomial of its second-moment map, of
@@ -7,7 +7,7 @@ length: it is exact and complete, and it stops at tens of learners. Here the sam
 come from the graph's structure and sparse systems:
 
 - **Verdicts.** A component whose learners all have :math:`N_k \ge 2d + 1` has
-  :math:`\gamma_k < 1` and its exact verdict is the topological one (Theorem 5): its map
+  :math:`\gamma_k < 1` and its exact verdict is the topological one (Theorem 3): its map
   has radius exactly 1 if it is an offending source component, below 1 otherwise. Only
   components with a learner below :math:`2d + 1` (and a cycle or a self-loop) need the
   radius of their own map, decided exactly from its characteristic polynomial on that
@@ -20,7 +20,7 @@ come from the graph's structure and sparse systems:
 - **Linear growth rates** (learners fed only by offending components whose learners all
   have :math:`N_k \ge 2d+1`): :math:`\lim R_k(t)/t = \bar G_{kk}`, from the spectral
   projection of each offending component's map on its eigenvalue 1 and one sparse system
-  downstream (docs/exact.md §10, Theorem 10).
+  downstream (docs/exact.md §13, Theorem 9).
 - Learners fed by a component with a small count and radius :math:`\ge 1` get the full
   exact analysis of their ancestor subgraph when it has at most
   :data:`ANCESTOR_LEARNERS` learners, else their growth kind and factor only.

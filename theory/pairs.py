@@ -24,15 +24,16 @@ The stationary covariance restricted to :math:`P` solves the sparse linear syste
 :math:`(I - \mathcal L_P)\, x = D_P` with :math:`|P|` unknowns and one nonzero per
 (in-neighbour, in-neighbour) combination of each pair: nothing is dense in the number of
 learners. The system is nonsingular whenever every learner involved is bounded, since
-:math:`\mathcal L_P` is the restriction of :math:`\mathcal L` to an invariant coordinate
-subspace of its transpose (docs/exact.md §10).
+the rows of :math:`\mathcal L` on :math:`P` read only columns of :math:`P`, so
+:math:`\mathcal L_P` is a diagonal block of a block-triangular form of :math:`\mathcal L`
+and its spectrum is part of :math:`\mathcal L`'s (docs/exact.md §13).
 
 Growth. If learner :math:`k` collapses linearly, :math:`C(t)/t \to \bar G` where
 :math:`\bar G = \mathcal L(\bar G)` off the offending components, :math:`\bar G = 0` on
 pairs with a bounded learner or two different offending components, and on an offending
 component :math:`A`, :math:`\bar G_{AA} = \Pi_A(\operatorname{diag} D_A)` with
 :math:`\Pi_A` the spectral projection of :math:`\mathcal L_A` on its eigenvalue 1
-(docs/exact.md §10). The rates :math:`\bar G_{kk}` solve the same kind of sparse system.
+(docs/exact.md §13). The rates :math:`\bar G_{kk}` solve the same kind of sparse system.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class PairSpace:
         """A permutation of ``keys`` under which the pair system is block lower triangular:
         by (larger, smaller) component of the pair, components in topological order. A pair
         reads only pairs whose larger component is not later and, when equal, whose
-        smaller one is not later (docs/exact.md §10), so an LU factorisation in this order
+        smaller one is not later (docs/exact.md §13), so an LU factorisation in this order
         fills in only inside the blocks of pairs of components."""
         if self.labels is None:
             return np.arange(len(keys))
