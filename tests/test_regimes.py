@@ -150,13 +150,13 @@ def test_json_errors_name_the_field(text, match):
 
 # --------------------------------------------------------------------------- recursion
 @st.composite
-def regime_graphs(draw, max_learners: int = 6):
+def regime_graphs(draw, max_learners: int = 6, real_modes: tuple[str, ...] = ("fresh", "fresh", "fixed")):
     """Random graphs (tests/strategies.py) with random per-learner policies, real-data
     modes and weights."""
     G = draw(interaction_graphs(max_learners=max_learners))
     K = G.num_learners
     pol = draw(st.lists(st.sampled_from(POLICIES), min_size=K, max_size=K))
-    real = draw(st.lists(st.sampled_from(["fresh", "fresh", "fixed"]), min_size=K, max_size=K))
+    real = draw(st.lists(st.sampled_from(real_modes), min_size=K, max_size=K))
     w = draw(st.lists(st.sampled_from([1, 1, 2, sp.Rational(1, 3)]), min_size=K, max_size=K))
     u = draw(st.lists(st.sampled_from([1, 1, 3, sp.Rational(1, 2)]), min_size=len(G.edge_sources),
                       max_size=len(G.edge_sources)))
@@ -198,14 +198,17 @@ def test_only_weight_ratios_matter(G, c):
 
 
 @settings(max_examples=25)
-@given(regime_graphs(max_learners=5))
+@given(regime_graphs(max_learners=5, real_modes=("fresh",)))
 def test_theorem_2_verdicts_on_random_graphs(G):
     """Theorem 2: collapse iff reachable from a real-free all-replace source component.
 
     Checked against the recursion over doubling horizons (multiples of every period up to
-    6): a collapsing learner's increments double (linear growth), a bounded learner's do
-    not grow (the risk converges, possibly slowly, like t^-alpha); with every learner
-    replacing the verdict is docs/theory.md's topological condition."""
+    6): a collapsing learner's increments double (linear growth); a bounded learner's do
+    not, beyond 5% of its risk (its risk converges, possibly slowly and not monotonically:
+    an accumulating learner fed by an accumulating real-free component approaches the
+    component's limit like t^-alpha). Fixed real data are left to
+    test_fixed_real_data_add_a_bounded_term (their transients are logarithmically slow).
+    With every learner replacing the verdict is docs/theory.md's topological condition."""
     verdict = regime_verdicts(G)
     if all(p == "replace" for p in G.data_policy):
         assert verdict.collapses == collapse_condition(G).collapses
@@ -215,7 +218,7 @@ def test_theorem_2_verdicts_on_random_graphs(G):
         if c:
             assert inc1 > 0 and inc2 > 1.8 * inc1
         else:
-            assert inc2 <= 1.2 * abs(inc1) + 1e-12 * r[720, k]
+            assert inc2 <= 1.5 * abs(inc1) + 0.05 * r[480, k]
 
 
 @settings(max_examples=20)
@@ -228,6 +231,27 @@ def test_accumulation_never_collapses_and_obeys_claim_4(G):
     from graphcollapse.theory.regimes import effective_noise_variance
     bound = r[0].max() + math.pi ** 2 / 6 * max(float(x) for x in effective_noise_variance(H))
     assert r.max() <= bound * (1 + 1e-12)
+
+
+def test_fixed_real_data_add_a_bounded_term():
+    """Theorem 2's proof: fixed real data add at most max_j v/m_j to the risk of the same
+    graph with fresh real data (their coefficients are killing probabilities of the
+    backward walk, summing to at most 1, and the fresh noise they replace is dropped).
+    The graph (found by hypothesis) has an accumulating learner in a component whose real
+    data are fixed: the risk approaches its bound only logarithmically slowly, so
+    increments over doubling horizons cannot tell it from collapse; the bound can."""
+    G = InteractionGraph(["L0", "L1", "L2", "L3"], real_samples=[0, 0, 0, 1], initial_samples=[5] * 4,
+                         edges=[("L0", "L0", 1), ("L0", "L1", 1), ("L0", "L2", 1), ("L0", "L3", 1), ("L1", "L0", 1),
+                                ("L1", "L1", 1), ("L1", "L2", 1), ("L1", "L3", 1), ("L2", "L0", 1), ("L2", "L1", 1),
+                                ("L3", "L0", 1)],
+                         dimension=1, noise_variance=sp.Rational(1, 2),
+                         data_policy=["replace", "accumulate", "replace", "replace"], real_data=["fresh"] * 3 + ["fixed"],
+                         edge_weights=[3, sp.Rational(1, 2), 1, sp.Rational(1, 2)] + [1] * 7)
+    assert not any(regime_verdicts(G).collapses)
+    fixed = np.array(regime_risk_trajectory(G, 4000, exact=False))
+    fresh = np.array(regime_risk_trajectory(G.replace(real_data="fresh"), 4000, exact=False))
+    assert np.all(fixed <= fresh + 0.5 * (1 + 1e-12))  # v / m = sigma^2 d / 1
+    assert fixed[4000].max() > fixed[1000].max()  # still rising, slowly
 
 
 def test_fixed_real_stationary_risk_is_the_recursion_limit():

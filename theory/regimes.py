@@ -929,7 +929,7 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
 
     return Analysis(graph=graph, theory=used if ols else "asymptotic", learners=tuple(learners),
                     components=tuple(components), spectral_radius=_regime_radius(graph, verdict), minimal_fix=None,
-                    condition=collapse_condition(graph),
+                    condition=_regime_condition(graph, verdict),
                     extra={"regime": regime_json(graph)}, notes=tuple(notes))
 
 
@@ -978,6 +978,27 @@ def regime_m_prediction(graph: InteractionGraph, family: Any, generations: int, 
     pred = Prediction(graph=graph, theory="asymptotic", generations=T,
                       risk={name: [row[k] for row in rows] for k, name in enumerate(graph.names)})
     return MPrediction(pred, fam, sandwich(graph, fam, th), th)
+
+
+def _regime_condition(graph: InteractionGraph, verdict: RegimeVerdict):
+    """The regime verdict in the shape of a :class:`~graphcollapse.theory.condition.CollapseCondition`
+    (so that every reader of ``Analysis.condition`` sees Theorem 2's verdicts)."""
+    from scipy.sparse import csr_matrix
+
+    from .condition import CollapseCondition, SourceComponent
+
+    S = graph.structure
+    comps = []
+    for members in verdict.offending:
+        c = S.component_of(members[0])
+        comps.append(SourceComponent(members=tuple(members), period=S.period(c), cyclic_classes=S.cyclic_classes(c),
+                                     offending=True, affects=tuple(S.descendants(list(members)).tolist()),
+                                     graph=graph))
+    rows = [k for k, f in enumerate(verdict.feeding) for _ in f]
+    cols = [i for f in verdict.feeding for i in f]
+    F = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(graph.num_learners, len(comps)))
+    return CollapseCondition(graph=graph, collapses=verdict.collapses, components=tuple(comps), feeding_matrix=F,
+                             labels=S.labels)
 
 
 def _regime_radius(graph: InteractionGraph, verdict: RegimeVerdict) -> float:
