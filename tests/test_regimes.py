@@ -13,7 +13,6 @@ import math
 from fractions import Fraction
 
 import jsonschema
-import networkx as nx
 import numpy as np
 import pytest
 import sympy as sp
@@ -28,7 +27,6 @@ from graphcollapse.theory.errors import GraphValueError, NoClosedFormError
 from graphcollapse.theory.graphio import save_graph
 from graphcollapse.theory.recursion import risk_trajectory
 from graphcollapse.theory.regimes import (
-    _proxy_graph,
     _replace_values,
     _trajectory,
     exact_theory_applies,

@@ -71,9 +71,6 @@ __all__ = [
 #: learner-generations (K * (T + 1)); beyond, in float64 with sparse matrices.
 EXACT_MAX_CELLS = 4000
 
-Estimator = str
-
-
 # --------------------------------------------------------------------------- values
 def _frac(value: Any, field: str) -> Fraction:
     if _is_symbolic(value):
@@ -276,10 +273,7 @@ def _trajectory(graph: InteractionGraph, T: int, v: Fraction, vj: list[Fraction]
     pool_n = [p.n0 for p in plans]  # P^(0)
     pool_sq = [p.w * p.w * p.n0 * p.v for p in plans]  # sum over the pool of omega_i^2 v_i
     Z = [Fraction(0)] * K
-    zero = Fraction(0) if exact else 0.0
     risks = [[num(p.v0) for p in plans]]
-    src = np.array(graph.edge_sources, dtype=np.int64)
-    tgt = np.array(graph.edge_targets, dtype=np.int64)
     for t in range(1, T + 1):
         c = []
         a_vals = []
@@ -330,7 +324,6 @@ def _trajectory(graph: InteractionGraph, T: int, v: Fraction, vj: list[Fraction]
         Q = Qn
         Z = newZ
         risks.append([Q[k, k] + num(Z[k]) for k in range(K)])
-    del src, tgt, zero
     return risks
 
 
@@ -925,8 +918,6 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
         components.append(ComponentResult(tuple(graph.names[i] for i in members), S.period(c),
                                           tuple(tuple(graph.names[i] for i in cl) for cl in S.cyclic_classes(c)),
                                           pi, affects))
-    from .condition import collapse_condition
-
     return Analysis(graph=graph, theory=used if ols else "asymptotic", learners=tuple(learners),
                     components=tuple(components), spectral_radius=_regime_radius(graph, verdict), minimal_fix=None,
                     condition=_regime_condition(graph, verdict),
