@@ -428,3 +428,14 @@ def test_symbolic_weight_gives_the_golden_ratio_through_the_analysis():
     w = sp.Symbol("w", positive=True)
     crit = [x for x in sp.solve(sp.diff(R, w), w) if x.is_positive]
     assert len(crit) == 1 and sp.simplify(crit[0] - (1 + sp.sqrt(5)) / 2) == 0
+
+
+def test_one_learner_accumulation_limit_in_closed_form():
+    """§5: the limit v/n0 + D psi'(n0/N + 1); with a fixed design and n0 = N it is
+    Gerstgrasser et al.'s (pi^2/6) R(0), and it is the recursion's limit (tail < D/t)."""
+    G = self_training(samples=12, initial_samples=12, dimension=2, design="fixed", data_policy="accumulate")
+    assert sp.simplify(analyze(G).learner("L0").stationary_risk - sp.pi ** 2 / 6 * sp.Rational(2, 9)) == 0
+    H = self_training(samples=10, initial_samples=25, dimension=2, data_policy="accumulate")
+    limit = float(analyze(H).learner("L0").stationary_risk)
+    r = regime_risk_trajectory(H, 5000, exact=False)[5000][0]
+    assert 0 <= limit - r <= 0.2 / 5000

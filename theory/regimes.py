@@ -886,6 +886,9 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
                 learners.append(LearnerResult(name, True, "linear", 1, growth_rate=float(rates_f[k])))
             else:
                 learners.append(LearnerResult(name, False, "none", None, stationary_risk=float(stationary_f[k])))
+    elif (limit := _one_learner_accumulate_limit(graph, estimator, used == "exact", theta)) is not None:
+        learners.append(LearnerResult(graph.names[0], False, "none", None, stationary_risk=limit))
+        notes.append("value: the limit of the risk, v/n0 + D psi'(n0/N + 1) (docs/regimes.md section 5)")
     else:
         if graph.is_symbolic:
             raise GraphTypeError("analyze: accumulating regimes need numeric parameters (their limits have no "
@@ -969,6 +972,21 @@ def regime_m_prediction(graph: InteractionGraph, family: Any, generations: int, 
     pred = Prediction(graph=graph, theory="asymptotic", generations=T,
                       risk={name: [row[k] for row in rows] for k, name in enumerate(graph.names)})
     return MPrediction(pred, fam, sandwich(graph, fam, th), th)
+
+
+def _one_learner_accumulate_limit(graph: InteractionGraph, estimator: Any, exact_fixed: bool, theta: Any) -> Any:
+    """The closed-form limit of §5 for one learner accumulating its own outputs without
+    real data: R(infinity) = R(0) + q psi'(n0/N + 1), psi' the trigamma function (None when
+    the graph is not of that shape)."""
+    if (graph.num_learners != 1 or graph.data_policy[0] != "accumulate" or graph.real_samples[0] != 0
+            or len(graph.edge_sources) != 1 or graph.is_symbolic):
+        return None
+    v, vj = _per_sample_risks(graph, estimator, theta)
+    p = _plans(graph, _frac(v, "per-sample risk"), [_frac(x, "per-sample risk") for x in vj], exact_fixed)[0]
+    q = sp.Rational(p.syn_sq.numerator, p.syn_sq.denominator) / sp.Rational(p.omega_syn.numerator,
+                                                                            p.omega_syn.denominator) ** 2
+    r = sp.Rational(p.n0.numerator, p.n0.denominator) / sp.Rational(p.N.numerator, p.N.denominator)
+    return sp.Rational(p.v0.numerator, p.v0.denominator) + q * sp.polygamma(1, r + 1)
 
 
 def _regime_condition(graph: InteractionGraph, verdict: RegimeVerdict):
