@@ -439,3 +439,12 @@ def test_one_learner_accumulation_limit_in_closed_form():
     limit = float(analyze(H).learner("L0").stationary_risk)
     r = regime_risk_trajectory(H, 5000, exact=False)[5000][0]
     assert 0 <= limit - r <= 0.2 / 5000
+
+
+def test_fixed_design_is_refused_for_m_estimators():
+    """A fixed design is an OLS notion: the M-estimator theory refuses it at analysis time."""
+    from graphcollapse.theory.mestimators import asymptotic_analysis
+
+    G = self_training(samples=20, initial_samples=20, dimension=2, design="fixed")
+    with pytest.raises(GraphValueError, match="design: fixed is an OLS design"):
+        asymptotic_analysis(G, "logistic")
