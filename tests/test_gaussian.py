@@ -53,7 +53,7 @@ def test_recursion_in_d_dimensions_scales_by_trace():
     pytest.param(DEMO, "mle", {n: False for n in DEMO.names}, id="demo-mle-bounded"),
 ])
 def test_exact_verdicts(graph, estimator, expected):
-    """Claim (§3): the unbiased fit collapses exactly where the topological condition says; the MLE never does at finite n."""
+    """Claim (§3): on these graphs the unbiased fit collapses where the topological condition says; the MLE never does (Theorem 2)."""
     assert {k: v.collapses for k, v in gaussian_verdicts(graph, estimator).items()} == expected
 
 
@@ -178,8 +178,13 @@ from tests.strategies import interaction_graphs  # noqa: E402
 from graphcollapse.theory.condition import collapse_condition  # noqa: E402
 
 
+def _smallest_count(graph):
+    """The smallest pooled or initial sample count (the Gaussian fit needs at least 2)."""
+    return min(min(int(n) for n in graph.total_samples), min(int(n) for n in graph.initial_samples))
+
+
 @settings(max_examples=20, deadline=None)
-@given(interaction_graphs(max_learners=4, min_samples=2))
+@given(interaction_graphs(max_learners=4, min_samples=2).filter(lambda g: _smallest_count(g) >= 2))
 def test_mle_conservation_law_on_random_graphs(graph):
     """Claim (Theorem 2): E[tr Sigma_k + ||mu_k - mu*||^2] = tr Sigma exactly, every learner and generation."""
     m = gaussian_moment_trajectory(graph, 3, "mle")
@@ -189,14 +194,34 @@ def test_mle_conservation_law_on_random_graphs(graph):
 
 
 @settings(max_examples=15, deadline=None)
-@given(interaction_graphs(max_learners=3, min_samples=10))
+@given(interaction_graphs(max_learners=3, min_samples=10).filter(lambda g: _smallest_count(g) >= 10))
 def test_unbiased_collapse_where_the_topology_says(graph):
     """Claim (Theorem 3): a learner fed by a source component without real data collapses (unbiased fit).
-    The converse is decided by the exact verdict; at these sample sizes it agrees with the topology."""
+    Only this direction holds: see test_unbiased_can_collapse_with_real_data."""
     verdict = gaussian_verdicts(graph, "unbiased")
     topo = collapse_condition(graph).collapses
     for k, name in enumerate(graph.names):
-        assert verdict[name].collapses == bool(topo[k])
+        if topo[k]:
+            assert verdict[name].collapses
+
+
+def test_unbiased_can_collapse_with_real_data():
+    """Claim (§3, found by hypothesis): the converse of Theorem 3 fails. A 2-cycle whose only real
+    sample is one image per generation of L2, with L0 reading two producers, grows geometrically under
+    the unbiased fit (the dispersion of L0's producers' means enters its variance); the MLE stays bounded
+    (Theorem 2); two real samples per generation make it bounded."""
+    data = {"dimension": 1, "noise_variance": 1,
+            "models": [{"name": "L0", "initial_samples": 10, "real_samples": 0},
+                       {"name": "L2", "initial_samples": 10, "real_samples": 1}],
+            "edges": [{"source": "L0", "target": "L0", "samples": 10}, {"source": "L0", "target": "L2", "samples": 10},
+                      {"source": "L2", "target": "L0", "samples": 10}]}
+    G = load_graph(data)
+    assert not any(collapse_condition(G).collapses)
+    v = gaussian_verdicts(G, "unbiased")["L2"]
+    assert v.covariance_growth[0] == "geometric" and v.covariance_growth[2] > 1.01
+    assert not any(x.collapses for x in gaussian_verdicts(G, "mle").values())
+    data["models"][1]["real_samples"] = 2
+    assert not any(x.collapses for x in gaussian_verdicts(load_graph(data), "unbiased").values())
 
 
 def test_verify_accepts_the_unbiased_location_scale(tmp_path, capsys):
