@@ -84,7 +84,8 @@ def _check(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for f in EXAMPLES.iterdir():
-            shutil.copy(f, root / f.name)
+            if f.is_file():  # the example graph files, not the folders of sweeps and experiments
+                shutil.copy(f, root / f.name)
         for name, text in SCRATCH.items():
             (root / name).write_text(text)
         (root / "sub").mkdir()

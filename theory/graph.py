@@ -670,7 +670,7 @@ class InteractionGraph:
                 return None
             if types <= {str}:
                 try:
-                    return np.array(list(map(self.index.__getitem__, column)), dtype=np.int64)
+                    return np.fromiter(map(self.index.__getitem__, column), dtype=np.int64, count=len(column))
                 except KeyError:  # some name is not a learner: -1 there
                     return np.array(list(map(self.index.get, column, repeat(-1))), dtype=np.int64)
             idx = _int_column(column)

@@ -29,7 +29,7 @@ def add_subcommand(sub: Any) -> None:
                     "stationary risk of a graph under the replace policy (docs/regimes.md section 7), and report "
                     "the gain against unit weights. One learner trained on its own outputs and real data gets "
                     "the closed form (the golden ratio for equal counts).",
-        epilog=_examples("optimize-weights docs/examples/ring.json",
+        epilog=_examples("optimize-weights docs/examples/experiments/cycle_real.json",
                          "optimize-weights GRAPH.json --objective mean --json"))
     p.add_argument("graph", help="interaction graph JSON file (see docs/format.md)")
     p.add_argument("--objective", choices=("max", "mean"), default="max",
