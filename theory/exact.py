@@ -1464,6 +1464,17 @@ def _max_root(candidates: list[tuple[sp.Expr, sp.Poly]]) -> sp.Expr:
     return best
 
 
+def _check_analysis_inputs(graph: InteractionGraph, fix_samples: Any) -> int:
+    """The checks every exact analysis starts with; returns the fix size (default 1)."""
+    check_exact_regime(graph)
+    if graph.is_symbolic:
+        raise UndecidableError("exact_analysis: the exact verdict needs numeric parameters; substitute the symbols first")
+    F = 1 if fix_samples is None else fix_samples
+    if isinstance(F, bool) or not isinstance(F, (int, np.integer)) or F < 1:
+        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
+    return int(F)
+
+
 def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None, *, fix: bool = True) -> ExactAnalysis:
     r"""Exact verdicts, growth, stationary risks, bounds, expanding components and the fix.
 
@@ -1494,12 +1505,7 @@ def exact_analysis(graph: InteractionGraph, fix_samples: int | None = None, *, f
     >>> a.expanding[0].members, a.expanding[0].fix, a.map_spectral_radius
     (('L0',), {'L0': 1}, 1)
     """
-    check_exact_regime(graph)
-    if graph.is_symbolic:
-        raise UndecidableError("exact_analysis: the exact verdict needs numeric parameters; substitute the symbols first")
-    F = 1 if fix_samples is None else fix_samples
-    if isinstance(F, bool) or not isinstance(F, (int, np.integer)) or F < 1:
-        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
+    F = _check_analysis_inputs(graph, fix_samples)
     K = graph.num_learners
     names = graph.names
     W = graph.mixing_matrix

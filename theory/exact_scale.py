@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from .errors import GraphValueError, UndecidableError
+from .errors import GraphValueError
 from .graph import InteractionGraph
 from .pairs import (PairSpace, ScaleLimitError, exact_solve_pairs, iterate_pairs, pair_closure, pair_map,
                     solve_pairs)
@@ -180,16 +180,11 @@ def scalable_exact_analysis(graph: InteractionGraph, fix_samples: int | None = N
     """
     from .condition import collapse_condition, stationary_distribution
     from .exact import (ComponentFix, ExactAnalysis, ExactFix, ExactLearner, ExpandingComponent,
-                        _count_ge_one, _max_root, check_exact_regime, component_fix, component_map_radius,
+                        _check_analysis_inputs, _count_ge_one, _max_root, component_fix, component_map_radius,
                         exact_analysis, exact_noise_variance)
 
     say = progress or (lambda _msg: None)
-    check_exact_regime(graph)
-    if graph.is_symbolic:
-        raise UndecidableError("exact_analysis: the exact verdict needs numeric parameters; substitute the symbols first")
-    F = 1 if fix_samples is None else fix_samples
-    if isinstance(F, bool) or not isinstance(F, (int, np.integer)) or F < 1:
-        raise GraphValueError(f"fix_samples: expected a positive integer, found {fix_samples!r}")
+    F = _check_analysis_inputs(graph, fix_samples)
     K = graph.num_learners
     names = graph.names
     d = int(graph.dimension)
