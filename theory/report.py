@@ -252,7 +252,10 @@ def analysis_report(a: Analysis) -> str:
         lines += [
             f"spectral radius of W: {radius_w} (large-sample verdict: "
             + ("some learner collapses)" if large else "nothing collapses)"),
-            f"spectral radius of the exact second-moment map: {_fmt_short(a.exact.map_spectral_radius)}; it decides the "
+            "spectral radius of the exact second-moment map: "
+            + (_fmt_short(a.exact.map_spectral_radius) if a.exact.map_spectral_radius is not None
+               else "below 1, not computed (components with every N_k >= 2d + 1 are decided by structure, docs/exact.md §13)")
+            + "; it decides the "
             "verdict: " + (">= 1, some learner collapses" if a.collapse else "< 1, nothing collapses"),
             "",
         ]
