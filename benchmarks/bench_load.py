@@ -112,21 +112,22 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
     }
     with tempfile.TemporaryDirectory() as folder:
-        for suffix in (".npz", ".json"):
+        for label, suffix, columnar in (("npz", ".npz", False), ("json", ".json", False),
+                                        ("json_columnar", ".json", True)):
             path = Path(folder) / f"graph{suffix}"
             t0 = time.process_time()
-            save_graph(G, path)
+            save_graph(G, path, columnar=columnar)
             write = time.process_time() - t0
             entry = time_loads(path, args.repeat, G)
             entry["write_cpu_s"] = round(write, 3)
-            results[suffix[1:]] = entry
-            print(f"{suffix[1:]:>5}: {entry['file_mb']:.0f} MB written in {write:.1f} s; load CPU median "
+            results[label] = entry
+            print(f"{label:>13}: {entry['file_mb']:.0f} MB written in {write:.1f} s; load CPU median "
                   f"{entry['cpu_median_s']:.2f} s (min {entry['cpu_min_s']:.2f}, max {entry['cpu_max_s']:.2f}; "
                   f"wall {', '.join(f'{t:.2f}' for t in entry['wall_s'])}); same graph: {entry['same_graph']}",
                   flush=True)
             path.unlink()
     results["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
-    results["same_graph"] = results["json"]["same_graph"] and results["npz"]["same_graph"]
+    results["same_graph"] = all(results[k]["same_graph"] for k in ("json", "json_columnar", "npz"))
     print(f"peak RSS {results['peak_rss_gb']:.2f} GB; JSON / npz median ratio "
           f"{results['json']['cpu_median_s'] / results['npz']['cpu_median_s']:.1f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)

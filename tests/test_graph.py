@@ -107,7 +107,10 @@ BAD = [
     ("negative-snv", _mutate(("models", 0, "synthetic_noise_variance"), -1), GraphValueError,
      r"synthetic_noise_variance: expected a positive number"),
     ("empty-models", _mutate(("models",), []), GraphValueError, r"models: the graph has no learners"),
-    ("models-not-list", _mutate(("models",), {}), GraphTypeError, r"models: expected a list"),
+    ("models-not-list", _mutate(("models",), "A"), GraphTypeError, r"models: expected a list"),
+    ("models-columns-missing", _mutate(("models",), {}), GraphValueError, r"models\.name: missing column"),
+    ("edges-column-short", _mutate(("edges",), {"source": ["A"], "target": [], "samples": [1]}), GraphValueError,
+     r"edges\.target: expected 1 entries"),
     ("bad-version", _mutate(("format_version",), 2), GraphValueError, r"format_version: expected 1"),
     ("dimension-zero", _mutate(("dimension",), 0), GraphValueError, r"dimension: expected an integer >= 1"),
     ("covariance-shape", _mutate(("covariance",), [[1, 0], [0, 1]]), GraphValueError, r"covariance: expected a 5 x 5"),
@@ -125,7 +128,7 @@ def test_bad_input_gets_a_one_line_error_naming_the_field(data, error, message):
 
 @pytest.mark.parametrize("data", [pytest.param(d, id=i) for i, d, e, m in BAD
                                   if i not in ("unknown-learner", "duplicate-name", "no-data", "duplicate-edge",
-                                               "covariance-shape")])
+                                               "covariance-shape", "edges-column-short")])
 def test_schema_rejects_what_the_reader_rejects_by_shape(data):
     """The published schema rejects the shape errors our reader rejects."""
     with pytest.raises(jsonschema.ValidationError):

@@ -1144,18 +1144,27 @@ class InteractionGraph:
         dimension = _json_int(data["dimension"], "dimension", minimum=1)
         noise = _json_positive(data["noise_variance"], "noise_variance")
         models = data["models"]
-        if not isinstance(models, list):
-            raise GraphTypeError(f"models: expected a list of learner objects, found {_json_type(models)}")
+        if isinstance(models, dict):  # the columnar layout: one list per field
+            models = _model_table(models)
+        if not isinstance(models, (list, tuple)):
+            raise GraphTypeError(f"models: expected a list of learner objects (or an object of columns), found {_json_type(models)}")
         if not models:
             raise GraphValueError("models: the graph has no learners; give at least one model")
-        columns = _model_columns(models)
+        columns = models if isinstance(models, tuple) else _model_columns(models)
         if columns is None:
             columns = _model_items(models)
         names, init, real, snv = columns
+        models = models if isinstance(models, list) else []  # the rows the regime keys are read from
         raw_edges = data.get("edges", [])
+        edges = None
+        if isinstance(raw_edges, dict):
+            raw_edges = _edge_table(raw_edges, names)
+            if isinstance(raw_edges, _EdgeColumns):
+                edges, raw_edges = raw_edges, []
         if not isinstance(raw_edges, list):
-            raise GraphTypeError(f"edges: expected a list of edge objects, found {_json_type(raw_edges)}")
-        edges = _edge_object_columns(raw_edges)
+            raise GraphTypeError(f"edges: expected a list of edge objects (or an object of columns), found {_json_type(raw_edges)}")
+        if edges is None:
+            edges = _edge_object_columns(raw_edges)
         if edges is None:
             edges = _edge_items(raw_edges)
         covariance = data.get("covariance")
@@ -1382,6 +1391,79 @@ def _model_items(models: list[Any]) -> tuple[list[str], list[int], list[int], li
     return names, init, real, snv
 
 
+_MODEL_TABLE_KEYS = ("name", "initial_samples", "real_samples")
+_EDGE_TABLE_KEYS = ("source", "target", "samples")
+
+
+def _table(obj: dict[str, Any], field: str, required: tuple[str, ...], allowed: set[str]) -> int:
+    """Check a columnar table (an object of equally long lists); return its length."""
+    for key in obj:
+        if key not in allowed:
+            raise GraphValueError(f"{field}.{key}: unknown column; allowed columns are {sorted(allowed)}")
+    for key in required:
+        if key not in obj:
+            raise GraphValueError(f"{field}.{key}: missing column (the columnar layout needs {', '.join(required)})")
+    n = None
+    for key, column in obj.items():
+        if not isinstance(column, list):
+            raise GraphTypeError(f"{field}.{key}: expected a list (one entry per row), found {_json_type(column)}")
+        if n is None:
+            n = len(column)
+        elif len(column) != n:
+            raise GraphValueError(f"{field}.{key}: expected {n} entries (as many as {field}.{required[0]}), "
+                                  f"found {len(column)}")
+    return n or 0
+
+
+def _rows(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row objects of a columnar table (null entries are absent fields)."""
+    keys = list(obj)
+    return [{k: v for k, v in zip(keys, row) if v is not None} for row in zip(*obj.values())]
+
+
+def _model_table(models: dict[str, Any]) -> Any:
+    """Columnar models: the learner columns when every value is plain, else the row objects
+    (whose item-by-item check names the learner)."""
+    _table(models, "models", _MODEL_TABLE_KEYS, set(_MODEL_KEYS) | set(_LEARNER_REGIME))
+    if set(models) == set(_MODEL_TABLE_KEYS) and set(map(type, models["name"])) == {str}:
+        init, real = _int_values(models["initial_samples"], 1), _int_values(models["real_samples"], 0)
+        if init is not None and real is not None:
+            return models["name"], init, real, [None] * len(init)
+    return _rows(models)
+
+
+def _edge_table(edges: dict[str, Any], names: Sequence[str]) -> Any:
+    """Columnar edges: an :class:`_EdgeColumns` when every value is plain (sources and
+    targets all names or all learner indices), else the row objects."""
+    _table(edges, "edges", _EDGE_TABLE_KEYS, set(_EDGE_KEYS) | {"weight"})
+    kinds = set(map(type, edges["source"])) | set(map(type, edges["target"]))
+    if kinds == {str, int}:
+        raise GraphValueError("edges.source, edges.target: give learner names or learner indices throughout, not both")
+    if kinds == {int}:  # learner indices: check the range here, then use the names
+        K = len(names)
+        arrays = {}
+        for key in ("source", "target"):
+            try:
+                arrays[key] = arr = np.array(edges[key], dtype=np.int64)
+                ok = not arr.size or (arr.min() >= 0 and arr.max() < K)
+            except OverflowError:
+                ok = False
+            if not ok:
+                i = next(i for i, v in enumerate(edges[key]) if not 0 <= v < K)
+                raise GraphValueError(f"edges.{key}[{i}]: learner index {edges[key][i]} is out of range "
+                                      f"0..{K - 1}; indices count the learners of models.name from 0")
+        if set(edges) == set(_EDGE_TABLE_KEYS):
+            samples = _int_values(edges["samples"], 1)
+            if samples is not None:
+                return _EdgeColumns(arrays["source"], arrays["target"], samples)
+        edges = dict(edges, source=[names[j] for j in edges["source"]], target=[names[j] for j in edges["target"]])
+    elif set(edges) == set(_EDGE_TABLE_KEYS) and kinds <= {str}:
+        samples = _int_values(edges["samples"], 1)
+        if samples is not None:
+            return _EdgeColumns(edges["source"], edges["target"], samples)
+    return _rows(edges)
+
+
 def _edge_object_columns(edges: list[Any]) -> _EdgeColumns | None:
     """The columns of well-formed edge objects with plain integer samples (``None`` when
     anything needs the item-by-item check of :func:`_edge_items`)."""
@@ -1515,7 +1597,7 @@ def load_graph(source: str | os.PathLike[str] | Mapping[str, Any]) -> Interactio
     return InteractionGraph.from_dict(_parse_graph_text(_read_text(path)))
 
 
-def save_graph(graph: InteractionGraph, path: str | os.PathLike[str]) -> None:
+def save_graph(graph: InteractionGraph, path: str | os.PathLike[str], *, columnar: bool = False) -> None:
     """Write ``graph`` to ``path`` in the format its suffix names (``.json``, ``.npz``,
     ``.parquet``, ``.graphml``, ``.edgelist``); see :func:`graphcollapse.theory.graphio.save_graph`.
 
@@ -1531,7 +1613,7 @@ def save_graph(graph: InteractionGraph, path: str | os.PathLike[str]) -> None:
     """
     from . import graphio
 
-    graphio.save_graph(graph, path)
+    graphio.save_graph(graph, path, columnar=columnar)
 
 
 def _read_text(path: Path) -> str:
@@ -1680,14 +1762,16 @@ def _parse_graph_text(text: str) -> Any:
 
 
 def _pair_count(data: Any) -> int:
-    """Key-value pairs of the top-level object and of the model and edge objects (-1 when
-    the document does not have that shape)."""
+    """Key-value pairs of the top-level object, of the model and edge objects (or of their
+    column objects) and of ``defaults`` (-1 when the document does not have that shape)."""
     if type(data) is not dict:
         return -1
     count = len(data)
     for key in ("models", "edges"):
         items = data.get(key)
-        if type(items) is list and items:
+        if type(items) is dict:  # the columnar layout: one pair per column
+            count += len(items)
+        elif type(items) is list and items:
             if set(map(type, items)) != {dict}:
                 return -1
             count += sum(map(len, items))

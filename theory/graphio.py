@@ -91,6 +91,10 @@ def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Inter
     path : str or path-like
     format : {"json", "npz", "parquet", "graphml", "edgelist"}, optional
         Overrides the suffix.
+    columnar : bool
+        JSON only: write ``models`` and ``edges`` as objects of columns (one list per
+        field, edges by learner index; ``docs/format.md``), which large graphs load
+        about twice as fast.
 
     Returns
     -------
@@ -124,7 +128,8 @@ def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Inter
     return {"npz": read_npz, "parquet": read_parquet, "graphml": read_graphml, "edgelist": read_edgelist}[kind](path)
 
 
-def save_graph(graph: InteractionGraph, path: str | os.PathLike[str], format: str | None = None) -> None:
+def save_graph(graph: InteractionGraph, path: str | os.PathLike[str], format: str | None = None, *,
+               columnar: bool = False) -> None:
     """Write ``graph`` in the format the suffix of ``path`` names.
 
     Parameters
@@ -168,7 +173,10 @@ def save_graph(graph: InteractionGraph, path: str | os.PathLike[str], format: st
     writer = {"json": _write_json, "npz": write_npz, "parquet": write_parquet, "graphml": write_graphml,
               "edgelist": write_edgelist}[kind]
     try:
-        writer(graph, path)
+        if kind == "json":
+            _write_json(graph, path, columnar)
+        else:
+            writer(graph, path)
     except OSError as exc:
         raise GraphValueError(f"graph file: cannot write {str(path)!r} ({exc.__class__.__name__})") from None
 
@@ -180,8 +188,17 @@ def _require_file(path: Path) -> None:
         raise GraphValueError(f"graph file: {str(path)!r} is a directory; give a graph file")
 
 
-def _write_json(graph: InteractionGraph, path: Path) -> None:
+def _write_json(graph: InteractionGraph, path: Path, columnar: bool = False) -> None:
     data = graph.to_dict()
+    if columnar:  # one list per field (null where a row lacks it); edges by learner index
+        for key in ("models", "edges"):
+            rows = data.get(key)
+            if rows:
+                fields = list(dict.fromkeys(f for row in rows for f in row))
+                data[key] = {f: [row.get(f) for row in rows] for f in fields}
+        if data.get("edges"):
+            data["edges"]["source"] = list(graph.edge_sources)
+            data["edges"]["target"] = list(graph.edge_targets)
     text = json.dumps(data, indent=1) if graph.num_learners <= 1000 else json.dumps(data)
     path.write_text(text + "\n", encoding="utf-8")
 

@@ -287,10 +287,17 @@ def growth_rates(graph: InteractionGraph, condition: CollapseCondition | None = 
 
 
 # --------------------------------------------------------------------------- floats at scale
+#: Up to this many bounded learners the float stationary risks come from the dense
+#: doubling iteration (BLAS); beyond, from the sparse pair closure (docs/exact.md §13).
+DENSE_LYAPUNOV_LEARNERS = 3000
+
+
 def stationary_risks_float(graph: InteractionGraph, condition: CollapseCondition | None = None) -> tuple[list[int], np.ndarray, float]:
     r"""Floating-point stationary risks of the bounded learners, for graphs beyond exact
-    reach, with the relative residual of the sparse second-moment system on the pairs the
-    diagonal needs (the stated accuracy; :mod:`graphcollapse.theory.pairs`).
+    reach, with the relative residual of the solve (the stated accuracy): the dense
+    Lyapunov doubling iteration up to :data:`DENSE_LYAPUNOV_LEARNERS` bounded learners,
+    beyond that the sparse second-moment system on the pairs the diagonal needs
+    (:mod:`graphcollapse.theory.pairs`).
 
     Examples
     --------
@@ -303,6 +310,10 @@ def stationary_risks_float(graph: InteractionGraph, condition: CollapseCondition
 
     condition = collapse_condition(graph) if condition is None else condition
     B = _bounded_indices(condition)
+    if len(B) <= DENSE_LYAPUNOV_LEARNERS:  # dense BLAS: fast here whatever the in-degrees
+        W = graph.mixing_matrix_float()[B][:, B]
+        C, residual = solve_lyapunov_float(W, np.diag(large_sample_noise_variance_float(graph)[B]))
+        return B, np.diag(C).copy(), residual
     space = PairSpace.of(graph)
     keys = pair_closure(space, B)  # the bounded learners are closed under ancestors
     k, l = space.split(keys)
