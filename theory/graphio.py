@@ -91,10 +91,6 @@ def read_graph(path: str | os.PathLike[str], format: str | None = None) -> Inter
     path : str or path-like
     format : {"json", "npz", "parquet", "graphml", "edgelist"}, optional
         Overrides the suffix.
-    columnar : bool
-        JSON only: write ``models`` and ``edges`` as objects of columns (one list per
-        field, edges by learner index; ``docs/format.md``), which large graphs load
-        about twice as fast.
 
     Returns
     -------
@@ -140,6 +136,10 @@ def save_graph(graph: InteractionGraph, path: str | os.PathLike[str], format: st
         ``.json``, ``.npz``, ``.parquet`` (needs pyarrow), ``.graphml`` or ``.edgelist``.
     format : str, optional
         Overrides the suffix.
+    columnar : bool
+        JSON only: write ``models`` and ``edges`` as objects of columns (one list per
+        field, edges by learner index; ``docs/format.md``), which large graphs load
+        about three times as fast.
 
     Raises
     ------
