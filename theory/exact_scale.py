@@ -134,7 +134,7 @@ def _projection_exact(graph: InteractionGraph, members: list[int]) -> tuple[list
     D = exact_noise_variance(graph)
     x = sp.Matrix([D[k] if k == l else 0 for k, l in pairs])
     y = R * (L.T * R).LUsolve(L.T * x)
-    return pairs, [sp.nsimplify(v) if not v.is_Rational else v for v in y]
+    return pairs, list(y)  # rationals: every input is
 
 
 def _projection_float(space: PairSpace, members: list[int], gammas: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +359,6 @@ def scalable_exact_analysis(graph: InteractionGraph, fix_samples: int | None = N
     rad_of = {c: r for c, (r, _) in radius.items()}
     special_set = set(special)
     learners: dict[str, Any] = {}
-    anc_comps_cache: dict[int, np.ndarray] = {}
     for k in range(K):
         name = names[k]
         if not collapses[k]:
@@ -372,7 +371,7 @@ def scalable_exact_analysis(graph: InteractionGraph, fix_samples: int | None = N
             learners[name] = sub[k]
             continue
         if from_special[k]:
-            anc_c = anc_comps_cache.setdefault(k, np.unique(comp_of[S.ancestors(k)]))
+            anc_c = np.unique(comp_of[S.ancestors(k)])
             rs = [radius[c] for c in anc_c if c in special_set]
             rho = _max_root(rs + ([(sp.Integer(1), sp.Poly(sp.Symbol("lambda") - 1))] if from_linear[k] else []))
             growth = "geometric" if rho > 1 else "polynomial"

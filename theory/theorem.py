@@ -420,16 +420,22 @@ def _shared_factors(exprs: dict[str, sp.Expr], min_size: int = 40) -> tuple[dict
         if not isinstance(e, sp.Expr) or e.is_number:
             out[key] = e
             continue
-        coeff, factors = _factor_list(e)
-        parts = [coeff]
-        for f, k in factors:
-            if _size(f) > min_size:
-                if f not in found:
-                    found[f] = sp.Symbol(f"P_{len(found) + 1}")
-                f = found[f]
-            parts.append(f**k)
-        out[key] = sp.Mul(*parts)
+        out[key] = _name_factors(e, found, min_size)
     return out, {s: f for f, s in found.items()}
+
+
+def _name_factors(e: sp.Expr, found: dict[sp.Expr, sp.Symbol], min_size: int) -> sp.Expr:
+    """``e`` as a product of its factors, those longer than ``min_size`` characters replaced
+    by their names ``P_i`` (new names added to ``found``)."""
+    coeff, factors = _factor_list(e)
+    parts = [coeff]
+    for f, k in factors:
+        if _size(f) > min_size:
+            if f not in found:
+                found[f] = sp.Symbol(f"P_{len(found) + 1}")
+            f = found[f]
+        parts.append(f**k)
+    return sp.Mul(*parts)
 
 
 def _name_condition_factors(cond: Any, found: dict[sp.Expr, sp.Symbol], min_size: int = 40) -> Any:
@@ -437,20 +443,7 @@ def _name_condition_factors(cond: Any, found: dict[sp.Expr, sp.Symbol], min_size
     if cond in (sp.true, sp.false) or not isinstance(cond, sp.Basic):
         return cond
     if isinstance(cond, sp.core.relational.Relational):
-        sides = []
-        for side in (cond.lhs, cond.rhs):
-            if side.is_number:
-                sides.append(side)
-                continue
-            coeff, factors = _factor_list(side)
-            parts = [coeff]
-            for f, k in factors:
-                if _size(f) > min_size:
-                    if f not in found:
-                        found[f] = sp.Symbol(f"P_{len(found) + 1}")
-                    f = found[f]
-                parts.append(f**k)
-            sides.append(sp.Mul(*parts))
+        sides = [side if side.is_number else _name_factors(side, found, min_size) for side in (cond.lhs, cond.rhs)]
         return cond.func(*sides, evaluate=False)
     if isinstance(cond, (sp.And, sp.Or, sp.Not, sp.Implies)):
         return cond.func(*[_name_condition_factors(a, found, min_size) for a in cond.args], evaluate=False)
