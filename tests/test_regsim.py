@@ -322,6 +322,54 @@ def test_verify_mestimator_against_the_asymptotic_regime_theory():
     assert res.theory_name == "asymptotic" and res.tested_rows == 8 and res.agrees
 
 
+def _poisson_regime_graph() -> InteractionGraph:
+    """Two learners in a cycle with real data, one accumulating, one subsampling its pool,
+    real samples weighted 2."""
+    return cycle(2, real_samples=20, samples=20, initial_samples=40, dimension=2).replace(
+        data_policy=["accumulate", "accumulate-subsample"], real_weight=2)
+
+
+def test_verify_mestimator_at_a_non_default_theta():
+    """Claim (docs/regimes.md, weighted sandwich under the regimes, evaluated at the given
+    theta*): Poisson regression with theta* = (0.5, -0.5), simulated at that theta*,
+    agrees with the asymptotic regime theory at the same theta* at the largest scale
+    (|z| < 4 on every tested row), and the run is not a no-op in theta: the same
+    simulation rejects the theory at the default theta* = (1, 0), whose risks are about
+    0.6 times these."""
+    from graphcollapse.theory.regimes import regime_m_prediction
+
+    G = _poisson_regime_graph()
+    res = verify_regime(G, "poisson", generations=3, replications=1024, seed=5, theta="0.5,-0.5", scales="4,16")
+    assert res.theta == (0.5, -0.5) and res.theory_name == "asymptotic" and res.tested_rows == 8
+    assert np.all(np.abs(res.z[np.broadcast_to(res.tested, res.z.shape)]) < Z), res.z
+    default = regime_m_prediction(G, "poisson", 3)
+    at_default = np.array([[float(default.risk[n][t]) for n in G.names] for t in range(4)])
+    assert np.all(at_default < 0.7 * res.theory[-1])
+    assert not dataclasses.replace(res, theory=np.broadcast_to(at_default, res.theory.shape).copy()).agrees
+
+
+def test_cli_theta_on_a_regime_graph(tmp_path, capsys):
+    """The command line takes --theta on a graph with a data regime as on any graph:
+    verify prints the theta* it used in its JSON, analyze and predict report at that
+    theta*, and a theta* of the wrong length is refused in one line naming --theta."""
+    from graphcollapse.verify.cli import main
+
+    path = tmp_path / "g.json"
+    path.write_text(_poisson_regime_graph().dumps())
+    assert main(["verify", str(path), "-T", "1", "-R", "128", "--seed", "1", "--estimator", "poisson",
+                 "--theta", "0.5,-0.5", "--scales", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["theta"] == [0.5, -0.5] and out["theory"] == "asymptotic" and {r["scale"] for r in out["rows"]} == {1}
+    for command in (["analyze", str(path)], ["predict", str(path), "-T", "2"]):
+        assert main(command + ["--estimator", "poisson", "--theta", "0.5,-0.5", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)
+    for command in (["verify", str(path), "-T", "1", "-R", "10"], ["analyze", str(path)],
+                    ["predict", str(path), "-T", "2"]):
+        assert main(command + ["--estimator", "poisson", "--theta", "0.5"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--theta: expected 2 numbers" in err[0], err
+
+
 def test_cli_verify_on_a_regime_graph(tmp_path, capsys):
     """The command line end to end: a graph file declaring a regime is verified by the
     regime simulators with the JSON of every verify (exit 0), a --scales where the

@@ -46,7 +46,11 @@ def verify(graph: InteractionGraph, estimator: Estimator | str = Estimator.OLS, 
     chunk : int, optional
         OLS only: blocks simulated as one array.
     theta, scales, loss_file : optional
-        M-estimators only (:func:`graphcollapse.verify.mcompare.verify_mestimator`).
+        M-estimators only (:func:`graphcollapse.verify.mcompare.verify_mestimator`);
+        on a graph with a data regime ``theta`` sets the :math:`\\theta^*` of the
+        simulation and of the regime theory alike, and ``scales`` also applies to an
+        OLS comparison with the large-sample regime theory
+        (:func:`graphcollapse.verify.regsim.verify_regime`).
     max_memory : int, optional
         Bytes the simulation's arrays may take (default
         :data:`graphcollapse.verify.driver.MEMORY_BUDGET`, ``--max-memory``).

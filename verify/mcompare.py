@@ -148,14 +148,18 @@ class MSimulator:
         self.tested_rule = (f"it is at the largest scale ({max(self.scales)}) and at least {MIN_RELIABLE} "
                             "replications without a failed fit were used")
 
+    def _predict(self) -> Any:
+        """The asymptotic prediction, after checking the size of the exact values
+        (:func:`~graphcollapse.verify.driver.check_exact_size`)."""
+        graph, family = self.graph, self.family
+        check_exact_size(lambda t: unit_risk_trajectory(graph, family, t), self.generations)
+        return asymptotic_prediction(graph, family, self.generations, self.theta)
+
     def _compute(self) -> None:
-        """The asymptotic prediction and the sandwich (once), after checking the size of
-        the exact values (:func:`~graphcollapse.verify.driver.check_exact_size`)."""
+        """The prediction's risks and the sandwich (once)."""
         if self._theory is None:
-            graph, family = self.graph, self.family
-            check_exact_size(lambda t: unit_risk_trajectory(graph, family, t), self.generations)
-            pred = asymptotic_prediction(graph, family, self.generations, self.theta)
-            self._theory = np.array([[to_float(pred.risk[n][t]) for n in graph.names]
+            pred = self._predict()
+            self._theory = np.array([[to_float(pred.risk[n][t]) for n in self.names]
                                      for t in range(self.generations + 1)], dtype=float)
             self._sandwich = pred.sandwich.to_json()
 
@@ -360,11 +364,18 @@ def verify_mestimator(graph: InteractionGraph, estimator: Estimator | str, *, ge
     check_int(replications, "--replications", 2)  # cheap checks before the theory is computed
     check_int(workers, "--workers", 1)
     check_seed(seed)
-    simulator = MSimulator(graph, family, generations, theta, scales)
+    return run_msimulator(MSimulator(graph, family, generations, theta, scales), replications=replications,
+                          seed=seed, workers=workers, progress=progress, max_memory=max_memory)
+
+
+def run_msimulator(simulator: MSimulator, *, replications: int, seed: int | None, workers: int,
+                   progress: Callable[[int, int], None] | None, max_memory: int | None) -> MVerification:
+    """Run an M-estimator simulator through the driver and warn (at the caller's line)
+    about the replications excluded at each scale because a fit failed."""
     res = run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
               max_memory=max_memory)
     for s, n in res.failed.items():
         if n:
-            warn(f"{family.name} at scale {s}: {n} of {res.completed} replications had a fit that did not converge "
-                 "(or separated data); they are excluded from the averages", MEstimatorConvergenceWarning)
+            warn(f"{simulator.family.name} at scale {s}: {n} of {res.completed} replications had a fit that did not "
+                 "converge (or separated data); they are excluded from the averages", MEstimatorConvergenceWarning)
     return res

@@ -425,18 +425,8 @@ def simulate_regime_ols_reference(spec: RegimeSpec, generations: int, rng: np.ra
     :math:`y = x^\top\theta + \varepsilon` drawn sample by sample around
     :math:`\theta^* = 0`, the pool kept for every accumulating learner, and one weighted
     least-squares solve per fit; the risk is :math:`\delta^\top\Sigma\delta`. Slow, a
-    check of the sufficient statistics.
-
-    Parameters
-    ----------
-    spec : RegimeSpec
-    generations : int
-    rng : numpy.random.Generator
-    size : int
-
-    Returns
-    -------
-    ndarray, shape (size, T + 1, K)
+    check of the sufficient statistics; its parameters and result are those of
+    :func:`simulate_regime_ols_block`.
 
     Examples
     --------
@@ -584,29 +574,8 @@ def simulate_regime_mestimator_block(graph: InteractionGraph, family: Any, gener
     r"""One replication block of an M-estimator under the regime of ``graph``, every
     count multiplied by ``scale`` (the counterpart of
     :func:`graphcollapse.verify.msimulate.simulate_block`, whose data and fitters it
-    uses, with weighted fits and pools).
-
-    Parameters
-    ----------
-    graph : InteractionGraph
-    family : Family
-    generations : int
-    seed : int
-    block : int
-        Block index (its generator is ``block_generator(seed, block)``).
-    size : int
-        Replications in the block.
-    theta : None, str or sequence, optional
-    scale : int
-
-    Returns
-    -------
-    risk : ndarray, shape (size, T + 1, K)
-        Risks (not n-scaled).
-    failed : ndarray of bool, shape (size,)
-        Replications with a failed fit somewhere.
-    failures : ndarray of int, shape (T + 1, K)
-        Failed fits per generation and learner.
+    uses, with weighted fits and pools); its parameters and result are those of
+    ``simulate_block``.
 
     Raises
     ------
@@ -736,57 +705,14 @@ def regime_block_bytes(spec: RegimeSpec, generations: int, *, estimator: str = "
 
 
 # ============================================================================ the theory
-def _theory(graph: InteractionGraph, generations: int, estimator: str, theta: Any = None,
-            large_sample: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
-    """(risks (T + 1, K), exact mask (T + 1, K), theory name) of
-    :func:`graphcollapse.theory.regimes.regime_prediction`."""
-    from graphcollapse.theory.analysis import to_float
+def _ols_theory(graph: InteractionGraph, generations: int, large_sample: bool) -> np.ndarray:
+    """The OLS risks (T + 1, K) of :func:`graphcollapse.theory.regimes.regime_prediction`:
+    exact where the exact theory closes, unless ``large_sample``."""
+    from graphcollapse.theory.regimes import regime_prediction
 
-    try:
-        from graphcollapse.theory.regimes import regime_prediction
-    except ImportError:  # pragma: no cover - the theory module ships with the package
-        raise GraphValueError("data_policy/real_data/design/weights: no theory of the regimes is installed "
-                              "(graphcollapse.theory.regimes)") from None
-    import inspect
-
-    kwargs: dict[str, Any] = {"estimator": estimator}
-    if large_sample:
-        kwargs["theory"] = "large-sample"
-    if theta is not None:
-        if "theta" not in inspect.signature(regime_prediction).parameters:
-            raise GraphValueError("--theta: the regime theory is derived at the default theta* of the family; "
-                                  "drop --theta")
-        kwargs["theta"] = theta
-    pred = regime_prediction(graph, generations, **kwargs)
-    names = list(graph.names)
-    rows = pred.risk
-    risk = np.array([[to_float(_entry(rows[t], k, names)) for k in range(len(names))]
-                     for t in range(int(generations) + 1)], dtype=float)
-    exact = _exact_mask(pred, risk.shape, names)
-    name = "exact" if exact.all() else ("large-sample" if not exact.any() else "exact/large-sample")
-    if estimator != "ols":
-        name = "asymptotic"
-    return risk, exact, name
-
-
-def _entry(row: Any, k: int, names: list[str]) -> Any:
-    """Entry ``k`` of a row indexed by position or by learner name."""
-    if isinstance(row, dict):
-        return row[names[k]]
-    return row[k]
-
-
-def _exact_mask(pred: Any, shape: tuple[int, int], names: list[str]) -> np.ndarray:
-    """Which rows the prediction gives exactly (all when it does not say)."""
-    flag = getattr(pred, "exact", None)
-    if flag is None:
-        mode = getattr(pred, "theory", getattr(pred, "mode", "exact"))
-        return np.full(shape, mode == "exact")
-    if isinstance(flag, (bool, np.bool_)):
-        return np.full(shape, bool(flag))
-    arr = np.array([[bool(_entry(flag, k, names))] for k in range(len(names))]).reshape(-1) \
-        if (isinstance(flag, dict) or np.ndim(flag) == 1) else np.asarray(flag, dtype=bool)
-    return np.broadcast_to(arr, shape).copy()
+    pred = regime_prediction(graph, generations, estimator="ols",
+                             theory="large-sample" if large_sample else "default")
+    return np.asarray(pred.risk, dtype=float)
 
 
 # ============================================================================ simulators
@@ -853,7 +779,7 @@ class RegimeOLSSimulator:
             1 if self.scales is None else len(self.scales))
         self._graph = graph
         self._reliable = reliable_learners(graph)
-        self._theory: tuple[np.ndarray, np.ndarray, str] | None = None
+        self._theory: np.ndarray | None = None
         if self.exact:
             self.tested_rule = (f"the learner and all its ancestors have N_k and n0_k >= d + {RELIABLE_MARGIN} "
                                 "(else its se is unreliable)")
@@ -861,14 +787,14 @@ class RegimeOLSSimulator:
             self.tested_rule = (f"it is at the largest scale ({top}) and at least {MIN_RELIABLE} replications were "
                                 "used (the large-sample theory leaves an O(1/s) bias at smaller scales)")
 
-    def _compute(self) -> tuple[np.ndarray, np.ndarray, str]:
+    def _compute(self) -> np.ndarray:
         if self._theory is None:
-            self._theory = _theory(self._graph, self.generations, "ols", large_sample=not self.exact)
+            self._theory = _ols_theory(self._graph, self.generations, large_sample=not self.exact)
         return self._theory
 
     def prediction(self) -> np.ndarray:
         """The regime's risks, shape (T + 1, K), or (S, T + 1, K) over the scales."""
-        risk = self._compute()[0]
+        risk = self._compute()
         if self.scales is None:
             return risk
         return np.broadcast_to(risk, (len(self.scales),) + risk.shape).copy()
@@ -877,7 +803,7 @@ class RegimeOLSSimulator:
         """Exact theory: every generation of the reliable learners; large-sample: the
         largest scale."""
         if self.scales is None:
-            return np.broadcast_to(self._reliable[None, :], self._compute()[0].shape)
+            return np.broadcast_to(self._reliable[None, :], self._compute().shape)
         from .mcompare import MIN_RELIABLE
 
         top = (np.arange(len(self.scales)) == len(self.scales) - 1).reshape(-1, 1, 1)
@@ -941,20 +867,18 @@ class RegimeMSimulator(MSimulator):
                                   "loss is verified in the default regime (data_policy replace, fresh data, unit "
                                   "weights)")
         super().__init__(graph, family, generations, theta, scales)
-        self._theta_given = theta is not None
         self.spec = regime_spec(graph)
         _check_mestimator_regime(self.spec, family)
         width = (int(graph.dimension) + 2) if family.is_regression else 2
         self.block_bytes = regime_block_bytes(self.spec, self.generations, estimator=family.name,
                                               scale=max(self.scales), width=width) * len(self.scales)
 
-    def _compute(self) -> None:
-        if self._theory is None:
-            from graphcollapse.theory.mestimators import asymptotic_prediction
+    def _predict(self) -> Any:
+        """The asymptotic regime theory at the run's theta*
+        (:func:`graphcollapse.theory.regimes.regime_m_prediction`)."""
+        from graphcollapse.theory.regimes import regime_m_prediction
 
-            self._theory = _theory(self.graph, self.generations, self.family.name,
-                                   self.theta if self._theta_given else None)[0]
-            self._sandwich = asymptotic_prediction(self.graph, self.family, 0, self.theta).sandwich.to_json()
+        return regime_m_prediction(self.graph, self.family, self.generations, self.theta)
 
     def simulate(self, seed: int, blocks: Sequence[Block]) -> list[Sample]:
         """Per block: the n-scaled risks at every scale, (n, S, T + 1, K), and which
@@ -973,42 +897,26 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
                   theory: str = "exact", chunk: int | None = None, theta: Any = None, scales: Any = None,
                   loss_file: Any = None, max_memory: int | None = None) -> Verification:
     r"""Simulate ``estimator`` on ``graph`` under its data regime and loss weights and
-    compare with :func:`graphcollapse.theory.regimes.regime_prediction`, through the
+    compare with the regime theory (:mod:`graphcollapse.theory.regimes`), through the
     one driver (same statistics, Bonferroni rule and JSON as every ``verify``).
 
-    Parameters
-    ----------
-    graph : InteractionGraph
-    estimator : Estimator or str
-    generations : int
-    replications : int
-    seed : int, optional
-    workers : int
-    progress : callable, optional
-    theory : {"exact", "large-sample"}
-        OLS: ``"exact"`` (the default) uses the exact regime theory where it closes and
-        the large-sample one elsewhere, compared over sample-size scales
-        (:class:`RegimeOLSSimulator`); ``"large-sample"`` (``--large-sample``) compares
-        every regime with the large-sample theory over scales.
-    chunk : int, optional
-        OLS only: blocks per task.
-    theta, loss_file : optional
-        M-estimators only, as in :func:`graphcollapse.verify.mcompare.verify_mestimator`.
-    scales : optional
-        Sample-size scales of an M-estimator or of a large-sample OLS comparison.
-    max_memory : int, optional
-        Bytes the simulation may hold (the pools of ``accumulate-subsample`` count).
+    :func:`graphcollapse.verify.verify` sends every graph with a non-default regime
+    here; the parameters, the result and the errors are those documented there, read
+    as follows for a regime graph:
 
-    Returns
-    -------
-    Verification
-        :class:`~graphcollapse.verify.mcompare.MVerification` for M-estimators.
+    * ``theory`` (OLS): ``"exact"`` (the default) compares with the exact regime theory
+      where it closes and with the large-sample one elsewhere, over sample-size scales
+      (:class:`RegimeOLSSimulator`); ``"large-sample"`` (``--large-sample``) compares
+      every regime with the large-sample theory over scales;
+    * ``scales``: the sample-size scales of an M-estimator, or of an OLS comparison with
+      the large-sample theory (refused where the theory is exact);
+    * ``theta`` (M-estimators): :math:`\theta^*`, at which the simulation draws its data
+      and the asymptotic regime theory
+      (:func:`graphcollapse.theory.regimes.regime_m_prediction`) is evaluated;
+    * ``max_memory`` counts the pools of ``accumulate-subsample`` (:func:`regime_block_bytes`).
 
-    Raises
-    ------
-    GraphValueError
-        An option that does not apply, a regime the simulators do not cover, a run
-        beyond the memory budget.
+    A custom loss, a fixed design with an M-estimator and a pool beyond the memory
+    budget are refused in one line (``GraphValueError``).
 
     Examples
     --------
@@ -1036,15 +944,8 @@ def verify_regime(graph: InteractionGraph, estimator: Any = "ols", *, generation
                    max_memory=max_memory)
     if theory != "exact" or chunk is not None:
         raise GraphValueError("theory and chunk apply to --estimator ols (M-estimators use the asymptotic theory)")
-    from .driver import warn
-    from .msimulate import MEstimatorConvergenceWarning
+    from .mcompare import run_msimulator
 
-    family = est.family(loss_file)
-    simulator = RegimeMSimulator(graph, family, generations, theta, scales)
-    res = run(simulator, replications=replications, seed=seed, workers=workers, progress=progress,
-              max_memory=max_memory)
-    for s, n in res.failed.items():
-        if n:
-            warn(f"{family.name} at scale {s}: {n} of {res.completed} replications had a fit that did not converge "
-                 "(or separated data); they are excluded from the averages", MEstimatorConvergenceWarning)
-    return res
+    return run_msimulator(RegimeMSimulator(graph, est.family(loss_file), generations, theta, scales),
+                          replications=replications, seed=seed, workers=workers, progress=progress,
+                          max_memory=max_memory)
