@@ -279,6 +279,8 @@ def _matrix_tex(M: sp.Matrix) -> str:
 
 def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     """(title, notation blocks, theorem blocks)."""
+    if th.regime is not None:
+        return _regime_theorem_blocks(th)
     g = th.graph
     exact = th.theory == "exact"
     title = f"{'Exact' if exact else 'Large-sample'} model collapse on a {g.num_learners}-learner graph"
@@ -374,6 +376,11 @@ def _field_text(f: tuple[str, ...]) -> str:
         return f"the real samples of learner ${learner_latex(f[1])}$ at generation $0$"
     if f[0] == "samples":
         return f"the synthetic samples per generation on the edge ${learner_latex(f[1])} \\to {learner_latex(f[2])}$"
+    if f[0] == "real_weight":
+        return f"the loss weight $w_{{{learner_latex(f[1])}}}$ of the real samples of learner ${learner_latex(f[1])}$"
+    if f[0] == "weight":
+        return (f"the loss weight $u_{{{learner_latex(f[1])} {learner_latex(f[2])}}}$ of the samples on the edge "
+                f"${learner_latex(f[1])} \\to {learner_latex(f[2])}$")
     return {"dimension": "the dimension of the covariates",
             "noise_variance": "the noise variance of the real labels"}.get(f[0], f[0])
 
@@ -415,6 +422,243 @@ def _verdict_sentence(th: Theorem) -> str:
     if bounded:
         parts.append(f"{_names(bounded)} {'stays' if len(bounded) == 1 else 'stay'} bounded")
     return "; ".join(parts) + "."
+
+
+# --------------------------------------------------------------------------- regime theorems
+_POLICY_WORDS = {  # (singular, plural)
+    "replace": ("replaces its training set every generation", "replace their training sets every generation"),
+    "accumulate": ("accumulates every batch it has seen into a pool and trains on the whole pool",
+                   "accumulate every batch they have seen into a pool and train on the whole pool"),
+    "accumulate-subsample": ("trains on $N_k$ samples drawn without replacement from its pool of every batch "
+                             "it has seen", "train on $N_k$ samples drawn without replacement from their pools "
+                                            "of every batch they have seen"),
+}
+
+
+def _cite(where: str) -> str:
+    r"""A citation of ``docs/regimes.md``: ``_cite(r"\S3.2")`` is ``(docs/regimes.md, \S3.2)``."""
+    return r"(docs/\allowbreak regimes.md, " + where + ")"
+
+
+_C_THM2 = _cite(r"Theorem 2, \S4")
+_C_32 = _cite(r"\S3.2")
+_C_33 = _cite(r"\S3.3")
+_C_CLAIM3 = _cite(r"Claim 3 of \S3.3 and \S5")
+
+
+def _prose(text: str) -> str:
+    """Plain text (a reason string of the regime module) made safe for LaTeX prose."""
+    text = text.replace("\\", "").replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+    return text.replace("docs/regimes.md §", r"docs/\allowbreak regimes.md, \S").replace("§", r"\S")
+
+
+def _who(names: list[str], singular: str, plural: str) -> str:
+    return f"{_names(names)} {singular if len(names) == 1 else plural}"
+
+
+def _regime_words(th: Theorem) -> str:
+    """The data regime in words (``docs/regimes.md`` §1)."""
+    g, st = th.graph, th.regime
+    K = g.num_learners
+    parts = []
+    groups = {p: [g.names[k] for k in range(K) if st.policies[k] == p] for p in _POLICY_WORDS}
+    used = [p for p in _POLICY_WORDS if groups[p]]
+    if len(used) == 1 and K > 1:
+        parts.append("Every learner " + _POLICY_WORDS[used[0]][0])
+    else:
+        parts.append("; ".join(_who(groups[p], *_POLICY_WORDS[p]) for p in used))
+    fixed = [g.names[k] for k in range(K) if st.real_data[k] == "fixed"]
+    if fixed:
+        parts.append(_who(fixed, "reuses one real dataset of $m_k$ samples, drawn once (fixed real data)",
+                          "reuse one real dataset of $m_k$ samples each, drawn once (fixed real data)")
+                     + ("" if len(fixed) == K else "; the others get fresh real samples every generation"))
+    else:
+        parts.append("real samples are fresh every generation")
+    design = [g.names[k] for k in range(K) if st.design[k] == "fixed"]
+    if design:
+        parts.append(_who(design, "reuses", "reuse") + " one design of $N_k$ covariate rows drawn once "
+                     "(fixed design: generation $0$ labels every row, later batches relabel them)"
+                     + ("" if len(design) == K else "; the others draw fresh covariates for every sample"))
+    weights = [f"$w_{{{learner_latex(n)}}} = {tex(w)}$" for n, w in zip(g.names, st.real_weight) if w != 1]
+    weights += [f"$u_{{{learner_latex(s)} {learner_latex(t)}}} = {tex(u)}$"
+                for (s, t, _), u in zip(g.edges, st.edge_weights) if u != 1]
+    if weights:
+        parts.append("loss weights " + ", ".join(weights) + ", every other loss weight is $1$")
+    else:
+        parts.append("every loss weight is $1$")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + " " + _cite(r"\S1") + "."
+
+
+def _coefficient_tex(c: Any) -> str:
+    """A coefficient written before a sum (``\\frac{2}{9} ``, ``\\left(a + b\\right) ``)."""
+    if c == 1:
+        return ""
+    body = tex(c)
+    return (r"\left(" + body + r"\right) " if isinstance(c, sp.Add) else body + " ")
+
+
+def _regime_component_blocks(c: ComponentCondition, display: Any) -> list[tuple]:
+    members = r"\{" + ", ".join(learner_latex(n) for n in c.members) + r"\}"
+    if c.stable == sp.false:
+        return [("par", f"The source component ${members}$ has no real data and every learner in it replaces, "
+                        f"so it feeds collapse {_C_THM2}.")]
+    shown = display.get(c.label, c.stable)
+    return [("par", f"The source component ${members}$, in which every learner replaces, is harmless, that is "
+                    f"it has real data {_C_THM2}, if and only if"),
+            ("display", tex(shown), c.label)]
+
+
+def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
+    """(title, notation blocks, theorem blocks) of a theorem under a data regime."""
+    g, st = th.graph, th.regime
+    exact = st.theory == "exact"
+    title = f"{'Exact' if exact else 'Large-sample'} model collapse under a data regime"
+    edges = ", ".join(f"${learner_latex(s)} \\to {learner_latex(t)}$" for s, t, _ in g.edges) or "none"
+    setting = (f"Learners {_names(g.names)}; edges (data flow) {edges}; dimension "
+               f"$d = {tex(_as_sympy(g.dimension))}$; noise variance of the real labels "
+               f"$\\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
+    notation: list[tuple] = [("par", r"\paragraph{Setting.} " + setting),
+                             ("par", r"\paragraph{Data regime.} " + _regime_words(th))]
+    legend = [f"${tex(s)}$: " + " and ".join(_field_text(f) for f in fields) for s, fields in th.legend]
+    for s, f in [(s, f) for s, f in th.definitions.items() if not str(s).startswith("P_")]:
+        owners = [n for n, N in zip(g.names, g.total_samples) if sp.expand(_as_sympy(N) - f) == 0]
+        what = ""
+        if str(s).startswith("N_") and owners:
+            what = (": the samples per generation of learner" + ("s " if len(owners) > 1 else " ") + _names(owners))
+        legend.append(f"${tex(s)} = {tex(f)}$" + what)
+    legend.append(r"$w_k$ and $u_{jk}$: the loss weights of learner $k$'s real samples and of the samples of "
+                  r"the edge $j \to k$; $\Omega_k = w_k m_k + \sum_j u_{jk} n_{jk}$; "
+                  r"$\tilde W_{kj} = u_{jk} n_{jk}/\Omega_k$ and $\tilde\alpha_k = w_k m_k/\Omega_k$ the weighted "
+                  r"shares of learner $j$'s samples and of the real samples; $R_k^{(t)}$ the excess risk of "
+                  r"learner $k$ at generation $t$; learner $k$ collapses when $\sup_t R_k^{(t)} = \infty$")
+    if exact:
+        legend.append(r"$D_k = d\sigma_{\mathrm{src}}^2/(N_k - d - 1)$ with $\sigma_{\mathrm{src}}^2$ the label "
+                      r"noise of learner $k$'s single source: its exact one-batch noise variance, and "
+                      r"$R_k^{(0)} = d\sigma^2/(n^0_k - d - 1)$ " + _cite(r"Theorem 3, \S6"))
+    else:
+        legend.append(r"$\tilde D_k = (w_k^2 m_k d\sigma^2 + \sum_j u_{jk}^2 n_{jk} d\sigma_j^2)/\Omega_k^2$: "
+                      r"the noise variance of one weighted fit, and $R_k^{(0)} = d\sigma^2/n^0_k$ " + _cite(r"\S3.1"))
+    notation.append(("par", r"\paragraph{Notation.} " + "; ".join(legend) + "."))
+    Dname = "D" if exact else r"\tilde D"
+    body: list[tuple] = []
+    if st.theory != st.requested:
+        body.append(("par", "The exact finite-sample theory does not close here (" + _prose(st.reason)
+                     + "), so the statements are large-sample ones."))
+    how = ("exactly " + _cite(r"Theorem 3, \S6") + " the recursion" if exact
+           else r"up to $o(1/n)$, the recursion")
+    W = th.display.get("W", th.W)
+    if st.recursion == "replace":
+        body.append(("par", f"The risks $R_k^{{(t)}} = C^{{(t)}}_{{kk}}$ follow, {how} {_C_32}"))
+        body.append(("display", r"C^{(t)} = \tilde W C^{(t-1)} \tilde W^\top + \operatorname{diag}(" + Dname + ")",
+                     None))
+    elif st.recursion == "replace-fixed":
+        body.append(("par", f"The risks $R_k^{{(t)}} = C^{{(t)}}_{{kk}}$ follow, {how} for fixed real datasets "
+                            f"{_C_32}, with $X^{{(0)}} = 0$"))
+        body.append(("lines", [r"X^{(t)} = \tilde W X^{(t-1)} + F \Xi,",
+                               r"C^{(t)} = \tilde W C^{(t-1)} \tilde W^\top + \tilde W X^{(t-1)} F + "
+                               r"F X^{(t-1)\top} \tilde W^\top + F \Xi F + \operatorname{diag}(q)"]))
+    else:
+        body.append(("par", f"The risks $R_k^{{(t)}}$ follow, {how} of pools {_C_33}: the newest batch of "
+                            r"an accumulating learner $k$ has the weight $\Omega_k/(w_k n^0_k + t\Omega_k)$ at "
+                            r"generation $t$ and a replacing learner uses its newest batch alone, built from"))
+    if st.recursion != "pool":
+        body.append(("par", "with"))
+    body.append(("display", r"\tilde W = " + tex(W) + r", \qquad C^{(0)} = " + _matrix_tex(th.initial_covariance),
+                 None))
+    names = list(g.names)
+    body.append(("gather", _equal_groups(Dname + r"_{%s}", names, th.display.get("D", th.noise_variance),
+                                         end="," if st.recursion == "replace-fixed" else ".")))
+    if st.recursion == "replace-fixed":
+        fixed = [k for k, f in enumerate(st.fixed_share) if f != 0]
+        body.append(("par", r"where $q_k$ is $" + Dname + r"_k$ without its real term for the learners with a "
+                            r"fixed dataset ($" + Dname + r"_k$ for the others), $F = \operatorname{diag}(f_k)$ "
+                            r"with $f_k = \tilde\alpha_k$ for them and $0$ otherwise, and "
+                            r"$\Xi = \operatorname{diag}(d\sigma^2/m_k)$:"))
+        body.append(("gather", _equal_groups(r"q_{%s}", [names[k] for k in fixed], [st.batch_noise[k] for k in fixed])
+                     + _equal_groups(r"f_{%s}", [names[k] for k in fixed], [st.fixed_share[k] for k in fixed])
+                     + _equal_groups(r"\Xi_{%s}", [names[k] for k in fixed], [st.fixed_variance[k] for k in fixed],
+                                     end=".")))
+    items: list[list[tuple]] = []
+    for c in th.components:
+        if c.stable != sp.true and (g.is_symbolic or c.stable == sp.false):
+            items.append(_regime_component_blocks(c, th.display))
+    verdict = _verdict_sentence(th)
+    why = ("A learner collapses if and only if it is reachable from a source component without real data in "
+           "which every learner replaces; loss weights, fixed real data and fixed designs never change a verdict "
+           + _cite(r"Theorem 2, \S4") + ". ")
+    items.append([("par", why + verdict[0].upper() + verdict[1:])])
+    if th.stationary_risks:
+        conditional = any(c is not True and c is not False for c in th.collapses)
+        lead = "Where they do not collapse, the" if conditional else "The"
+        whose = (" learners whose ancestors all replace follow the replace recursion on their ancestors; the bounded "
+                 "ones among them" if st.replace_part else " bounded learners")
+        risks = _equal_groups(r"R_{%s}^{(\infty)}", list(th.stationary_risks),
+                              [th.display.get(f"R[{n}]", v) for n, v in th.stationary_risks.items()], end=".")
+        items.append([("par", lead + whose + " converge to the stationary risks " + _cite(r"\S3.2")),
+                      ("gather", risks)])
+    if th.growth_rates:
+        rates = _equal_groups(r"\lim_{t\to\infty} R_{%s}^{(t)}/t", list(th.growth_rates),
+                              [th.display.get(f"r[{n}]", v) for n, v in th.growth_rates.items()], end=".")
+        items.append([("par", "The collapsing learners" + (" whose ancestors all replace" if st.replace_part else "")
+                       + " grow linearly, at the rate given by the stationary distribution of $\\tilde W$ on the "
+                         "offending component " + _cite(r"\S3.2") + ":"), ("gather", rates)])
+    others = [n for n, c in zip(g.names, th.collapses) if (c is True or c == sp.true) and n not in th.growth_rates]
+    if others:
+        items.append([("par", _who(others, "grows", "grow") + " without bound; no closed-form growth rate is "
+                       "proved for it" + ("" if len(others) == 1 else " (each)") + " " + _cite(r"Theorem 2, \S4") + ".")])
+    one = st.one_learner
+    if one is not None:
+        n = learner_latex(one.name)
+        s_, i_ = sp.Symbol("s", integer=True, positive=True), sp.Symbol("i", integer=True, positive=True)
+        series = tex(sp.Sum(1 / (one.r + s_) ** 2, (s_, 1, one.t)))
+        risk = f"{tex(one.initial)} + {_coefficient_tex(one.noise)}{series}"
+        if one.gerstgrasser is not None:
+            risk += f" = {_coefficient_tex(one.noise)}{tex(sp.Sum(1 / i_ ** 2, (i_, 1, one.t + 1)))}"
+        block = [("par", f"The risk of ${n}$ is, at every generation $t$ {_C_CLAIM3},"),
+                 ("display", f"R_{{{n}}}^{{(t)}} = {risk}", None)]
+        if one.gerstgrasser is not None:
+            block.append(("par", "(Gerstgrasser et al. 2024, with $T = N$ design rows " + _cite(r"Corollary of \S6")
+                          + "), and it increases to"))
+        else:
+            block.append(("par", f"with $r = w n^0/\\Omega = {tex(one.r)}$; it increases to"))
+        limit = (f"{tex(one.initial)} + {_coefficient_tex(one.noise)}\\psi'\\left({tex(one.r + 1)}\\right)"
+                 if one.limit.has(sp.polygamma) else tex(one.limit))
+        block.append(("display", f"R_{{{n}}}^{{(\\infty)}} = {limit}", None))
+        block.append(("par", r"where $\psi'$ is the trigamma function, $\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$."
+                      if one.limit.has(sp.polygamma) else
+                      r"using $\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$, $\psi'$ the trigamma function."))
+        items.append(block)
+    if st.bound is not None:
+        items.append([("par", "Every risk stays bounded at every generation " + _cite(r"Claim 4, \S5") + ":"),
+                      ("display", r"R_k^{(t)} \leq \max_j R_j^{(0)} + \frac{\pi^{2}}{6} \max_j " + Dname + "_j = "
+                       + tex(st.bound), None)])
+        zero = [n for n, c in st.vanishing.items() if c is True]
+        conditional: dict[str, list[str]] = {}
+        for n, c in st.vanishing.items():
+            if c is not True and c is not False:
+                conditional.setdefault(_condition_tex(c), []).append(n)
+        sentences = []
+        if zero:
+            sentences.append(_who(zero, "has", "have") + " only source components with real data among "
+                             + ("its" if len(zero) == 1 else "their") + " ancestors, so "
+                             + ("its risk tends" if len(zero) == 1 else "their risks tend") + " to $0$")
+        for cond, ns in conditional.items():
+            sentences.append(f"where {cond}, " + ("the risk of " if len(ns) == 1 else "the risks of ") + _names(ns)
+                             + (" tends" if len(ns) == 1 else " tend") + " to $0$")
+        if sentences:
+            text = "; ".join(sentences)
+            items.append([("par", text[0].upper() + text[1:] + " " + _cite(r"Claim 4b, \S5") + ".")])
+    if st.recursion_only:
+        lead = "Where they stay bounded, " if any(c is not True and c is not False for c in th.collapses) else ""
+        text = (lead + "no closed form is proved for the risks of " + _names(list(st.recursion_only))
+                + " beyond these statements; they follow from the recursion " + _cite(r"\S3.3 and \S5") + ".")
+        items.append([("par", text[0].upper() + text[1:])])
+    factors = [(s, f) for s, f in th.definitions.items() if str(s).startswith("P_")]
+    if factors:
+        items.append([("par", "Here")] + [("lines", _broken(f"{tex(s)} = {tex(f)}")) for s, f in factors])
+    body.append(("items", items))
+    return title, notation, body
 
 
 def _render_latex(blocks: list[tuple]) -> list[str]:

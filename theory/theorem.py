@@ -494,6 +494,11 @@ class Theorem:
         :class:`graphcollapse.theory.symbols.SymbolBinding`).
     setting : str or None
         A sentence on the data regime, when the graph has one besides the default.
+    regime : RegimeStatement or None
+        For a graph whose data regime is not the default
+        (:class:`graphcollapse.theory.regime_symbolic.RegimeStatement`): the regime, the
+        theory used and the closed forms ``docs/regimes.md`` proves; ``W`` is then the
+        weighted mixing matrix and ``noise_variance`` the weighted one-batch variances.
     """
 
     graph: InteractionGraph = field(repr=False)
@@ -512,6 +517,7 @@ class Theorem:
     display: dict[str, Any] = field(default_factory=dict)
     legend: tuple[tuple[sp.Symbol, tuple[tuple[str, ...], ...]], ...] = ()
     setting: str | None = None
+    regime: Any = None
 
     def scalars(self) -> dict[str, sp.Expr]:
         """Every scalar formula by a readable key (for round-trip tests and JSON)."""
@@ -631,8 +637,7 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
     """
     theory = resolve_theory(theory)
     if not getattr(graph, "has_default_regime", True):
-        raise GraphValueError("latex: theorems are derived for the default data regime (replace, unit loss "
-                              "weights); this graph sets another regime, analyse it with `graphcollapse analyze`")
+        return _derive_regime_theorem(graph, theory, definitions)
     cond = collapse_condition(graph)
     collapses = tuple(sp.simplify(c) if isinstance(c, sp.Basic) else c for c in cond.collapses)
     pos_graph, made_positive = _positive_counts(graph)
@@ -693,7 +698,18 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
         rates = exact_rates
     if theory == "large-sample" or not graph.is_symbolic:
         comps = _components(graph, theory)
-    graph_symbol_assumptions = {s.name: s.assumptions0 for s in graph.free_symbols}
+    defs = _definitions(graph, definitions)
+    back = _positive_back(graph, made_positive)
+    display = _display(W, gam, Dv, {n: v.subs(back) for n, v in risks.items()},
+                       {n: v.subs(back) for n, v in rates.items()}, comps, defs)
+    found = {f: s for s, f in display.pop("_factors").items()}
+    defs.update({s: f for f, s in found.items()})
+    return Theorem(graph, theory, W, tuple(Dv), C0, gam, collapses, contraction, risks, rates, assumptions,
+                   comps, defs, display, _legend(graph), _setting(graph))
+
+
+def _definitions(graph: InteractionGraph, definitions: Sequence[str]) -> dict[sp.Symbol, sp.Expr]:
+    """The default names (:math:`N_k`) and the user's ``--define`` names (the user's win)."""
     defs = _default_definitions(graph) if graph.is_symbolic else {}
     for text in definitions:
         s, f = parse_definition(text, graph)
@@ -701,14 +717,34 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
             raise GraphValueError(f"--define {s}: the name is given twice; use one definition per name")
         defs = {k: v for k, v in defs.items() if sp.expand(v - f) != 0}  # the user's name wins
         defs[s] = f
-    back = {s: sp.Symbol(s.name, **graph_symbol_assumptions[s.name]) for s in made_positive
+    return defs
+
+
+def _positive_back(graph: InteractionGraph, made_positive: list[sp.Symbol]) -> dict[sp.Symbol, sp.Symbol]:
+    """The positive stand-ins of the real counts mapped back to the graph's own symbols."""
+    graph_symbol_assumptions = {s.name: s.assumptions0 for s in graph.free_symbols}
+    return {s: sp.Symbol(s.name, **graph_symbol_assumptions[s.name]) for s in made_positive
             if s.name in graph_symbol_assumptions}
-    display = _display(W, gam, Dv, {n: v.subs(back) for n, v in risks.items()},
-                       {n: v.subs(back) for n, v in rates.items()}, comps, defs)
+
+
+def _derive_regime_theorem(graph: InteractionGraph, theory: str, definitions: Sequence[str]) -> Theorem:
+    """The theorem of a graph whose data regime is not the default (docs/regimes.md):
+    Theorem 2's conditions per component, the weighted recursion and the proved closed
+    forms (:func:`graphcollapse.theory.regime_symbolic.derive_regime_statement`)."""
+    from .regime_symbolic import derive_regime_statement
+
+    st, parts = derive_regime_statement(graph, theory)
+    defs = _definitions(graph, definitions)
+    back = _positive_back(graph, parts["made_positive"])
+    risks = {n: v.subs(back) if isinstance(v, sp.Basic) else v for n, v in parts["risks"].items()}
+    rates = {n: v.subs(back) if isinstance(v, sp.Basic) else v for n, v in parts["rates"].items()}
+    comps = parts["components"]
+    display = _display(parts["W"], None, parts["D"], risks, rates, comps, defs)
     found = {f: s for s, f in display.pop("_factors").items()}
     defs.update({s: f for f, s in found.items()})
-    return Theorem(graph, theory, W, tuple(Dv), C0, gam, collapses, contraction, risks, rates, assumptions,
-                   comps, defs, display, _legend(graph), _setting(graph))
+    return Theorem(graph, st.theory, parts["W"], parts["D"], parts["C0"], None, parts["collapses"], {},
+                   parts["risks"], parts["rates"], parts["assumptions"], comps, defs, display, _legend(graph),
+                   None, st)
 
 
 def _display(W, gam, Dv, risks, rates, comps, defs) -> dict[str, Any]:
@@ -740,11 +776,13 @@ def _legend(graph: InteractionGraph) -> tuple[tuple[sp.Symbol, tuple[tuple[str, 
         if isinstance(v, sp.Symbol):
             uses.setdefault(v, []).append(f)
 
-    for name, m, n0 in zip(graph.names, graph.real_samples, graph.initial_samples):
+    for name, m, n0, w in zip(graph.names, graph.real_samples, graph.initial_samples, graph.real_weight):
         note(m, ("real_samples", name))
         note(n0, ("initial_samples", name))
-    for s, t, n in graph.edges:
+        note(w, ("real_weight", name))
+    for (s, t, n), u in zip(graph.edges, graph.edge_weights):
         note(n, ("samples", s, t))
+        note(u, ("weight", s, t))
     note(graph.dimension, ("dimension",))
     note(graph.noise_variance, ("noise_variance",))
     return tuple((s, tuple(fs)) for s, fs in sorted(uses.items(), key=lambda kv: str(kv[0])))

@@ -1,0 +1,282 @@
+"""Theorems under data regimes (theory/regime_symbolic.py, `graphcollapse latex`).
+
+Each test checks one statement of docs/regimes.md as the theorem states it: the stationary
+risk with a symbolic loss weight and its golden-ratio minimiser (§3.2, §7.1), the closed
+form and trigamma limit of one learner accumulating its own outputs (Claim 3, §5),
+Gerstgrasser's exact sum under a fixed design (§6), Theorem 2's verdicts with symbolic real
+counts on fixed and random regime graphs (§4), Claim 4's bound (§5); the LaTeX compiles
+with pdflatex where it exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphcollapse.theory import analyze, load_graph
+from graphcollapse.theory.builders import chain, cycle, self_training
+from graphcollapse.theory.latex import document_latex
+from graphcollapse.theory.regimes import (
+    gerstgrasser_risk,
+    regime_analysis,
+    regime_risk_trajectory,
+    regime_verdicts,
+)
+from graphcollapse.theory.symbols import apply_symbols
+from graphcollapse.theory.theorem import derive_theorem
+from graphcollapse.verify.cli import main
+from strategies import interaction_graphs
+
+PDFLATEX = shutil.which("pdflatex")
+
+#: One source component {A, B} of replacing learners (real data m, symbolic or 0) feeding E,
+#: and one {C} that accumulates (never offending) feeding D.
+MIXED = {"dimension": 2, "noise_variance": 1,
+         "models": [{"name": "A", "initial_samples": 20, "real_samples": 0},
+                    {"name": "B", "initial_samples": 20, "real_samples": 0},
+                    {"name": "C", "initial_samples": 20, "real_samples": 0, "data_policy": "accumulate"},
+                    {"name": "D", "initial_samples": 20, "real_samples": 0},
+                    {"name": "E", "initial_samples": 20, "real_samples": 5, "real_data": "fixed"}],
+         "edges": [{"source": "A", "target": "B", "samples": 10}, {"source": "B", "target": "A", "samples": 10},
+                   {"source": "C", "target": "C", "samples": 10}, {"source": "C", "target": "D", "samples": 10},
+                   {"source": "B", "target": "E", "samples": 10, "weight": 2}]}
+
+GRAPHS = {
+    "golden-weight": (self_training(real_samples=10, samples=10, dimension=1), ["w=L0.real_weight"]),
+    "accumulate-trigamma": (self_training(real_samples=0, samples=10, initial_samples=20, dimension=1,
+                                          data_policy="accumulate"), []),
+    "accumulate-symbols": (self_training(real_samples=0, samples=12, initial_samples=20, dimension=2,
+                                         data_policy="accumulate"), ["n=L0-L0.samples", "n0=L0.initial_samples"]),
+    "gerstgrasser": (self_training(real_samples=0, samples=12, initial_samples=12, dimension=2, design="fixed",
+                                   data_policy="accumulate"), []),
+    "mixed-m": (load_graph(json.dumps(MIXED)), ["m=A.real_samples"]),
+    "fixed-real-edge-weight": (cycle(2, real_samples=[5, 0], dimension=1, real_data="fixed"), ["u=L0-L1.weight"]),
+    "accumulate-chain-m": (chain(3, real_samples=[5, 0, 0], dimension=1, data_policy="accumulate"),
+                           ["m=L0.real_samples"]),
+    "subsample-cycle": (cycle(3, real_samples=0, dimension=1,
+                              data_policy=["accumulate-subsample", "replace", "replace"]), []),
+    "fixed-design-chain": (chain(2, real_samples=[20, 0], samples=20, initial_samples=20, dimension=2,
+                                 design="fixed"), []),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _theorem(name: str, theory: str = "exact"):
+    G, bindings = GRAPHS[name]
+    return derive_theorem(apply_symbols(G, bindings), theory)
+
+
+# --------------------------------------------------------------------------- replace with weights
+def test_weighted_stationary_risk_is_analyze_and_its_minimiser_is_the_golden_ratio():
+    """§3.2 and §7.1 (He, Xu, Cheng 2025): the theorem's stationary risk with a symbolic real
+    weight w is analyze's, and it is minimised at w = phi (real share 1/phi)."""
+    G, bindings = GRAPHS["golden-weight"]
+    G = apply_symbols(G, bindings)
+    th = _theorem("golden-weight")
+    R = th.stationary_risks["L0"]
+    assert sp.simplify(R - analyze(G).learner("L0").stationary_risk) == 0
+    w = sp.Symbol("w", positive=True)
+    best = [x for x in sp.solve(sp.diff(R, w), w) if x.is_positive]
+    assert len(best) == 1 and sp.simplify(best[0] - sp.GoldenRatio) == 0
+    assert th.collapses == (False,)
+    text = th.to_latex()
+    assert r"$w_{\mathrm{L0}} = w$" in text  # the regime is stated
+    assert r"\S3.2" in text and r"Theorem 2, \S4" in text  # and cited
+
+
+def test_exact_theory_falls_back_to_large_sample_and_says_why():
+    """§6: a fresh design with weights has no exact recursion; the theorem says so."""
+    th = _theorem("golden-weight", "exact")
+    assert th.theory == "large-sample"
+    assert "The exact finite-sample theory does not close here" in th.to_latex()
+    assert th.stationary_risks == _theorem("golden-weight", "large-sample").stationary_risks
+
+
+def test_fixed_real_data_risks_are_analyze():
+    """§3.2 with a fixed real dataset and a symbolic edge weight: the risks are analyze's."""
+    G, bindings = GRAPHS["fixed-real-edge-weight"]
+    G = apply_symbols(G, bindings)
+    th = _theorem("fixed-real-edge-weight")
+    a = regime_analysis(G, "large-sample")
+    for name in G.names:
+        assert sp.simplify(th.stationary_risks[name] - a.learner(name).stationary_risk) == 0
+    assert th.regime.recursion == "replace-fixed"
+
+
+def test_fixed_design_replace_is_exact():
+    """Theorem 3 (§6): single-source fixed designs make the replace recursion exact; the
+    theorem's risks are regime_analysis's exact ones."""
+    G, _ = GRAPHS["fixed-design-chain"]
+    th = _theorem("fixed-design-chain")
+    assert th.theory == "exact"
+    a = regime_analysis(G)
+    assert {n: a.learner(n).stationary_risk for n in G.names} == th.stationary_risks
+
+
+# --------------------------------------------------------------------------- accumulate
+def test_accumulate_self_training_is_bounded_with_the_trigamma_limit():
+    """Claim 3 and §5: bounded, R(t) = R(0) + D sum_{s<=t} (r+s)^-2 equals the recursion, and
+    the limit R(0) + D psi'(r + 1) equals regime_analysis's (large-sample)."""
+    G, _ = GRAPHS["accumulate-trigamma"]
+    th = _theorem("accumulate-trigamma")
+    one = th.regime.one_learner
+    assert th.collapses == (False,)
+    assert th.theory == "large-sample"
+    assert sp.simplify(one.limit - regime_analysis(G, "large-sample").learner("L0").stationary_risk) == 0
+    traj = regime_risk_trajectory(G, 8, exact=True)
+    for t in range(9):
+        assert sp.Rational(traj[t][0].numerator, traj[t][0].denominator) == one.risk.subs(one.t, t).doit()
+    assert r"\psi'" in th.to_latex()
+
+
+def test_accumulate_with_symbols_matches_numbers():
+    """The symbolic closed form (symbols n, n0) at n = 12, n0 = 20 is the numeric one."""
+    one = _theorem("accumulate-symbols").regime.one_learner
+    n, n0 = sp.Symbol("n", positive=True, integer=True), sp.Symbol("n0", positive=True, integer=True)
+    G, _ = GRAPHS["accumulate-symbols"]
+    traj = regime_risk_trajectory(G, 5, exact=True)
+    for t in range(6):
+        assert one.risk.subs({n: 12, n0: 20, one.t: t}).doit() == sp.Rational(traj[t][0].numerator,
+                                                                             traj[t][0].denominator)
+    assert one.limit.has(sp.polygamma)
+
+
+def test_weighted_one_learner_uses_the_weight_of_generation_zero():
+    """Claim 4's lambda(s) = Omega/(w n0 + s Omega): with m = 0 and weights w = 3, u = 2 the
+    closed form matches the recursion, r = w n0/(u n)."""
+    G = self_training(real_samples=0, samples=10, initial_samples=20, dimension=1, data_policy="accumulate",
+                      real_weight=3, edge_weights=[2])
+    one = derive_theorem(G, "large-sample").regime.one_learner
+    assert one.r == 3
+    traj = regime_risk_trajectory(G, 6, exact=True)
+    for t in range(7):
+        assert one.risk.subs(one.t, t).doit() == sp.Rational(traj[t][0].numerator, traj[t][0].denominator)
+
+
+def test_fixed_design_accumulate_is_gerstgrasser():
+    """§6, Corollary (Gerstgrasser et al. 2024, arXiv 2404.01413): exact, and the theorem's
+    sum is sigma^2 d/(T - d - 1) sum_{i<=t+1} 1/i^2, with limit (pi^2/6) R(0)."""
+    th = _theorem("gerstgrasser")
+    one = th.regime.one_learner
+    assert th.theory == "exact" and one.gerstgrasser is not None
+    for t in range(6):
+        assert one.gerstgrasser.subs(one.t, t).doit() == gerstgrasser_risk(t, samples=12, dimension=2)
+        assert one.risk.subs(one.t, t).doit() == gerstgrasser_risk(t, samples=12, dimension=2)
+    assert sp.simplify(one.limit - sp.pi ** 2 / 6 * gerstgrasser_risk(0, samples=12, dimension=2)) == 0
+    assert "Gerstgrasser" in th.to_latex()
+
+
+def test_claim_4_bound_holds_along_the_recursion():
+    """Claim 4 (§5): with m = 5 every risk stays below the stated bound for t <= 60."""
+    th = _theorem("accumulate-chain-m")
+    m = sp.Symbol("m", nonnegative=True, integer=True)
+    bound = float(th.regime.bound.subs(m, 5))
+    G, _ = GRAPHS["accumulate-chain-m"]
+    traj = regime_risk_trajectory(G, 60, exact=False)
+    assert max(max(row) for row in traj) <= bound
+    assert all(c == sp.Gt(m, 0) for c in th.regime.vanishing.values())  # Claim 4b
+
+
+# --------------------------------------------------------------------------- verdicts
+@pytest.mark.parametrize("value", [0, 1, 4])
+def test_mixed_policies_one_component_collapses_one_does_not(value):
+    """Theorem 2 (§4): {A, B} (replace, real count m) offends iff m = 0 and takes E with it;
+    {C} accumulates and keeps D bounded. The Booleans are regime_verdicts at integer m."""
+    th = _theorem("mixed-m")
+    m = sp.Symbol("m", nonnegative=True, integer=True)
+    G = apply_symbols(*GRAPHS["mixed-m"])
+    ours = tuple(bool(c.subs(m, value)) if isinstance(c, sp.Basic) else c for c in th.collapses)
+    assert ours == regime_verdicts(G.subs({m: value})).collapses
+    assert ours[2:4] == (False, False)
+    assert ours[0] == ours[1] == ours[4] == (value == 0)
+
+
+@pytest.mark.parametrize("policies, expected", [
+    pytest.param(["replace", "replace", "replace"], "Eq(m, 0)", id="replace-collapses-iff-m-is-0"),
+    pytest.param(["replace", "accumulate", "replace"], "False", id="an-accumulating-learner-keeps-it-bounded"),
+    pytest.param(["accumulate-subsample"] * 3, "False", id="subsampling-never-collapses"),
+])
+def test_symbolic_real_count_collapse_iff_m_is_zero(policies, expected):
+    """Theorem 2 (§4): on a 3-cycle with real count m at L0 and loss weights, every learner
+    collapses iff m = 0 when all replace, and never when one accumulates."""
+    G = apply_symbols(cycle(3, real_samples=0, dimension=1, data_policy=policies, real_weight=[2, 1, 1]),
+                      ["m=L0.real_samples"])
+    th = derive_theorem(G, "large-sample")
+    assert [str(c) for c in th.collapses] == [expected] * 3
+
+
+@st.composite
+def _symbolic_regime_graphs(draw):
+    """Random graphs (tests/strategies.py) with random policies, real-data modes and weights,
+    and a real count m bound to the learners of the first planted component (real data 0)."""
+    G = draw(interaction_graphs(max_learners=4))
+    K = G.num_learners
+    pol = draw(st.lists(st.sampled_from(["replace", "replace", "accumulate", "accumulate-subsample"]),
+                        min_size=K, max_size=K))
+    real = draw(st.lists(st.sampled_from(["fresh", "fresh", "fixed"]), min_size=K, max_size=K))
+    w = draw(st.lists(st.sampled_from([1, 2, sp.Rational(1, 3)]), min_size=K, max_size=K))
+    G = G.replace(data_policy=pol, real_data=real, real_weight=w)
+    S = G.structure
+    zero = [k for k in range(K) if G.real_samples[k] == 0 and S.is_source[S.component_of(k)]]
+    if zero:
+        c = S.component_of(zero[0])
+        fields = ",".join(f"{G.names[k]}.real_samples" for k in S.members(c).tolist())
+        G = apply_symbols(G, [f"m={fields}"])
+    return G
+
+
+@settings(max_examples=25, deadline=None)
+@given(_symbolic_regime_graphs())
+def test_theorem_booleans_are_regime_verdicts_at_integer_points(G):
+    """Theorem 2 (§4) on random regime graphs: the theorem's per-learner Booleans, evaluated
+    at m = 0, 1, 3, are regime_verdicts of the numeric graph."""
+    th = derive_theorem(G, "large-sample")
+    for value in (0, 1, 3):
+        mapping = {s: value for s in G.free_symbols}
+        ours = tuple(bool(c.subs(mapping)) if isinstance(c, sp.Basic) else c for c in th.collapses)
+        assert ours == regime_verdicts(G.subs(mapping)).collapses
+
+
+# --------------------------------------------------------------------------- command line, LaTeX
+def test_cli_states_the_regime(tmp_path, capsys):
+    """`graphcollapse latex` on a regime file prints the regime theorem (no refusal)."""
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(MIXED))
+    assert main(["latex", str(path), "--symbol", "m=A.real_samples"]) == 0
+    out = capsys.readouterr().out
+    assert r"\paragraph{Data regime.}" in out
+    assert r"\begin{theorem}[Large-sample model collapse under a data regime]" in out
+    assert r"m > 0 \tag{C1}" in out
+
+
+def test_cli_bad_regime_is_one_line(tmp_path, capsys):
+    """A regime value that no theory covers is refused on one line naming the field."""
+    bad = json.loads(json.dumps(MIXED))
+    bad["edges"][0]["weight"] = 0
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    assert main(["latex", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "weight" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex not found: install texlive-latex-base (.ci/run does) "
+                                             "to compile the regime theorems")
+def test_regime_theorems_compile_without_overfull_lines(tmp_path):
+    """Every regime theorem of this file compiles with pdflatex and no line runs into the margin."""
+    body = "\n\n".join(rf"\section*{{{name}}}" + "\n" + _theorem(name).to_latex() for name in GRAPHS)
+    (tmp_path / "t.tex").write_text(document_latex(body))
+    run = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "t.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-3000:]
+    assert [line for line in log.splitlines() if line.startswith("Overfull")] == []
+    assert Path(tmp_path / "t.pdf").stat().st_size > 10_000
