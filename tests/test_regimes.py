@@ -30,6 +30,7 @@ from graphcollapse.theory.regimes import (
     _replace_values,
     _trajectory,
     exact_theory_applies,
+    fresh_accumulate_limit,
     gerstgrasser_risk,
     regime_analysis,
     regime_prediction,
@@ -312,7 +313,11 @@ def test_kazdan_ordering(estimator):
 
 
 def test_exactness_flags():
-    G = self_training(samples=20, initial_samples=20, data_policy="accumulate")
+    """Fresh designs with accumulation close exactly only for own-output accumulators
+    (docs/regimes.md §6, Theorem 4); with real data in the pool they do not."""
+    own = self_training(samples=20, initial_samples=20, data_policy="accumulate")
+    assert exact_theory_applies(own)[0] and regime_prediction(own, 2).theory == "exact"
+    G = self_training(real_samples=5, samples=20, initial_samples=20, data_policy="accumulate")
     assert not exact_theory_applies(G)[0]
     assert regime_prediction(G, 2).theory == "large-sample"
     with pytest.raises(NoClosedFormError, match="exact theory: accumulate with a fresh design"):
@@ -436,9 +441,14 @@ def test_one_learner_accumulation_limit_in_closed_form():
     G = self_training(samples=12, initial_samples=12, dimension=2, design="fixed", data_policy="accumulate")
     assert sp.simplify(analyze(G).learner("L0").stationary_risk - sp.pi ** 2 / 6 * sp.Rational(2, 9)) == 0
     H = self_training(samples=10, initial_samples=25, dimension=2, data_policy="accumulate")
-    limit = float(analyze(H).learner("L0").stationary_risk)
+    limit = float(analyze(H, theory="large-sample").learner("L0").stationary_risk)
     r = regime_risk_trajectory(H, 5000, exact=False)[5000][0]
     assert 0 <= limit - r <= 0.2 / 5000
+    # the exact limit with a fresh design (Theorem 4): the digamma form, the limit of the exact risks
+    exact_limit = analyze(H).learner("L0").stationary_risk
+    assert sp.simplify(exact_limit - fresh_accumulate_limit(samples=10, initial_samples=25, dimension=2)) == 0
+    r = regime_risk_trajectory(H, 5000, theory="exact", exact=False)[5000][0]
+    assert 0 <= float(exact_limit) - r <= 0.2 / 5000
 
 
 def test_fixed_design_is_refused_for_m_estimators():

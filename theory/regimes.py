@@ -47,6 +47,7 @@ import sympy as sp
 
 from .errors import GraphTypeError, GraphValueError, NoClosedFormError
 from .graph import InteractionGraph, _as_sympy, _is_symbolic
+from .regime_finite import RegimeRiskBound, fresh_accumulate_limit, fresh_exact_class, regime_risk_bound
 
 __all__ = [
     "RegimePrediction",
@@ -64,6 +65,10 @@ __all__ = [
     "effective_noise_variance",
     "exact_theory_applies",
     "gerstgrasser_risk",
+    "fresh_accumulate_risk",
+    "fresh_accumulate_limit",
+    "regime_risk_bound",
+    "RegimeRiskBound",
     "EXACT_MAX_CELLS",
 ]
 
@@ -166,18 +171,21 @@ def _single_source(graph: InteractionGraph, k: int, indegree: list[int]) -> bool
 def exact_theory_applies(graph: InteractionGraph, estimator: str = "ols") -> tuple[bool, str]:
     """Whether the exact finite-sample OLS theory of the regime closes, and why (or why not).
 
-    It closes for the default regime (docs/exact.md) and, with ``design: fixed`` for every
+    It closes for the default regime (docs/exact.md); with ``design: fixed`` for every
     learner, when every learner has a single source of data per generation, fresh real
-    data and a replace or accumulate policy (docs/regimes.md §6).
+    data and a replace or accumulate policy (docs/regimes.md §6, Theorem 3); and with
+    fresh designs, when some learners accumulate their own outputs only and every other
+    learner replaces (§6, Theorem 4:
+    :func:`~graphcollapse.theory.regime_finite.fresh_exact_class`).
 
     Examples
     --------
     >>> from graphcollapse.theory.builders import self_training
     >>> from graphcollapse.theory.regimes import exact_theory_applies
     >>> G = self_training(samples=20, initial_samples=20, design="fixed", data_policy="accumulate")
-    >>> exact_theory_applies(G)[0]
-    True
-    >>> exact_theory_applies(G.replace(design="fresh"))
+    >>> exact_theory_applies(G)[0], exact_theory_applies(G.replace(design="fresh"))[0]
+    (True, True)
+    >>> exact_theory_applies(G.replace(design="fresh", real_samples=[5]))
     (False, 'accumulate with a fresh design: the pooled Gram matrix mixes Wishart matrices of several generations, no closed recursion (docs/regimes.md §6)')
     """
     if not (isinstance(estimator, str) and estimator == "ols"):
@@ -187,6 +195,9 @@ def exact_theory_applies(graph: InteractionGraph, estimator: str = "ols") -> tup
     if graph.is_symbolic:
         return False, "symbolic parameters"
     if any(x != "fixed" for x in graph.design):
+        fresh_ok, fresh_why = fresh_exact_class(graph)
+        if fresh_ok or (all(x == "fresh" for x in graph.design) and "no own-output" not in fresh_why):
+            return fresh_ok, fresh_why
         if any(p != "replace" for p in graph.data_policy):
             return False, ("accumulate with a fresh design: the pooled Gram matrix mixes Wishart matrices of "
                            "several generations, no closed recursion (docs/regimes.md §6)")
@@ -445,6 +456,10 @@ def regime_risk_trajectory(graph: InteractionGraph, generations: int, *, estimat
             from .exact import exact_risk_trajectory
 
             return [list(r) for r in exact_risk_trajectory(graph, T)]
+        if fresh_exact_class(graph)[0]:
+            from .regime_finite import fresh_exact_trajectory
+
+            return fresh_exact_trajectory(graph, T, exact=exact)
     if graph.is_symbolic:
         names = ", ".join(sorted(map(str, graph.free_symbols)))
         raise GraphTypeError(f"regime trajectory: needs numeric parameters, but the graph has symbols ({names}); "
@@ -582,6 +597,45 @@ def gerstgrasser_risk(t: int, *, samples: Any, dimension: Any, noise_variance: A
     """
     T, d, s2 = _as_sympy(samples), _as_sympy(dimension), _as_sympy(noise_variance)
     return s2 * d / (T - d - 1) * sum((sp.Rational(1, i * i) for i in range(1, int(t) + 2)), sp.Integer(0))
+
+
+def fresh_accumulate_risk(t: int, *, samples: Any, dimension: Any, initial_samples: Any = None,
+                          noise_variance: Any = 1, synthetic_noise_variance: Any = None) -> sp.Expr:
+    r"""The exact risk at generation t of a learner that accumulates its own outputs with a
+    *fresh* design (docs/regimes.md §6, Theorem 4): with :math:`n_s = n^0 + sN`,
+
+    .. math:: R^{(t)} = \frac{\sigma^2 d}{n^0 - d - 1}
+              + \sigma_k^2 d \sum_{s=1}^{t} \frac{N}{n_s (n_s - d - 1)},
+
+    which for :math:`n^0 = N` is :math:`\sigma^2 d \sum_{i=1}^{t+1} 1/(i(iN - d - 1))`,
+    below Gerstgrasser et al.'s fixed-design :func:`gerstgrasser_risk`.
+
+    Parameters
+    ----------
+    t : int
+        The generation.
+    samples : int
+        :math:`N`, own samples per generation.
+    dimension : int
+    initial_samples : int, optional
+        :math:`n^0` (default :math:`N`).
+    noise_variance, synthetic_noise_variance : optional
+        :math:`\sigma^2` (generation 0) and :math:`\sigma_k^2` (default :math:`\sigma^2`).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.regimes import fresh_accumulate_risk, gerstgrasser_risk
+    >>> fresh_accumulate_risk(2, samples=12, dimension=2)
+    67/231
+    >>> fresh_accumulate_risk(2, samples=12, dimension=2) < gerstgrasser_risk(2, samples=12, dimension=2)
+    True
+    """
+    N, d = _as_sympy(samples), _as_sympy(dimension)
+    n0 = N if initial_samples is None else _as_sympy(initial_samples)
+    s2 = _as_sympy(noise_variance)
+    ss2 = s2 if synthetic_noise_variance is None else _as_sympy(synthetic_noise_variance)
+    total = sum((N / ((n0 + s * N) * (n0 + s * N - d - 1)) for s in range(1, int(t) + 1)), sp.Integer(0))
+    return s2 * d / (n0 - d - 1) + ss2 * d * total
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -981,6 +1035,10 @@ def _one_learner_accumulate_limit(graph: InteractionGraph, estimator: Any, exact
     if (graph.num_learners != 1 or graph.data_policy[0] != "accumulate" or graph.real_samples[0] != 0
             or len(graph.edge_sources) != 1 or graph.is_symbolic):
         return None
+    if exact_fixed and graph.design[0] == "fresh":  # Theorem 4 of docs/regimes.md §6
+        return fresh_accumulate_limit(samples=graph.total_samples[0], dimension=graph.dimension,
+                                      initial_samples=graph.initial_samples[0], noise_variance=graph.noise_variance,
+                                      synthetic_noise_variance=graph.synthetic_noise_variance[0])
     v, vj = _per_sample_risks(graph, estimator, theta)
     p = _plans(graph, _frac(v, "per-sample risk"), [_frac(x, "per-sample risk") for x in vj], exact_fixed)[0]
     q = sp.Rational(p.syn_sq.numerator, p.syn_sq.denominator) / sp.Rational(p.omega_syn.numerator,
