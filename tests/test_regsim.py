@@ -135,6 +135,30 @@ def test_sufficient_statistics_match_explicit_samples(regime):
     assert np.all(np.abs(z) < Z), z
 
 
+@pytest.mark.parametrize("regime", [
+    pytest.param(dict(policy="accumulate"), id="accumulate-fresh-design"),
+    pytest.param(dict(policy="replace", design_fixed=True, real_fixed=True), id="replace-fixed-design-fixed-real"),
+    pytest.param(dict(policy="accumulate-subsample"), id="subsample"),
+])
+def test_parts_with_fewer_rows_than_d_match_explicit_samples(regime):
+    """Claim (module docstring of verify/regsim.py: a part with fewer rows than d enters
+    through X^T, not a Bartlett factor): a learner B whose every part has 2 rows in
+    dimension 4 (2 real samples and 2 from each of four accurate producers A1..A4, so
+    that B's risk is mostly its own label noise) has the law of the process drawn sample
+    by sample: mean risks agree at every generation and learner."""
+    names = ["A1", "A2", "A3", "A4", "B"]
+    G = InteractionGraph(names, real_samples=[200, 200, 200, 200, 2], initial_samples=[200, 200, 200, 200, 10],
+                         edges=[(a, "B", 2) for a in names[:4]], dimension=4, noise_variance=1,
+                         synthetic_noise_variance=[1, 2, 1, 2, None])
+    policy = ("replace",) * 4 + (regime.pop("policy"),)
+    spec = _spec(G, policy=policy, **regime)
+    T, blocks = 3, 8
+    fast = np.concatenate([simulate_regime_ols_block(spec, T, block_generator(1, b), 256) for b in range(blocks)])
+    ref = np.concatenate([simulate_regime_ols_reference(spec, T, block_generator(2, b), 256) for b in range(blocks)])
+    z = _z_two_sample(fast, ref)
+    assert np.all(np.abs(z) < Z), z
+
+
 def test_default_regime_matches_the_ols_theory():
     """Claim: in the default regime (replace, fresh data, unit weights) the regime
     simulator has the law of docs/exact.md's process: its mean risks agree with the exact

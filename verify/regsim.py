@@ -44,6 +44,12 @@ rows' Gram matrix (or :math:`X_b^\top`). ``replace`` solves with the batch's sum
 generations, so a fit costs the same at generation 100 as at generation 1 (measured in
 ``benchmarks/bench_regimes.py``). Fixed real data: :math:`(G_b, u_b)` of the real part
 are drawn once (added every generation under ``replace``, once to the running sums).
+One generation of one learner is a compiled kernel (numba, ``_fit_kernel``) over the
+block's replications: per replication and part it draws the factor (the Bartlett
+chi-squares by the exact sampler of :mod:`graphcollapse.verify.simulate`, then the
+normals) and the noise, accumulates :math:`w_bG_b` and :math:`w_bu_b`, and solves by
+Cholesky; the cost of a fit is :math:`O(P d^3)` for :math:`P` parts, whatever the
+sample counts and the generation.
 
 **The pool (accumulate-subsample).** A subsample needs the individual samples of every
 generation, so a learner under ``accumulate-subsample`` keeps its pool: :math:`n^0_k +
@@ -52,6 +58,11 @@ T N_k` rows of :math:`d + 2` floats (covariates, label, weight) per replication,
 growing linearly with :math:`T` (at most; a fixed real data set is kept once).
 :func:`regime_block_bytes` adds this up and the driver
 refuses a run whose block does not fit ``--max-memory`` before anything is simulated.
+A row keeps its covariates, label and weight side by side (one read per drawn row);
+the subsample of :math:`N_k` rows is a partial Fisher-Yates shuffle of an index array
+(undone afterwards), so a fit costs :math:`O(N_k d^2)`, not :math:`O(\text{pool})`
+(``_grow_kernel``, ``_subsample_kernel``, compiled; only the cache misses of reading
+rows scattered over a larger pool grow with :math:`T`).
 
 **M-estimators** (:func:`simulate_regime_mestimator_block`) keep their samples
 explicitly (their fits need them): ``accumulate`` and ``accumulate-subsample`` pools grow
@@ -70,6 +81,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from numba import njit
 
 from graphcollapse.theory.errors import GraphValueError
 from graphcollapse.theory.graph import InteractionGraph
@@ -77,6 +89,7 @@ from graphcollapse.theory.graph import InteractionGraph
 from .blocks import BLOCK_SIZE, block_generator
 from .driver import Block, Sample, Verification, check_int, check_seed, run
 from .mcompare import MSimulator
+from .simulate import _chi2_fill
 
 __all__ = ["POLICIES", "RegimeSpec", "regime_spec", "simulate_regime_ols_block", "simulate_regime_ols_reference",
            "simulate_regime_mestimator_block", "regime_block_bytes", "RegimeOLSSimulator", "RegimeMSimulator",
@@ -208,20 +221,223 @@ def regime_spec(graph: InteractionGraph) -> RegimeSpec:
                       tuple(v == "fixed" for v in design), rw, cov)
 
 
-# ============================================================================ OLS: draws
-def _bartlett(rng: np.random.Generator, R: int, n: int, d: int) -> np.ndarray:
-    r"""``R`` factors :math:`F` with :math:`FF^\top \sim \mathrm{Wishart}_d(n, I)`:
-    Bartlett's lower-triangular factor when :math:`n \ge d`, else :math:`X^\top`
-    (:math:`d \times n`) of a Gaussian design."""
-    if n < d:
-        return rng.standard_normal((R, n, d)).transpose(0, 2, 1)
-    F = np.zeros((R, d, d))
-    idx = np.arange(d)
-    F[:, idx, idx] = np.sqrt(rng.chisquare(n - idx, size=(R, d)))
-    low = np.tril_indices(d, -1)
-    if low[0].size:
-        F[:, low[0], low[1]] = rng.standard_normal((R, low[0].size))
-    return F
+# ============================================================================ OLS: compiled fits
+_BARTLETT, _ROWS, _FIXED = 0, 1, 2  # how a part's factor F (F F^T = G_b) is obtained
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _chol_solve(A, b, L, x):  # pragma: no cover - compiled
+    """``x`` = A^-1 b for a symmetric positive definite ``A`` (Cholesky A = L L^T, then
+    two triangular solves); ``L`` is workspace. A non-positive pivot (a singular Gram
+    matrix) raises."""
+    d = b.shape[0]
+    for j in range(d):
+        s = A[j, j]
+        for c in range(j):
+            s -= L[j, c] * L[j, c]
+        if not s > 0.0:
+            raise ValueError("a learner's Gram matrix is singular (too few samples for the dimension)")
+        ljj = np.sqrt(s)
+        L[j, j] = ljj
+        for i in range(j + 1, d):
+            s = A[i, j]
+            for c in range(j):
+                s -= L[i, c] * L[j, c]
+            L[i, j] = s / ljj
+    for i in range(d):
+        s = b[i]
+        for c in range(i):
+            s -= L[i, c] * x[c]
+        x[i] = s / L[i, i]
+    for i in range(d - 1, -1, -1):
+        s = x[i]
+        for c in range(i + 1, d):
+            s -= L[c, i] * x[c]
+        x[i] = s / L[i, i]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _fit_kernel(rng, prev, src, cnt, wt, sd, mode, cdf, cgd, cgc, Ffix, Gfix, real, real_G, real_u, real_state,
+                acc, accG, accu, out):  # pragma: no cover - compiled
+    """One generation of one learner in every replication ``r`` of ``out`` (R, d), all
+    numbers drawn here from ``rng``, replication by replication and part by part.
+
+    Part ``p`` (producer ``src[p]``, -1 for real data; ``cnt[p]`` rows, loss weight
+    ``wt[p]``, noise sd ``sd[p]``) gets a factor F with F F^T = G_b: Bartlett's (``mode``
+    0; its chi-squares ``cdf[p*d:(p+1)*d]`` first, then the normals below the diagonal),
+    the transposed rows of a fresh design (1, fewer rows than d) or a fixed design's
+    (2, ``Ffix[p, r]``, Gram ``Gfix[p, r]``); then u_b = F (F^T delta_p + s z). The
+    weighted sums, added to the running sums ``accG``/``accu`` when ``acc``, are solved
+    into ``out[r]``. ``real`` is a fixed real part (-1: none); ``real_state`` 0 draws it
+    and keeps its (G_b, u_b) in ``real_G``/``real_u``, 1 adds the kept ones, 2 skips it
+    (already in the running sums)."""
+    R, d = out.shape
+    P = src.shape[0]
+    F = np.zeros((d, d))
+    G = np.zeros((d, d))
+    Gs = np.zeros((d, d))
+    us = np.zeros(d)
+    u = np.zeros(d)
+    v = np.zeros(d)
+    L = np.zeros((d, d))
+    chib = np.zeros(d)
+    for r in range(R):
+        for i in range(d):
+            us[i] = accu[r, i] if acc else 0.0
+            for j in range(d):
+                Gs[i, j] = accG[r, i, j] if acc else 0.0
+        for p in range(P):
+            w = wt[p]
+            if p == real and real_state > 0:
+                if real_state == 1:
+                    for i in range(d):
+                        us[i] += w * real_u[r, i]
+                        for j in range(d):
+                            Gs[i, j] += w * real_G[r, i, j]
+                continue
+            m = mode[p]
+            cols = d if cnt[p] >= d else cnt[p]
+            if m == 0:
+                _chi2_fill(rng, cdf, cgd, cgc, p * d, (p + 1) * d, chib)
+                for i in range(d):
+                    F[i, i] = np.sqrt(chib[i])
+                    for j in range(i):
+                        F[i, j] = rng.standard_normal()
+                    for j in range(i + 1, d):
+                        F[i, j] = 0.0
+            elif m == 1:
+                for i in range(d):
+                    for j in range(cols):
+                        F[i, j] = rng.standard_normal()
+            else:
+                for i in range(d):
+                    for j in range(cols):
+                        F[i, j] = Ffix[p, r, i, j]
+            s = sd[p]
+            q = src[p]
+            for j in range(cols):
+                a = s * rng.standard_normal()
+                if q >= 0:
+                    for i in range(d):
+                        a += F[i, j] * prev[q, r, i]
+                v[j] = a
+            for i in range(d):
+                a = 0.0
+                for j in range(cols):
+                    a += F[i, j] * v[j]
+                u[i] = a
+            if m == 2:
+                for i in range(d):
+                    for j in range(d):
+                        G[i, j] = Gfix[p, r, i, j]
+            else:
+                for i in range(d):
+                    for j in range(i + 1):
+                        a = 0.0
+                        for c in range(j + 1 if m == 0 else cols):  # Bartlett's F is lower triangular
+                            a += F[i, c] * F[j, c]
+                        G[i, j] = a
+                        G[j, i] = a
+            if p == real:
+                for i in range(d):
+                    real_u[r, i] = u[i]
+                    for j in range(d):
+                        real_G[r, i, j] = G[i, j]
+            for i in range(d):
+                us[i] += w * u[i]
+                for j in range(d):
+                    Gs[i, j] += w * G[i, j]
+        if acc:
+            for i in range(d):
+                accu[r, i] = us[i]
+                for j in range(d):
+                    accG[r, i, j] = Gs[i, j]
+        _chol_solve(Gs, us, L, out[r])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _grow_kernel(rng, pool, start, prev, src, cnt, wt, sd, skip, design):  # pragma: no cover - compiled
+    """Append a batch as explicit rows to the pool (R, rows, d + 2) from row ``start``:
+    per replication and part (``skip`` is a part already in the pool, -1: none) and row,
+    the covariates (a fixed ``design``'s row, else d normals), the label in error
+    coordinates (s z, plus x^T delta_p for a synthetic part), the loss weight. Design
+    rows are numbered from 0 in part order. Returns the rows appended."""
+    R = pool.shape[0]
+    d = pool.shape[2] - 2
+    fixed = design.shape[1] > 0
+    a = start
+    for r in range(R):
+        a = start
+        b = 0
+        for p in range(src.shape[0]):
+            n = cnt[p]
+            if p == skip:
+                b += n
+                continue
+            q = src[p]
+            for i in range(n):
+                if fixed:
+                    for c in range(d):
+                        pool[r, a, c] = design[r, b, c]
+                else:
+                    for c in range(d):
+                        pool[r, a, c] = rng.standard_normal()
+                yv = sd[p] * rng.standard_normal()
+                if q >= 0:
+                    for c in range(d):
+                        yv += pool[r, a, c] * prev[q, r, c]
+                pool[r, a, d] = yv
+                pool[r, a, d + 1] = wt[p]
+                a += 1
+                b += 1
+    return a - start
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _subsample_kernel(rng, pool, P, N, perm, out):  # pragma: no cover - compiled
+    """Weighted least squares on ``N`` of the first ``P`` rows of the pool (R, rows,
+    d + 2) (all of them when ``P <= N``), drawn uniformly without replacement anew in
+    every replication ``r`` by a partial Fisher-Yates shuffle of ``perm`` (the identity,
+    restored afterwards: O(N) per replication, not O(P)); solution in ``out[r]``. A row
+    keeps its covariates, label and weight side by side, so a drawn row is one read."""
+    R, d = out.shape
+    n = N if P > N else P
+    G = np.zeros((d, d))
+    b = np.zeros(d)
+    L = np.zeros((d, d))
+    swaps = np.zeros(n, dtype=np.int64)
+    for r in range(R):
+        for i in range(d):
+            b[i] = 0.0
+            for j in range(d):
+                G[i, j] = 0.0
+        for i in range(n):
+            if P > N:
+                j = i + int(rng.random() * (P - i))
+                if j >= P:  # guards the rounding of random() * (P - i) up to P - i
+                    j = P - 1
+                swaps[i] = j
+                row = perm[j]
+                perm[j] = perm[i]
+                perm[i] = row
+            else:
+                row = i
+            wy = pool[r, row, d + 1] * pool[r, row, d]
+            for a in range(d):
+                xa = pool[r, row, d + 1] * pool[r, row, a]
+                b[a] += pool[r, row, a] * wy
+                for c in range(a + 1):
+                    G[a, c] += xa * pool[r, row, c]
+        if P > N:
+            for i in range(n - 1, -1, -1):
+                j = swaps[i]
+                row = perm[i]
+                perm[i] = perm[j]
+                perm[j] = row
+        for a in range(d):
+            for c in range(a):
+                G[c, a] = G[a, c]
+        _chol_solve(G, b, L, out[r])
 
 
 def _factor_of(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,21 +449,52 @@ def _factor_of(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return G, np.ascontiguousarray(X.transpose(0, 2, 1))
 
 
-def _mv(A: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Batched A v: (R, a, b), (R, b) -> (R, a)."""
-    return np.matmul(A, v[:, :, None])[:, :, 0]
+@dataclass(frozen=True)
+class _Table:
+    """The parts of one learner's batch as the compiled fit reads them."""
 
+    src: np.ndarray
+    cnt: np.ndarray
+    wt: np.ndarray
+    sd: np.ndarray
+    mode: np.ndarray
+    cdf: np.ndarray
+    cgd: np.ndarray
+    cgc: np.ndarray
+    Ffix: np.ndarray
+    Gfix: np.ndarray
 
-def _mtv(A: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Batched A^T v: (R, a, b), (R, a) -> (R, b)."""
-    return np.matmul(v[:, None, :], A)[:, 0, :]
+    @classmethod
+    def of(cls, parts: Sequence[Part], d: int, R: int,
+           fixed: Sequence[tuple[np.ndarray, np.ndarray]] | None) -> "_Table":
+        """``fixed``: each part's (Gram, factor) of a fixed design, else None."""
+        P = len(parts)
+        mode = np.array([_FIXED if fixed is not None else (_BARTLETT if p.count >= d else _ROWS) for p in parts],
+                        dtype=np.int64)
+        cdf = np.ones(P * d)
+        for i, p in enumerate(parts):
+            if mode[i] == _BARTLETT:  # F_jj^2 ~ chi^2_{n - j}
+                cdf[i * d:(i + 1) * d] = p.count - np.arange(d)
+        cgd = cdf / 2.0 - 1.0 / 3.0
+        Ffix = np.zeros((P, R, d, d) if fixed is not None else (P, 0, d, d))
+        Gfix = np.zeros_like(Ffix)
+        for i, (G, F) in enumerate(fixed or ()):
+            Gfix[i] = G
+            Ffix[i, :, :, :F.shape[2]] = F
+        return cls(np.array([p.source for p in parts], dtype=np.int64),
+                   np.array([p.count for p in parts], dtype=np.int64), np.array([p.weight for p in parts], dtype=float),
+                   np.sqrt(np.array([p.variance for p in parts], dtype=float)), mode, cdf, cgd,
+                   1.0 / np.sqrt(9.0 * cgd), Ffix, Gfix)
 
 
 class _OLSLearner:
-    """One learner's state in the sufficient-statistics path (whitened coordinates)."""
+    """One learner's state in whitened coordinates: the tables of its generation-0 and
+    generation-t batches for the compiled fit, the running sums of an accumulating
+    learner, a fixed real part's kept statistics, or the pool of a subsampling one."""
 
     def __init__(self, spec: RegimeSpec, k: int, rng: np.random.Generator, R: int, generations: int) -> None:
-        self.k, self.R, self.d = k, R, spec.d
+        d = spec.d
+        self.k, self.R, self.d = k, R, d
         self.parts = spec.parts[k]
         self.policy = spec.policy[k]
         self.real_fixed = spec.real_fixed[k]
@@ -255,126 +502,51 @@ class _OLSLearner:
         self.w0 = spec.real_weight[k]
         self.n0 = spec.initial[k]
         self.N = spec.total(k)
-        self.fixed: list[tuple[np.ndarray, np.ndarray]] | None = None
-        self.fixed0: tuple[np.ndarray, np.ndarray] | None = None
         self.X: np.ndarray | None = None
+        fixed0 = fixed = None
         if spec.design_fixed[k]:  # one design, drawn once: rows [0, n0) at t = 0, [0, N) later
-            X = rng.standard_normal((R, max(self.n0, self.N), self.d))
+            X = rng.standard_normal((R, max(self.n0, self.N), d))
             self.X = X
-            self.fixed0 = _factor_of(X[:, :self.n0])
+            fixed0 = [_factor_of(X[:, :self.n0])]
             bounds = np.cumsum([0] + [p.count for p in self.parts])
-            self.fixed = [_factor_of(X[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-        self.real: tuple[np.ndarray, np.ndarray] | None = None  # fixed real data: (G, u), drawn once
-        self.G: np.ndarray | None = None
-        self.b: np.ndarray | None = None
+            fixed = [_factor_of(X[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.table0 = _Table.of([Part(-1, self.n0, self.w0, spec.noise_variance)], d, R, fixed0)
+        self.table = _Table.of(self.parts, d, R, fixed)
+        self.acc = self.policy == "accumulate"
+        self.accG = np.zeros((R if self.acc else 0, d, d))  # running sums of w G and w u
+        self.accu = np.zeros((R if self.acc else 0, d))
+        self.real_index = 0 if self.real_fixed and self.parts and self.parts[0].source < 0 else -1
+        self.real_G = np.zeros((R if self.real_index == 0 else 0, d, d))  # a fixed real part's (G, u)
+        self.real_u = np.zeros((R if self.real_index == 0 else 0, d))
+        self.real_state = 0  # 0: not drawn; 1: add it every generation (replace); 2: in the running sums
         if self.policy == "accumulate-subsample":
             rows = self.n0 + int(generations) * self.N  # the whole pool, allocated once
-            self.pool_X = np.empty((R, rows, self.d))
-            self.pool_y = np.empty((R, rows))
-            self.pool_w = np.empty(rows)
+            self.pool = np.empty((R, rows, d + 2))  # covariates, label, weight
+            self.perm = np.arange(rows, dtype=np.int64)
             self.size = 0
-
-    # -- the sufficient statistics of a part ------------------------------------------
-    def _part(self, rng: np.random.Generator, i: int, prev: np.ndarray | None, n: int, s: float,
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """(G_b, u_b) of part ``i`` (-1: generation 0) with producer errors ``prev``."""
-        if self.fixed is not None:
-            G, F = self.fixed0 if i < 0 else self.fixed[i]
-        else:
-            F = _bartlett(rng, self.R, n, self.d)
-            G = np.matmul(F, F.transpose(0, 2, 1))
-        v = s * rng.standard_normal((self.R, F.shape[2]))
-        if prev is not None:
-            v += _mtv(F, prev)
-        return G, _mv(F, v)
-
-    def batch(self, rng: np.random.Generator, t: int, errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(sum w G, sum w u) of the generation-t batch."""
-        if t == 0:
-            G, u = self._part(rng, -1, None, self.n0, self.s0)
-            return self.w0 * G, self.w0 * u
-        Gs = np.zeros((self.R, self.d, self.d))
-        us = np.zeros((self.R, self.d))
-        for i, p in enumerate(self.parts):
-            if p.source < 0 and self.real_fixed:
-                if self.real is not None and self.policy != "replace":
-                    continue  # a fixed real dataset enters the pool once
-                if self.real is None:
-                    self.real = self._part(rng, i, None, p.count, math.sqrt(p.variance))
-                G, u = self.real
-            else:
-                G, u = self._part(rng, i, None if p.source < 0 else errors[p.source], p.count, math.sqrt(p.variance))
-            Gs += p.weight * G
-            us += p.weight * u
-        return Gs, us
-
-    # -- the explicit rows of a part (accumulate-subsample) --------------------------
-    def _rows(self, rng: np.random.Generator, i: int, prev: np.ndarray | None, n: int, s: float,
-              a: int) -> tuple[np.ndarray, np.ndarray]:
-        """Covariates and labels (in error coordinates) of part ``i`` starting at design row ``a``."""
-        X = self.X[:, a:a + n] if self.X is not None else rng.standard_normal((self.R, n, self.d))
-        y = s * rng.standard_normal((self.R, n))
-        if prev is not None:
-            y += np.matmul(X, prev[:, :, None])[:, :, 0]
-        return X, y
-
-    def rows(self, rng: np.random.Generator, t: int, errors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(X, y, w) of the generation-t batch as explicit rows."""
-        if t == 0:
-            X, y = self._rows(rng, -1, None, self.n0, self.s0, 0)
-            return X, y, np.full(self.n0, self.w0)
-        Xs, ys, ws, a = [], [], [], 0
-        for i, p in enumerate(self.parts):
-            if p.source < 0 and self.real_fixed:
-                if self.real is not None and self.policy != "replace":
-                    a += p.count
-                    continue  # a fixed real dataset enters the pool once
-                if self.real is None:
-                    self.real = self._rows(rng, i, None, p.count, math.sqrt(p.variance), a)
-                X, y = self.real
-            else:
-                X, y = self._rows(rng, i, None if p.source < 0 else errors[p.source], p.count,
-                                  math.sqrt(p.variance), a)
-            Xs.append(X)
-            ys.append(y)
-            ws.append(np.full(p.count, p.weight))
-            a += p.count
-        if not Xs:  # only a fixed real dataset, already in the pool
-            return np.empty((self.R, 0, self.d)), np.empty((self.R, 0)), np.empty(0)
-        return np.concatenate(Xs, axis=1), np.concatenate(ys, axis=1), np.concatenate(ws)
-
-    def _grow(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
-        """Append a batch to the pool (allocated once for all generations)."""
-        a, n = self.size, X.shape[1]
-        self.pool_X[:, a:a + n] = X
-        self.pool_y[:, a:a + n] = y
-        self.pool_w[a:a + n] = w
-        self.size += n
+            self.design = np.zeros((R, 0, d)) if self.X is None else self.X
 
     # -- one fit ------------------------------------------------------------------------
-    def fit(self, rng: np.random.Generator, t: int, errors: np.ndarray | None) -> np.ndarray:
-        """This learner's error at generation ``t`` given last generation's ``errors``."""
+    def fit(self, rng: np.random.Generator, t: int, errors: np.ndarray) -> np.ndarray:
+        """This learner's error (R, d) at generation ``t`` given last generation's
+        ``errors`` (K, R, d)."""
+        out = np.empty((self.R, self.d))
         if self.policy == "accumulate-subsample":
-            self._grow(*self.rows(rng, t, errors))
-            P = self.size
-            if t == 0 or P <= self.N:
-                X, y, w = self.pool_X[:, :P], self.pool_y[:, :P], np.broadcast_to(self.pool_w[:P], (self.R, P))
-            else:  # N of the P rows, uniformly without replacement, per replication
-                pick = np.argpartition(rng.random((self.R, P)), self.N - 1, axis=1)[:, :self.N]
-                X = np.take_along_axis(self.pool_X[:, :P], pick[:, :, None], axis=1)
-                y = np.take_along_axis(self.pool_y[:, :P], pick, axis=1)
-                w = self.pool_w[pick]
-            Xw = X * w[:, :, None]
-            return np.linalg.solve(np.matmul(Xw.transpose(0, 2, 1), X), _mtv(Xw, y)[:, :, None])[:, :, 0]
-        G, u = self.batch(rng, t, errors)
-        if self.policy == "accumulate":
-            if self.G is None:
-                self.G, self.b = G, u
-            else:
-                self.G = self.G + G
-                self.b = self.b + u
-            G, u = self.G, self.b
-        return np.linalg.solve(G, u[:, :, None])[:, :, 0]
+            tb = self.table0 if t == 0 else self.table
+            skip = -1 if t == 0 or self.real_state == 0 else self.real_index  # fixed real data enter once
+            self.size += _grow_kernel(rng, self.pool, self.size, errors, tb.src, tb.cnt, tb.wt, tb.sd, skip,
+                                      self.design)
+            if t > 0 and self.real_index >= 0:
+                self.real_state = 2
+            _subsample_kernel(rng, self.pool, self.size, self.N if t > 0 else self.size, self.perm, out)
+            return out
+        tb = self.table0 if t == 0 else self.table
+        real = -1 if t == 0 else self.real_index
+        _fit_kernel(rng, errors, tb.src, tb.cnt, tb.wt, tb.sd, tb.mode, tb.cdf, tb.cgd, tb.cgc, tb.Ffix, tb.Gfix,
+                    real, self.real_G, self.real_u, self.real_state, self.acc, self.accG, self.accu, out)
+        if real >= 0 and self.real_state == 0:
+            self.real_state = 1 if self.policy == "replace" else 2
+        return out
 
 
 def simulate_regime_ols_block(spec: RegimeSpec, generations: int, rng: np.random.Generator, size: int
@@ -408,7 +580,7 @@ def simulate_regime_ols_block(spec: RegimeSpec, generations: int, rng: np.random
     T, K = int(generations), spec.K
     learners = [_OLSLearner(spec, k, rng, size, T) for k in range(K)]
     risk = np.empty((size, T + 1, K))
-    errors: np.ndarray | None = None
+    errors = np.zeros((K, size, spec.d))
     for t in range(T + 1):
         new = np.empty((K, size, spec.d))
         for k, learner in enumerate(learners):
