@@ -87,11 +87,13 @@ def fit_risk_bound(blocks: Sequence[tuple[Any, Any, Any, Any]], dimension: Any) 
 
     Parameters
     ----------
-    blocks : sequence of (rows, weight, signal, noise)
+    blocks : sequence of (rows, weight, signal, noise[, parts])
         Per block :math:`a`: its :math:`n_a` rows, loss weight :math:`c_a > 0`, a bound
         :math:`F_a \ge E\|f_a\|^2` on its producer's risk (0 for real data) and its label
         noise variance :math:`\lambda_a`. The :math:`f_a` must be independent of the rows,
-        the noises independent of everything else.
+        the noises independent of everything else. ``parts`` (default 1) says how many
+        blocks of equal weight were merged into this one (``signal`` then bounds the mean of
+        their risks): with a single producer block the bound is exact.
     dimension : int
         :math:`d`; the rows must number :math:`n > d + 1`.
 
@@ -121,9 +123,10 @@ def fit_risk_bound(blocks: Sequence[tuple[Any, Any, Any, Any]], dimension: Any) 
     >>> fit_risk_bound([(6, 3, 0, 1), (6, 1, F(1, 2), 1)], 2)   # real rows weighted 3
     Fraction(23, 18)
     """
-    values = [x for b in blocks for x in b] + [dimension]
+    values = [x for b in blocks for x in b[:4]] + [dimension]
     conv: Callable[[Any], Any] = float if any(isinstance(x, float) for x in values) else Fraction
-    rows = [tuple(conv(x) for x in b) for b in blocks if b[0] != 0]
+    parts = sum(int(b[4]) if len(b) > 4 else 1 for b in blocks if b[0] != 0 and b[2] != 0)
+    rows = [tuple(conv(x) for x in b[:4]) for b in blocks if b[0] != 0]
     d = conv(dimension)
     n = sum((b[0] for b in rows), conv(0))
     if not n > d + 1:
@@ -134,7 +137,7 @@ def fit_risk_bound(blocks: Sequence[tuple[Any, Any, Any, Any]], dimension: Any) 
     if len(weights) == 1:
         g = _gamma(n, d)
         r = sum((na for na, _, F, _ in rows if F != 0), conv(0)) / n
-        kappa = (1 - g) * r + g if g <= 1 else g
+        kappa = (1 - g) * r + g if (g <= 1 or parts <= 1) else g
         signal = sum((na * F for na, _, F, _ in rows), conv(0)) / n
         noise = d * sum((na * lam for na, _, _, lam in rows), conv(0)) / (n * (n - d - 1))
         return kappa * signal + noise
@@ -453,6 +456,9 @@ class RegimeRiskBound:
     proven_bounded : tuple of bool
         Per learner, whether the bound proves :math:`\\sup_t R_k^{(t)} < \\infty`
         (False means *not proven*, not *collapses*).
+    is_exact : tuple of bool
+        Per learner, whether the bound is the exact risk (every step on its ancestors is
+        an equality: docs/regimes.md §6, Corollary of Theorem 5).
     """
 
     graph: InteractionGraph = field(repr=False)
@@ -460,6 +466,7 @@ class RegimeRiskBound:
     bound: tuple[tuple[Any, ...], ...] = field(repr=False)
     kinds: tuple[str, ...]
     proven_bounded: tuple[bool, ...]
+    is_exact: tuple[bool, ...] = ()
 
     def learner(self, name: str) -> list[Any]:
         """The bound trajectory of the named learner."""
@@ -490,7 +497,7 @@ def _steps(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str], T: int
                 blocks = [(m, w, zero, s2c)] + [(conv(n), conv(u), prev[j], snvc[j]) for j, n, u in L.ins]
                 row.append(fit_risk_bound(blocks, dd))
             elif kind == "fresh-accumulate":
-                blocks = [(n0 + t * m, w, zero, s2c)] + [(t * conv(n), conv(u), sums[j] / t, snvc[j])
+                blocks = [(n0 + t * m, w, zero, s2c)] + [(t * conv(n), conv(u), sums[j] / t, snvc[j], t)
                                                          for j, n, u in L.ins]
                 row.append(fit_risk_bound(blocks, dd))
             elif kind == "fixed-single":  # accumulate: the pool mean of batch fits on one design
@@ -517,7 +524,7 @@ def _steps(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str], T: int
                     uc = conv(u)
                     C = w + tt * uc
                     blocks.append((conv(n), C, tt * uc * uc * sums[j] / (C * C),
-                                   (w * w * s2c + tt * uc * uc * snvc[j]) / (C * C)))
+                                   (w * w * s2c + tt * uc * uc * snvc[j]) / (C * C), t))
                 row.append(fit_risk_bound(blocks, dd))
         R.append(row)
     return R
@@ -532,7 +539,7 @@ def _step_matrix_row(L: _Learner, kind: str, d: Fraction) -> dict[int, Fraction]
     if _equal_weights(L):
         g = _gamma(L.N, d)
         r = (L.N - L.m) / L.N
-        kappa = (1 - g) * r + g if g <= 1 else g
+        kappa = (1 - g) * r + g if (g <= 1 or len(L.ins) <= 1) else g
         for j, n, _ in L.ins:
             row[j] = row.get(j, Fraction(0)) + kappa * n / L.N
         return row
@@ -556,6 +563,24 @@ def _contracts(rows: list[dict[int, Fraction]], members: list[int]) -> bool:
         return False
     x = M.LUsolve(sp.ones(n, 1))
     return all(v > 0 for v in x)
+
+
+def _step_is_exact(L: _Learner, kind: str) -> bool:
+    """Whether a learner's bound step is an equality: Lemma 5 with equal weights and at
+    most one block with a producer, or an exact martingale / pool-mean step."""
+    if kind == "own-accumulate":
+        return True
+    if kind == "fixed-single" and L.policy != "replace":
+        return not L.ins or L.ins[0][0] == L.k
+    if L.policy == "replace":
+        return _equal_weights(L) and len(L.ins) <= 1
+    return not L.ins and _equal_weights(L)  # accumulating real data only
+
+
+def _exact_flags(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str]) -> tuple[bool, ...]:
+    step = [_step_is_exact(L, kind) for L, kind in zip(Ls, kinds)]
+    S = graph.structure
+    return tuple(all(step[j] for j in S.ancestors(k).tolist()) for k in range(len(Ls)))
 
 
 def _proven_bounded(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str]) -> tuple[bool, ...]:
@@ -636,4 +661,5 @@ def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool 
         rows = tuple(tuple(sp.Rational(x.numerator, x.denominator) for x in r) for r in R)
     else:
         rows = tuple(tuple(float(x) for x in r) for r in R)
-    return RegimeRiskBound(graph, T, rows, tuple(kinds), _proven_bounded(graph, Ls, kinds))  # type: ignore[arg-type]
+    return RegimeRiskBound(graph, T, rows, tuple(kinds), _proven_bounded(graph, Ls, kinds),  # type: ignore[arg-type]
+                           _exact_flags(graph, Ls, kinds))  # type: ignore[arg-type]
