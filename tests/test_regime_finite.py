@@ -1,6 +1,6 @@
 """Finite-sample OLS under data regimes (docs/regimes.md §6): the exact theory of
 own-output accumulators with fresh designs (Theorem 4) and the proven risk bounds where no
-exact recursion closes (Lemma 5, Theorem 5), against sympy, the other exact theories, the
+exact recursion closes (Lemma F, Theorem 5), against sympy, the other exact theories, the
 large-sample recursion and Monte Carlo simulations of verify/regsim.py."""
 
 from __future__ import annotations
@@ -126,9 +126,9 @@ def test_own_output_accumulator_with_replacing_learners_against_monte_carlo():
     assert np.all(np.abs(z) < Z), z
 
 
-# --------------------------------------------------------------------------- Lemma 5
+# --------------------------------------------------------------------------- Lemma F
 def test_fit_lemma_with_one_producer_block_is_the_exact_step():
-    """Lemma 5 with equal weights and one producer block is the exact step of docs/exact.md
+    """Lemma F with equal weights and one producer block is the exact step of docs/exact.md
     (Lemma 4): ((1 - gamma) w^2 + gamma w) R + D, also when gamma > 1 (N < 2d + 1)."""
     from graphcollapse.theory.exact import design_correction
 

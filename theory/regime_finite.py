@@ -20,7 +20,7 @@ Gram matrix of :math:`n_t = n^0 + tN` rows), a martingale, and
 Together with replacing learners (fresh design, fresh real data, equal weights within
 the learner) the second moments close exactly: :func:`fresh_exact_trajectory`.
 
-*Fit lemma* (Lemma 5, :func:`fit_risk_bound`). If the rows of a fit are i.i.d.
+*Fit lemma* (Lemma F, :func:`fit_risk_bound`). If the rows of a fit are i.i.d.
 :math:`N(0, I)`, the :math:`f_a` are independent of them and the noises independent of
 everything else, then
 
@@ -68,10 +68,10 @@ __all__ = [
 #: The kinds of learner step the bound of :func:`regime_risk_bound` covers.
 KINDS = {
     "own-accumulate": "fresh design, accumulates its own outputs only (exact, Theorem 4)",
-    "fresh-replace": "fresh design, replaces (Lemma 5 on the batch)",
-    "fresh-accumulate": "fresh design, accumulates, on no cycle (Lemma 5 on the pool)",
+    "fresh-replace": "fresh design, replaces (Lemma F on the batch)",
+    "fresh-accumulate": "fresh design, accumulates, on no cycle (Lemma F on the pool)",
     "fixed-single": "fixed design, one source of data (exact step, Theorem 3)",
-    "fixed-several": "fixed design, several sources, on no cycle (Lemma 5 on the merged design)",
+    "fixed-several": "fixed design, several sources, on no cycle (Lemma F on the merged design)",
 }
 
 
@@ -82,7 +82,7 @@ def _gamma(n: Any, d: Any) -> Any:
 
 
 def fit_risk_bound(blocks: Sequence[tuple[Any, Any, Any, Any]], dimension: Any) -> Any:
-    r"""Lemma 5 of docs/regimes.md §6: an upper bound on the risk of one (weighted) least
+    r"""Lemma F of docs/regimes.md §6: an upper bound on the risk of one (weighted) least
     squares fit on i.i.d. Gaussian rows.
 
     Parameters
@@ -566,7 +566,7 @@ def _contracts(rows: list[dict[int, Fraction]], members: list[int]) -> bool:
 
 
 def _step_is_exact(L: _Learner, kind: str) -> bool:
-    """Whether a learner's bound step is an equality: Lemma 5 with equal weights and at
+    """Whether a learner's bound step is an equality: Lemma F with equal weights and at
     most one block with a producer, or an exact martingale / pool-mean step."""
     if kind == "own-accumulate":
         return True

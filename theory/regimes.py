@@ -33,7 +33,11 @@ Exact finite-sample OLS (docs/regimes.md §6): with ``design: fixed`` and every 
 having a single source of data per generation (real data only, or no real data and one
 in-edge), the recursion is exact with :math:`D_k = v\,/(N_k - d - 1)` per unit
 :math:`\sigma^2 d`; this is Gerstgrasser et al. (2024)'s setting, whose formula
-:math:`\sigma^2 d/(T-d-1)\sum_{i=1}^{t+1} 1/i^2` it reproduces.
+:math:`\sigma^2 d/(T-d-1)\sum_{i=1}^{t+1} 1/i^2` it reproduces. With fresh designs the
+exact theory closes for learners that accumulate their own outputs only (a martingale,
+:func:`fresh_accumulate_risk`) alongside replacing learners; where nothing closes,
+:func:`~graphcollapse.theory.regime_finite.regime_risk_bound` gives proven finite-sample
+upper bounds (docs/regimes.md §6.1-§6.3, module :mod:`graphcollapse.theory.regime_finite`).
 """
 
 from __future__ import annotations
