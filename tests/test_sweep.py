@@ -107,6 +107,29 @@ def test_dask_cluster_identical(reference, tmp_path, cluster):
     assert a.equals(b)
 
 
+def test_scheduler_local_starts_its_own_cluster(reference, tmp_path, capsys):
+    """``--scheduler local`` starts a LocalCluster of ``--workers`` processes (forked from
+    the preloaded forkserver) and gives the records of the reference; the manifest says so."""
+    pytest.importorskip("distributed")
+    from graphcollapse.verify.cli import main
+
+    spec = tmp_path / "spec.toml"  # MC_SPEC in TOML
+    spec.write_text(
+        'seed = 11\n'
+        '[graph]\nbuilder = "cycle"\nK = 2\ndimension = 2\ninitial_samples = 20\n'
+        '[[axes]]\nfield = "L0.real_samples,L1.real_samples"\nvalues = [0, 4, 8]\nname = "m"\n'
+        '[[axes]]\nfield = "L0->L1.samples,L1->L0.samples"\nvalues = [6, 12]\nname = "n"\n'
+        '[theory]\ntheory = "exact"\n'
+        '[montecarlo]\ngenerations = 3\nreplications = 300\n')
+    assert [c.key for c in expand_cells(load_spec(spec))] == [c.key for c in expand_cells(load_spec(MC_SPEC))]
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--scheduler", "local", "--workers", "2",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["computed"] == 6
+    assert _records(tmp_path / "o") == _records(reference)
+    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["scheduler"] == "dask LocalCluster"
+
+
 def test_worker_killed_then_resume(reference, tmp_path, cluster):
     """A worker process killed (SIGKILL) mid-sweep: the cells it held are lost at most; the
     sweep (rescheduled by dask, or rerun) ends with every cell identical to the reference."""

@@ -46,6 +46,7 @@ import itertools
 import json
 import math
 import os
+import pickle
 import platform
 import tempfile
 import time
@@ -697,6 +698,10 @@ def _compute_batch(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     return [compute_cell(p) for p in payloads]
 
 
+def _compute_pickled_batch(blob: bytes) -> list[dict[str, Any]]:
+    return _compute_batch(pickle.loads(blob))  # our own pickle, made by _run_dask
+
+
 def _batches(payloads: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
     return [payloads[i:i + size] for i in range(0, len(payloads), size)]
 
@@ -715,10 +720,29 @@ def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+#: Modules the worker processes import before their first cell.
+_PRELOAD = ("graphcollapse.theory.analysis", "graphcollapse.theory.exact", "graphcollapse.verify.api",
+            "graphcollapse.verify.montecarlo", "graphcollapse.verify.sweep")
+
+
+def _forkserver(*extra: str) -> Any:
+    """The ``forkserver`` multiprocessing context, its server started with the heavy modules
+    (sympy, numba-compiled simulators, ``extra``) imported once: every worker process, of
+    the local pool or of a dask ``LocalCluster``, and every replacement of a dead one, is
+    forked from it with them loaded instead of importing them again. The server is started
+    once per process; the preload list of the first call stays."""
+    import multiprocessing
+    import multiprocessing.forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([*extra, *_PRELOAD])
+    multiprocessing.forkserver.ensure_running()
+    return ctx
+
+
 def _run_local(batches: list[list[dict[str, Any]]], workers: int, done: Callable[[list[dict[str, Any]]], None]) -> None:
     """Run on a local process pool; a worker that dies is replaced (up to 3 times) and
     only its batches in flight are computed again."""
-    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
@@ -728,12 +752,7 @@ def _run_local(batches: list[list[dict[str, Any]]], workers: int, done: Callable
         return
     pending = list(range(len(batches)))
     restarts = 0
-    ctx = multiprocessing.get_context("forkserver")
-    # the forkserver imports the heavy modules once; every worker (and every replacement
-    # of a dead one) is forked from it with them loaded
-    ctx.set_forkserver_preload(["graphcollapse.theory.analysis", "graphcollapse.theory.exact",
-                                "graphcollapse.verify.api", "graphcollapse.verify.montecarlo",
-                                "graphcollapse.verify.sweep"])
+    ctx = _forkserver()
     while pending:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         broken = False
@@ -790,35 +809,49 @@ def _run_dask(batches: list[list[dict[str, Any]]], scheduler: str, workers: int,
     except ImportError:  # pragma: no cover - the extra is missing
         raise GraphValueError("--scheduler: dask.distributed is not installed; "
                               "pip install 'graphcollapse[distributed]'") from None
-    cluster = None
-    if scheduler == "local":
-        import warnings
+    import contextlib
+    import warnings
 
-        with warnings.catch_warnings():  # "port 8787 is in use, hosting on another port"
-            warnings.simplefilter("ignore")
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
-        client = Client(cluster)
-    else:
+    import dask
+
+    with contextlib.ExitStack() as stack:
+        if scheduler == "local":
+            # workers (and the nannies' replacements of lost ones) forked from the preloaded
+            # forkserver, as the local pool's: with dask's default, spawn, every worker
+            # imports Python, dask and the library from scratch
+            _forkserver("distributed")
+            # and without the diagnostics a dashboard would show (there is none): the worker's
+            # statistical profiler samples the task thread's stack every 10 ms, the system and
+            # GIL monitors poll; the nannies pass this configuration to their workers
+            stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": "forkserver",
+                                                 "distributed.worker.profile.enabled": False,
+                                                 "distributed.admin.system-monitor.gil.enabled": False,
+                                                 "distributed.admin.system-monitor.interval": "5s"}))
+            with warnings.catch_warnings():  # "port 8787 is in use, hosting on another port"
+                warnings.simplefilter("ignore")
+                cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None, silence_logs=40))
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise GraphValueError(f"--scheduler: cannot connect to {scheduler!r} ({exc}); "
+                                      "start a dask scheduler there or use --scheduler local") from None
+        address = client.scheduler.address
+        futures = []
         try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise GraphValueError(f"--scheduler: cannot connect to {scheduler!r} ({exc}); "
-                                  "start a dask scheduler there or use --scheduler local") from None
-    address = client.scheduler.address
-    futures = []
-    try:
-        futures = [client.submit(_compute_batch, b, pure=False, key=f"graphcollapse-sweep-{b[0]['key'][:16]}-{i}")
-                   for i, b in enumerate(batches)]
-        for f in as_completed(futures):
-            done(f.result())
-    finally:
-        for f in futures:
-            if not f.done():
-                f.cancel()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            # a batch travels as one pickled blob: dask would otherwise walk every nested
+            # dict and list of its payloads looking for futures (a third of the client's CPU)
+            futures = [client.submit(_compute_pickled_batch, pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL),
+                                     pure=False, key=f"graphcollapse-sweep-{b[0]['key'][:16]}-{i}")
+                       for i, b in enumerate(batches)]
+            for f in as_completed(futures):
+                done(f.result())
+        finally:
+            for f in futures:
+                if not f.done():
+                    f.cancel()
     return address
 
 
