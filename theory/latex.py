@@ -543,8 +543,7 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     Dname = "D" if exact else r"\tilde D"
     body: list[tuple] = []
     if st.theory != st.requested:
-        body.append(("par", "The exact finite-sample theory does not close here (" + _prose(st.reason)
-                     + "), so the statements are large-sample ones."))
+        body.append(("par", "The statements are large-sample ones: " + _prose(st.reason) + "."))
     how = ("exactly " + _cite(r"Theorem 3, \S6") + " the recursion" if exact
            else r"up to $o(1/n)$, the recursion")
     W = th.display.get("W", th.W)
@@ -607,8 +606,7 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     if others:
         items.append([("par", _who(others, "grows", "grow") + " without bound; no closed-form growth rate is "
                        "proved for it" + ("" if len(others) == 1 else " (each)") + " " + _cite(r"Theorem 2, \S4") + ".")])
-    one = st.one_learner
-    if one is not None:
+    for one in st.self_accumulating:
         n = learner_latex(one.name)
         s_, i_ = sp.Symbol("s", integer=True, positive=True), sp.Symbol("i", integer=True, positive=True)
         series = tex(sp.Sum(1 / (one.r + s_) ** 2, (s_, 1, one.t)))

@@ -139,8 +139,8 @@ def exact_regime_applies(graph: InteractionGraph) -> tuple[bool, str]:
     False
     """
     if any(x != "fixed" for x in graph.design):
-        return False, ("the theorem states the exact recursion of Theorem 3 for fixed designs only; with a fresh "
-                       "design it states the large-sample theory (docs/regimes.md §6)")
+        return False, ("the exact recursion of Theorem 3 needs fixed designs; with a fresh design the theorem "
+                       "states the large-sample theory (docs/regimes.md §6)")
     if any(x != "fresh" for x in graph.real_data):
         return False, "a fixed real dataset with a fixed design is derived in the large-sample theory only"
     indegree = [0] * graph.num_learners
@@ -160,7 +160,7 @@ def exact_regime_applies(graph: InteractionGraph) -> tuple[bool, str]:
 # --------------------------------------------------------------------------- statement
 @dataclass(frozen=True)
 class OneLearnerAccumulation:
-    r"""One learner accumulating its own outputs without real data (Claim 3, §5, §6).
+    r"""A learner accumulating its own outputs only, without real data (Claim 3, §5, §6).
 
     :math:`R^{(t)} = R^{(0)} + D \sum_{s=1}^{t} (r + s)^{-2}` and
     :math:`R^{(\infty)} = R^{(0)} + D\,\psi'(r + 1)`, with :math:`r = w n^0/\Omega` (the
@@ -234,7 +234,9 @@ class RegimeStatement:
         Claim 4: every risk is at most this, at every generation.
     vanishing : dict
         Claim 4b: learner -> the condition (sympy Boolean) under which its risk tends to 0.
-    one_learner : OneLearnerAccumulation or None
+    self_accumulating : tuple of OneLearnerAccumulation
+        The learners that accumulate their own outputs only (no real data, a self-loop, no
+        other ancestor), with their closed forms.
     recursion_only : tuple of str
         Bounded learners with no closed-form value (risks from the recursion, §3.3).
     """
@@ -256,7 +258,7 @@ class RegimeStatement:
     replace_part: bool = False
     bound: Any = None
     vanishing: dict[str, Any] = field(default_factory=dict)
-    one_learner: OneLearnerAccumulation | None = None
+    self_accumulating: tuple[OneLearnerAccumulation, ...] = ()
     recursion_only: tuple[str, ...] = ()
 
 
@@ -295,14 +297,17 @@ def _noise_parts(graph: InteractionGraph, exact: bool) -> tuple[list[sp.Expr], l
     return D, Dreal, R0
 
 
-def _one_learner(graph: InteractionGraph, D: sp.Expr, R0: sp.Expr, exact: bool) -> OneLearnerAccumulation | None:
-    """Claim 3 / §5 / §6 Corollary for one learner accumulating its own outputs, m = 0."""
-    m = _as_sympy(graph.real_samples[0])
-    if (graph.num_learners != 1 or graph.data_policy[0] != "accumulate" or not (m.is_number and m == 0)
-            or len(graph.edge_sources) != 1):
+def _one_learner(graph: InteractionGraph, k: int, D: sp.Expr, R0: sp.Expr,
+                 exact: bool) -> OneLearnerAccumulation | None:
+    """Claim 3 / §5 / §6 Corollary for a learner accumulating its own outputs only (m = 0, a
+    self-loop, no other ancestor: its risks do not depend on the rest of the graph)."""
+    m = _as_sympy(graph.real_samples[k])
+    ins = [i for i, t in enumerate(graph.edge_targets) if t == k]
+    if (graph.data_policy[k] != "accumulate" or not (m.is_number and m == 0) or len(ins) != 1
+            or graph.edge_sources[ins[0]] != k):
         return None
-    w, u = _as_sympy(graph.real_weight[0]), _as_sympy(graph.edge_weights[0])
-    n0, n = _as_sympy(graph.initial_samples[0]), _as_sympy(graph.edge_samples[0])
+    w, u = _as_sympy(graph.real_weight[k]), _as_sympy(graph.edge_weights[ins[0]])
+    n0, n = _as_sympy(graph.initial_samples[k]), _as_sympy(graph.edge_samples[ins[0]])
     r = sp.factor(sp.cancel(w * n0 / (u * n)))
     t = sp.Symbol("t", integer=True, nonnegative=True)
     s = sp.Symbol("s", integer=True, positive=True)
@@ -312,7 +317,7 @@ def _one_learner(graph: InteractionGraph, D: sp.Expr, R0: sp.Expr, exact: bool) 
     if exact and sp.simplify(r - 1) == 0 and sp.simplify(R0 - D) == 0:
         i = sp.Symbol("i", integer=True, positive=True)
         gerst = D * sp.Sum(1 / i ** 2, (i, 1, t + 1))
-    return OneLearnerAccumulation(graph.names[0], R0, D, r, risk, limit, t, gerst)
+    return OneLearnerAccumulation(graph.names[k], R0, D, r, risk, limit, t, gerst)
 
 
 def _induced(graph: InteractionGraph, keep: list[int]) -> InteractionGraph:
@@ -346,7 +351,7 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
     >>> from graphcollapse.theory.builders import self_training
     >>> st, parts = derive_regime_statement(self_training(samples=10, initial_samples=10, dimension=1,
     ...                                                   data_policy="accumulate"), "large-sample")
-    >>> st.one_learner.limit
+    >>> st.self_accumulating[0].limit
     pi**2/60
     >>> parts["collapses"]
     (False,)
@@ -380,7 +385,7 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
     replace_part = False
     bound = None
     vanishing: dict[str, Any] = {}
-    one = None
+    one: tuple[OneLearnerAccumulation, ...] = ()
     # learners whose ancestors (itself included) all replace: §3.2 holds on them
     S = graph.structure
     keep = [k for k in range(K)
@@ -396,8 +401,8 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
             closed.append(name)
         replace_part = len(keep) < K
     if not all_replace:
-        if K == 1:
-            one = _one_learner(graph, D[0], R0[0], exact)
+        found = [_one_learner(graph, k, D[k], R0[k], exact) for k in range(K)]
+        one = tuple(x for x in found if x is not None)
         fresh = all(graph.real_data[k] == "fresh" or not fixed[k] for k in range(K))
         if all(p == "accumulate" for p in graph.data_policy) and fresh:
             bound = sp.Max(*R0) + sp.pi ** 2 / 6 * sp.Max(*D)
@@ -408,7 +413,7 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
                 cond = sp.And(*conds)
                 vanishing[graph.names[k]] = bool(cond) if cond in (sp.true, sp.false) else cond
     recursion_only = tuple(n for k, n in enumerate(graph.names)
-                           if n not in closed and one is None and collapses[k] is not True
+                           if n not in closed and n not in {x.name for x in one} and collapses[k] is not True
                            and vanishing.get(n) is not True)
     assumptions: list[str] = []
     if made_positive and (risks or rates):
@@ -419,7 +424,7 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
         real_weight=tuple(_as_sympy(x) for x in graph.real_weight),
         edge_weights=tuple(_as_sympy(x) for x in graph.edge_weights), initial_risk=tuple(R0),
         fixed_share=fixed_share, fixed_variance=fixed_var, batch_noise=batch, closed_form=tuple(closed),
-        replace_part=replace_part, bound=bound, vanishing=vanishing, one_learner=one,
+        replace_part=replace_part, bound=bound, vanishing=vanishing, self_accumulating=one,
         recursion_only=recursion_only)
     parts = dict(W=W, D=tuple(D), C0=sp.diag(*R0), components=comps, collapses=collapses, risks=risks,
                  rates=rates, assumptions=assumptions, made_positive=made_positive)
