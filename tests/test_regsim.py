@@ -263,6 +263,16 @@ def test_subsample_pool_beyond_the_memory_budget_is_refused():
         verify_regime(G, generations=1000, replications=10, seed=1, max_memory=2**30)
 
 
+def test_subsample_with_fewer_samples_than_d_is_refused():
+    """A subsampling learner fits N_k rows of its pool: with N_k <= d its Gram matrix is
+    singular, and the run is refused up front in one line naming the learner."""
+    G = self_training(real_samples=1, samples=1, initial_samples=10, dimension=3).replace(
+        data_policy="accumulate-subsample")
+    with pytest.raises(GraphValueError, match=r"^models\[L0\]: OLS under data_policy accumulate-subsample fits N_k"):
+        verify_regime(G, generations=2, replications=10, seed=1)
+    assert verify_regime(G.replace(data_policy="accumulate"), generations=2, replications=64, seed=1).completed == 64
+
+
 def test_fixed_design_is_refused_for_mestimators():
     """A fixed design applies to OLS: an M-estimator run says so in one line."""
     G = self_training(real_samples=20, samples=20, initial_samples=40, dimension=1).replace(design="fixed")

@@ -549,6 +549,20 @@ class _OLSLearner:
         return out
 
 
+def _check_ols_counts(spec: RegimeSpec) -> None:
+    """Refuse, in one line, a learner whose least-squares fit would have fewer rows than
+    d: generation 0 (``initial_samples``) and every later fit of a learner that does not
+    accumulate (``N_k``; an accumulating learner's sums only grow)."""
+    d = spec.d
+    for k, name in enumerate(spec.names):
+        if spec.initial[k] <= d:
+            raise GraphValueError(f"models[{name}]: OLS needs more than d = {d} initial_samples, "
+                                  f"found {spec.initial[k]}")
+        if spec.policy[k] != "accumulate" and spec.total(k) <= d:
+            raise GraphValueError(f"models[{name}]: OLS under data_policy {spec.policy[k]} fits N_k samples a "
+                                  f"generation and needs more than d = {d}, found {spec.total(k)}")
+
+
 def simulate_regime_ols_block(spec: RegimeSpec, generations: int, rng: np.random.Generator, size: int
                               ) -> np.ndarray:
     r"""The excess risks of ``size`` replications of interactive (weighted) OLS under the
@@ -577,6 +591,7 @@ def simulate_regime_ols_block(spec: RegimeSpec, generations: int, rng: np.random
     >>> risk.shape
     (64, 5, 1)
     """
+    _check_ols_counts(spec)
     T, K = int(generations), spec.K
     learners = [_OLSLearner(spec, k, rng, size, T) for k in range(K)]
     risk = np.empty((size, T + 1, K))
@@ -936,6 +951,7 @@ class RegimeOLSSimulator:
 
         self.generations = check_int(generations, "--generations", 0)
         self.spec = regime_spec(graph)
+        _check_ols_counts(self.spec)
         self.names = self.spec.names
         self.chunk = 4 if chunk is None else check_int(chunk, "chunk", 1)
         if theory not in ("default", "large-sample"):
