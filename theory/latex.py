@@ -619,13 +619,13 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
             block.append(("par", "(Gerstgrasser et al. 2024, with $T = N$ design rows " + _cite(r"Corollary of \S6")
                           + "), and it increases to"))
         else:
-            block.append(("par", f"with $r = w n^0/\\Omega = {tex(one.r)}$; it increases to"))
-        limit = (f"{tex(one.initial)} + {_coefficient_tex(one.noise)}\\psi'\\left({tex(one.r + 1)}\\right)"
-                 if one.limit.has(sp.polygamma) else tex(one.limit))
+            block.append(("par", f"with $r = w_{{{n}}} n^0_{{{n}}}/\\Omega_{{{n}}} = {tex(one.r)}$; it increases to"))
+        limit = f"{tex(one.initial)} + {_coefficient_tex(one.noise)}\\psi'\\left({tex(one.r + 1)}\\right)"
+        if not one.limit.has(sp.polygamma):
+            limit += f" = {tex(one.limit)}"
         block.append(("display", f"R_{{{n}}}^{{(\\infty)}} = {limit}", None))
-        block.append(("par", r"where $\psi'$ is the trigamma function, $\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$."
-                      if one.limit.has(sp.polygamma) else
-                      r"using $\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$, $\psi'$ the trigamma function."))
+        block.append(("par", r"where $\psi'$ is the trigamma function, "
+                             r"$\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$."))
         items.append(block)
     if st.bound is not None:
         items.append([("par", "Every risk stays bounded at every generation " + _cite(r"Claim 4, \S5") + ":"),
@@ -731,7 +731,8 @@ _INLINE = re.compile(r"\$([^$]+)\$")
 def _html_text(text: str) -> str:
     """Prose with ``$...$`` formulas as HTML (MathJax typesets the formulas)."""
     text = text.replace(r"\paragraph{", "<b>").replace(r"Setting.} ", "Setting.</b> ").replace(
-        r"Notation.} ", "Notation.</b> ")
+        r"Notation.} ", "Notation.</b> ").replace(r"Data regime.} ", "Data regime.</b> ")
+    text = re.sub(r"\\S(?=\d)", "§", text.replace(r"\allowbreak ", ""))
     pieces = []
     last = 0
     for m in _INLINE.finditer(text):

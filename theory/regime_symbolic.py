@@ -89,9 +89,9 @@ def regime_collapse_conditions(graph: InteractionGraph, components: tuple | None
 
     Examples
     --------
-    >>> from graphcollapse.theory.builders import chain
+    >>> from graphcollapse.theory.builders import cycle
     >>> from graphcollapse.theory.symbols import apply_symbols
-    >>> G = apply_symbols(chain(2, real_samples=[0, 0], data_policy="replace", real_weight=2), ["m=L0.real_samples"])
+    >>> G = apply_symbols(cycle(2, real_samples=0, real_weight=2), ["m=L0.real_samples"])
     >>> regime_collapse_conditions(G)
     (Eq(m, 0), Eq(m, 0))
     >>> regime_collapse_conditions(G.replace(data_policy=["accumulate", "replace"]))

@@ -612,6 +612,12 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
     Returns
     -------
     Theorem
+        For a graph whose data regime is not the default (``docs/regimes.md``) the theorem
+        states the regime, Theorem 2's condition per component and the closed forms proved
+        there (``Theorem.regime``,
+        :func:`graphcollapse.theory.regime_symbolic.derive_regime_statement`); ``"exact"``
+        is then Theorem 3's exact recursion where it applies (fixed designs, one source of
+        data per learner) and the large-sample theory otherwise, as the theorem says.
 
     Raises
     ------
@@ -634,6 +640,13 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
     m > 0
     >>> th.display["W"], th.definitions
     (Matrix([[n/N_L0]]), {N_L0: m + n})
+
+    A loss weight on the real samples (docs/regimes.md §7.1):
+
+    >>> G = apply_symbols(self_training(real_samples=10, samples=10, dimension=1), ["w=L0.real_weight"])
+    >>> th = derive_theorem(G)
+    >>> th.theory, th.stationary_risks["L0"]
+    ('large-sample', (w**2 + 1)/(10*w*(w + 2)))
     """
     theory = resolve_theory(theory)
     if not getattr(graph, "has_default_regime", True):

@@ -485,7 +485,7 @@ def _add_latex_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symbol", action="append", default=[], metavar="NAME=FIELD[,FIELD]",
                    help="bind a symbol to fields: A.real_samples, A.initial_samples, B-A.samples "
                         "(the edge B -> A; B->A.samples needs quotes in a shell), dimension, "
-                        "noise_variance (repeatable)")
+                        "noise_variance, A.real_weight, B-A.weight (loss weights) (repeatable)")
     p.add_argument("--define", action="append", default=[], metavar="NAME=EXPR",
                    help="name a sub-expression of the symbols (e.g. T=m+n); the theorem is written "
                         "in it where that is shorter (repeatable)")
