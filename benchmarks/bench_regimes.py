@@ -2,7 +2,7 @@
 the cost of a fit under accumulation at generation 1 and at generation 100, interleaved,
 in CPU time; and the cost of the regime theory on a 1,000-learner graph.
 
-    python benchmarks/bench_regimes.py            # about 2 minutes; results/regimes.json
+    python benchmarks/bench_regimes.py            # about 3 minutes; results/regimes.json
 
 **Simulation.** Three learners in a cycle with real data (d = 10, m_k = 100 real and
 100 synthetic samples per generation, n0_k = 200), one replication block of 256

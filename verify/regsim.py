@@ -1028,7 +1028,8 @@ class RegimeMSimulator(MSimulator):
     :func:`graphcollapse.verify.driver.run`: the rows, scales and tested rule of
     :class:`~graphcollapse.verify.mcompare.MSimulator`, the risks of
     :func:`simulate_regime_mestimator_block`, and the asymptotic theory of
-    :func:`graphcollapse.theory.regimes.regime_prediction`.
+    :func:`graphcollapse.theory.regimes.regime_m_prediction`, both at the given
+    :math:`\theta^*`.
 
     Parameters
     ----------
@@ -1036,14 +1037,22 @@ class RegimeMSimulator(MSimulator):
     family : Family
     generations : int
     theta : None, str or sequence, optional
+        :math:`\theta^*` (default: the family's), as for ``MSimulator``.
     scales : None, str or sequence of int, optional
 
     Examples
     --------
+    Poisson regression accumulating its own outputs and real data, at
+    :math:`\theta^* = 1/2` (the family's default is 1): the n-scaled risks at the
+    graph's counts, then one block of 8 replications at the scales 1 and 4:
+
     >>> from graphcollapse.theory.builders import self_training
     >>> from graphcollapse.theory.mestimators import FAMILIES
-    >>> sim = RegimeMSimulator(self_training(real_samples=50, samples=50, initial_samples=100, dimension=1),
-    ...                        FAMILIES["gaussian"], 2, scales="1,4")
+    >>> G = self_training(real_samples=50, samples=50, initial_samples=100, dimension=1)
+    >>> sim = RegimeMSimulator(G.replace(data_policy="accumulate"), FAMILIES["poisson"], 2, theta="0.5",
+    ...                        scales="1,4")
+    >>> sim.theta, sim.prediction()[0, :, 0].round(5)
+    ((1/2,), array([0.00706, 0.00574, 0.00477]))
     >>> sim.simulate(0, [(0, 8)])[0].risk.shape
     (8, 2, 3, 1)
     """
