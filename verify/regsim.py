@@ -227,9 +227,10 @@ _BARTLETT, _ROWS, _FIXED = 0, 1, 2  # how a part's factor F (F F^T = G_b) is obt
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _chol_solve(A, b, L, x):  # pragma: no cover - compiled
-    """``x`` = A^-1 b for a symmetric positive definite ``A`` (Cholesky A = L L^T, then
-    two triangular solves); ``L`` is workspace. A non-positive pivot (a singular Gram
-    matrix) raises."""
+    """``x`` = A^-1 b for a symmetric positive definite ``A`` of which only the lower
+    triangle is read (Cholesky A = L L^T, then two triangular solves; ``L`` is workspace,
+    its diagonal holding the reciprocals of the pivots). A non-positive pivot (a
+    singular Gram matrix) raises."""
     d = b.shape[0]
     for j in range(d):
         s = A[j, j]
@@ -237,23 +238,23 @@ def _chol_solve(A, b, L, x):  # pragma: no cover - compiled
             s -= L[j, c] * L[j, c]
         if not s > 0.0:
             raise ValueError("a learner's Gram matrix is singular (too few samples for the dimension)")
-        ljj = np.sqrt(s)
-        L[j, j] = ljj
+        inv = 1.0 / np.sqrt(s)
+        L[j, j] = inv
         for i in range(j + 1, d):
             s = A[i, j]
             for c in range(j):
                 s -= L[i, c] * L[j, c]
-            L[i, j] = s / ljj
+            L[i, j] = s * inv
     for i in range(d):
         s = b[i]
         for c in range(i):
             s -= L[i, c] * x[c]
-        x[i] = s / L[i, i]
+        x[i] = s * L[i, i]
     for i in range(d - 1, -1, -1):
         s = x[i]
         for c in range(i + 1, d):
             s -= L[c, i] * x[c]
-        x[i] = s / L[i, i]
+        x[i] = s * L[i, i]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -267,32 +268,38 @@ def _fit_kernel(rng, prev, src, cnt, wt, sd, mode, cdf, cgd, cgc, Ffix, Gfix, re
     0; its chi-squares ``cdf[p*d:(p+1)*d]`` first, then the normals below the diagonal),
     the transposed rows of a fresh design (1, fewer rows than d) or a fixed design's
     (2, ``Ffix[p, r]``, Gram ``Gfix[p, r]``); then u_b = F (F^T delta_p + s z). The
-    weighted sums, added to the running sums ``accG``/``accu`` when ``acc``, are solved
-    into ``out[r]``. ``real`` is a fixed real part (-1: none); ``real_state`` 0 draws it
-    and keeps its (G_b, u_b) in ``real_G``/``real_u``, 1 adds the kept ones, 2 skips it
-    (already in the running sums)."""
+    weighted sums, kept in the running sums ``accG``/``accu`` when ``acc``, are solved
+    into ``out[r]``. Gram matrices are kept as lower triangles (all the Cholesky solve
+    reads). ``real`` is a fixed real part (-1: none); ``real_state`` 0 draws it and keeps
+    its (G_b, u_b) in ``real_G``/``real_u``, 1 adds the kept ones, 2 skips it (already in
+    the running sums)."""
     R, d = out.shape
     P = src.shape[0]
     F = np.zeros((d, d))
-    G = np.zeros((d, d))
-    Gs = np.zeros((d, d))
-    us = np.zeros(d)
+    Gloc = np.zeros((d, d))
+    uloc = np.zeros(d)
     u = np.zeros(d)
     v = np.zeros(d)
     L = np.zeros((d, d))
     chib = np.zeros(d)
     for r in range(R):
-        for i in range(d):
-            us[i] = accu[r, i] if acc else 0.0
-            for j in range(d):
-                Gs[i, j] = accG[r, i, j] if acc else 0.0
+        if acc:
+            Gs = accG[r]
+            us = accu[r]
+        else:
+            Gs = Gloc
+            us = uloc
+            for i in range(d):
+                us[i] = 0.0
+                for j in range(i + 1):
+                    Gs[i, j] = 0.0
         for p in range(P):
             w = wt[p]
             if p == real and real_state > 0:
                 if real_state == 1:
                     for i in range(d):
                         us[i] += w * real_u[r, i]
-                        for j in range(d):
+                        for j in range(i + 1):
                             Gs[i, j] += w * real_G[r, i, j]
                 continue
             m = mode[p]
@@ -303,8 +310,6 @@ def _fit_kernel(rng, prev, src, cnt, wt, sd, mode, cdf, cgd, cgc, Ffix, Gfix, re
                     F[i, i] = np.sqrt(chib[i])
                     for j in range(i):
                         F[i, j] = rng.standard_normal()
-                    for j in range(i + 1, d):
-                        F[i, j] = 0.0
             elif m == 1:
                 for i in range(d):
                     for j in range(cols):
@@ -315,43 +320,33 @@ def _fit_kernel(rng, prev, src, cnt, wt, sd, mode, cdf, cgd, cgc, Ffix, Gfix, re
                         F[i, j] = Ffix[p, r, i, j]
             s = sd[p]
             q = src[p]
-            for j in range(cols):
+            for j in range(cols):  # v = s z + F^T delta_p (Bartlett's F: rows i >= j only)
                 a = s * rng.standard_normal()
                 if q >= 0:
-                    for i in range(d):
+                    for i in range(j if m == 0 else 0, d):
                         a += F[i, j] * prev[q, r, i]
                 v[j] = a
-            for i in range(d):
+            for i in range(d):  # u = F v
                 a = 0.0
-                for j in range(cols):
+                for j in range(i + 1 if m == 0 else cols):
                     a += F[i, j] * v[j]
                 u[i] = a
-            if m == 2:
-                for i in range(d):
-                    for j in range(d):
-                        G[i, j] = Gfix[p, r, i, j]
-            else:
-                for i in range(d):
-                    for j in range(i + 1):
+                us[i] += w * a
+            keep = p == real
+            for i in range(d):  # w G_b, lower triangle
+                for j in range(i + 1):
+                    if m == 2:
+                        a = Gfix[p, r, i, j]
+                    else:
                         a = 0.0
-                        for c in range(j + 1 if m == 0 else cols):  # Bartlett's F is lower triangular
+                        for c in range(j + 1 if m == 0 else cols):
                             a += F[i, c] * F[j, c]
-                        G[i, j] = a
-                        G[j, i] = a
-            if p == real:
+                    Gs[i, j] += w * a
+                    if keep:
+                        real_G[r, i, j] = a
+            if keep:
                 for i in range(d):
                     real_u[r, i] = u[i]
-                    for j in range(d):
-                        real_G[r, i, j] = G[i, j]
-            for i in range(d):
-                us[i] += w * u[i]
-                for j in range(d):
-                    Gs[i, j] += w * G[i, j]
-        if acc:
-            for i in range(d):
-                accu[r, i] = us[i]
-                for j in range(d):
-                    accG[r, i, j] = Gs[i, j]
         _chol_solve(Gs, us, L, out[r])
 
 
