@@ -75,6 +75,11 @@ GRAPHS = {
                               data_policy=["accumulate-subsample", "replace", "replace"]), []),
     "fixed-design-chain": (chain(2, real_samples=[20, 0], samples=20, initial_samples=20, dimension=2,
                                  design="fixed"), []),
+    "gerstgrasser-symbols": (self_training(real_samples=0, samples=12, initial_samples=12, dimension=2,
+                                           design="fixed", data_policy="accumulate"),
+                             ["T=L0.initial_samples,L0-L0.samples", "d=dimension", "s2=noise_variance"]),
+    "fixed-design-chain-d": (chain(2, real_samples=[20, 0], samples=20, initial_samples=20, dimension=2,
+                                   design="fixed"), ["d=dimension"]),
     "docs-example": (load_graph(json.dumps(DOCS_GRAPH)), ["m=A.real_samples", "w=A.real_weight"]),
 }
 
@@ -184,6 +189,25 @@ def test_self_accumulating_learner_inside_a_graph_has_its_closed_form():
         assert one.risk.subs(one.t, t).doit() == sp.Rational(traj[t][1].numerator, traj[t][1].denominator)
 
 
+def test_replace_part_of_a_mixed_graph_is_the_recursion():
+    """§3.2 on the learners whose ancestors all replace, in graphs where others accumulate:
+    the stated stationary risk and growth rates are the limits of the whole graph's §3.3
+    recursion (float64; geometric convergence, so 1e-9 relative at these horizons)."""
+    G = load_graph(json.dumps(DOCS_GRAPH))
+    th = derive_theorem(G, "large-sample")
+    traj = regime_risk_trajectory(G, 200, exact=False)
+    assert th.stationary_risks["A"] == sp.Rational(1, 15)
+    assert traj[200][0] == pytest.approx(float(th.stationary_risks["A"]), rel=1e-9)
+    G = load_graph(json.dumps(MIXED))
+    th = derive_theorem(G, "large-sample")
+    assert set(th.growth_rates) == {"A", "B", "E"} and th.regime.replace_part
+    T = 960
+    traj = regime_risk_trajectory(G, T, exact=False)
+    for name, rate in th.growth_rates.items():
+        k = G.index[name]
+        assert (traj[T][k] - traj[T // 2][k]) / (T - T // 2) == pytest.approx(float(rate), rel=1e-6)
+
+
 def test_fixed_design_accumulate_is_gerstgrasser():
     """§6, Corollary (Gerstgrasser et al. 2024, arXiv 2404.01413): exact, and the theorem's
     sum is sigma^2 d/(T - d - 1) sum_{i<=t+1} 1/i^2, with limit (pi^2/6) R(0)."""
@@ -195,6 +219,32 @@ def test_fixed_design_accumulate_is_gerstgrasser():
         assert one.risk.subs(one.t, t).doit() == gerstgrasser_risk(t, samples=12, dimension=2)
     assert sp.simplify(one.limit - sp.pi ** 2 / 6 * gerstgrasser_risk(0, samples=12, dimension=2)) == 0
     assert "Gerstgrasser" in th.to_latex()
+
+
+def test_gerstgrasser_with_symbols():
+    """§6, Corollary with symbolic T, d, sigma^2: sigma^2 d/(T - d - 1) sum_{i<=t+1} 1/i^2,
+    equal to gerstgrasser_risk at T = 12, d = 2, sigma^2 = 3; the limit is (pi^2/6) R(0)."""
+    th = _theorem("gerstgrasser-symbols")
+    one = th.regime.self_accumulating[0]
+    assert th.theory == "exact" and one.gerstgrasser is not None
+    T, d, s2 = sorted(apply_symbols(*GRAPHS["gerstgrasser-symbols"]).free_symbols, key=str)
+    point = {T: 12, d: 2, s2: 3}
+    for t in range(4):
+        want = gerstgrasser_risk(t, samples=12, dimension=2, noise_variance=3)
+        assert one.gerstgrasser.subs(point).subs(one.t, t).doit() == want
+    assert sp.simplify(one.limit - sp.pi ** 2 / 6 * s2 * d / (T - d - 1)) == 0
+    assert r"\frac{\pi^{2} d s_{2}}{6 \left(T - d - 1\right)}" in th.to_latex()
+
+
+def test_fixed_design_with_symbolic_dimension_is_exact():
+    """Theorem 3 (§6) with a symbolic d: the exact risks at d = 2 are regime_analysis's."""
+    th = _theorem("fixed-design-chain-d")
+    G, _ = GRAPHS["fixed-design-chain-d"]
+    (d,) = apply_symbols(*GRAPHS["fixed-design-chain-d"]).free_symbols
+    assert th.theory == "exact"
+    a = regime_analysis(G)
+    assert {n: v.subs(d, 2) for n, v in th.stationary_risks.items()} == {n: a.learner(n).stationary_risk
+                                                                         for n in G.names}
 
 
 def test_claim_4_bound_holds_along_the_recursion():

@@ -614,7 +614,7 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
         if one.gerstgrasser is not None:
             risk += f" = {_coefficient_tex(one.noise)}{tex(sp.Sum(1 / i_ ** 2, (i_, 1, one.t + 1)))}"
         block = [("par", f"The risk of ${n}$ is, at every generation $t$ {_C_CLAIM3},"),
-                 ("display", f"R_{{{n}}}^{{(t)}} = {risk}", None)]
+                 ("display", f"R_{{{n}}}^{{(t)}} = {risk}".replace("+ - ", "- "), None)]
         if one.gerstgrasser is not None:
             block.append(("par", "(Gerstgrasser et al. 2024, with $T = N$ design rows " + _cite(r"Corollary of \S6")
                           + "), and it increases to"))
@@ -623,7 +623,7 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
         limit = f"{tex(one.initial)} + {_coefficient_tex(one.noise)}\\psi'\\left({tex(one.r + 1)}\\right)"
         if not one.limit.has(sp.polygamma):
             limit += f" = {tex(one.limit)}"
-        block.append(("display", f"R_{{{n}}}^{{(\\infty)}} = {limit}", None))
+        block.append(("display", f"R_{{{n}}}^{{(\\infty)}} = {limit}".replace("+ - ", "- "), None))
         block.append(("par", r"where $\psi'$ is the trigamma function, "
                              r"$\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$."))
         items.append(block)

@@ -262,6 +262,24 @@ class RegimeStatement:
     recursion_only: tuple[str, ...] = ()
 
 
+def _tidy(e: Any) -> Any:
+    """``sympy.factor`` with every sum factor written as printed without a leading minus
+    (``d/(T - d - 1)``, not ``-d/(-T + d + 1)``)."""
+    from .latex import tex
+
+    e = sp.factor(e)
+    if not isinstance(e, sp.Expr) or e.is_number:
+        return e
+    sign = 1
+    parts = []
+    for f in sp.Mul.make_args(e):
+        b, p = f.as_base_exp()
+        if b.is_Add and p.is_Integer and tex(b).startswith("-"):
+            b, sign = -b, sign * sp.Integer(-1) ** p
+        parts.append(b ** p)
+    return sign * sp.Mul(*parts)
+
+
 def _per_sample(graph: InteractionGraph) -> tuple[sp.Expr, list[sp.Expr]]:
     d = _as_sympy(graph.dimension)
     return d * _as_sympy(graph.noise_variance), [d * _as_sympy(s) for s in graph.synthetic_noise_variance]
@@ -289,11 +307,11 @@ def _noise_parts(graph: InteractionGraph, exact: bool) -> tuple[list[sp.Expr], l
         if exact:
             N = _as_sympy(graph.total_samples[k])
             factor = N / (N - d - 1)
-            R0.append(sp.factor(v / (n0 - d - 1)))
+            R0.append(_tidy(v / (n0 - d - 1)))
         else:
-            R0.append(sp.factor(v / n0))
-        D.append(sp.factor(sp.cancel((real[k] + syn[k]) * factor / total[k] ** 2)))
-        Dreal.append(sp.factor(sp.cancel(real[k] * factor / total[k] ** 2)))
+            R0.append(_tidy(v / n0))
+        D.append(_tidy(sp.cancel((real[k] + syn[k]) * factor / total[k] ** 2)))
+        Dreal.append(_tidy(sp.cancel(real[k] * factor / total[k] ** 2)))
     return D, Dreal, R0
 
 
@@ -313,6 +331,8 @@ def _one_learner(graph: InteractionGraph, k: int, D: sp.Expr, R0: sp.Expr,
     s = sp.Symbol("s", integer=True, positive=True)
     risk = R0 + D * sp.Sum(1 / (r + s) ** 2, (s, 1, t))
     limit = R0 + D * sp.polygamma(1, r + 1)
+    if not limit.has(sp.polygamma) and limit.free_symbols:
+        limit = _tidy(sp.simplify(limit))
     gerst = None
     if exact and sp.simplify(r - 1) == 0 and sp.simplify(R0 - D) == 0:
         i = sp.Symbol("i", integer=True, positive=True)
@@ -359,8 +379,11 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
     from .regimes import _replace_values, effective_mixing_matrix
     from .theorem import _positive_counts
 
+    from .recursion import check_ols_sample_sizes
+
     if theory not in ("exact", "large-sample"):
         raise GraphValueError(f"theory: expected exact or large-sample, found {theory!r}")
+    check_ols_sample_sizes(graph)  # as analyze: both OLS theories need N_k, n0_k > d + 1
     ok, why = exact_regime_applies(graph)
     exact = theory == "exact" and ok
     reason = "the large-sample theory was asked for" if theory == "large-sample" else why
@@ -378,7 +401,7 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
     fixed_share = tuple(alpha[k] if fixed[k] else sp.Integer(0) for k in range(K))
     fixed_var = tuple(sp.factor(v / _as_sympy(graph.real_samples[k])) if fixed[k] else sp.Integer(0)
                       for k in range(K))
-    batch = tuple(sp.factor(D[k] - Dreal[k]) if fixed[k] else D[k] for k in range(K))
+    batch = tuple(_tidy(D[k] - Dreal[k]) if fixed[k] else D[k] for k in range(K))
     risks: dict[str, Any] = {}
     rates: dict[str, Any] = {}
     closed: list[str] = []
