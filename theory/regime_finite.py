@@ -43,6 +43,7 @@ generation, for every graph whose learners are of the kinds listed in
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Sequence
@@ -551,18 +552,44 @@ def _step_matrix_row(L: _Learner, kind: str, d: Fraction) -> dict[int, Fraction]
 
 
 def _contracts(rows: list[dict[int, Fraction]], members: list[int]) -> bool:
-    """Whether rho(K_AA) < 1, decided exactly: (I - K_AA) x = 1 has a solution x > 0."""
+    """Whether rho(K_AA) < 1 for the nonnegative matrix K_AA, decided exactly.
+
+    A positive x with K_AA x < x entrywise certifies rho < 1 (Collatz-Wielandt); the
+    candidate is the float solution of (I - K_AA) x = 1 rounded to rationals and checked in
+    Fraction arithmetic. Without a certificate, (I - K_AA) x = 1 is solved exactly over QQ:
+    rho < 1 iff it has a solution x > 0 ((I - K)^{-1} = sum_n K^n >= 0 then)."""
+    from scipy.sparse import csr_matrix, identity
+    from scipy.sparse.linalg import spsolve
+    from sympy.polys.matrices import DomainMatrix
+
     pos = {k: i for i, k in enumerate(members)}
     n = len(members)
-    M = sp.eye(n)
-    for i, k in enumerate(members):
-        for j, v in rows[i].items():
-            if j in pos:
-                M[i, pos[j]] -= sp.Rational(v.numerator, v.denominator)
-    if M.det() == 0:
+    entries = [(i, pos[j], v) for i, row in enumerate(rows) for j, v in row.items() if j in pos]
+    K = csr_matrix(([float(v) for _, _, v in entries], ([i for i, _, _ in entries], [j for _, j, _ in entries])),
+                   shape=(n, n))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a singular system only means: no certificate from floats
+        try:
+            x = np.atleast_1d(spsolve((identity(n, format="csc") - K).tocsc(), np.ones(n)))
+        except Exception:
+            x = np.full(n, np.nan)
+    if np.all(np.isfinite(x)) and np.all(x > 0):
+        xr = [Fraction(float(v)).limit_denominator(10**12) for v in x]
+        Kx = [Fraction(0)] * n
+        for i, j, v in entries:
+            Kx[i] += v * xr[j]
+        if all(xi > 0 and kx < xi for xi, kx in zip(xr, Kx)):
+            return True
+    M: dict[int, dict[int, Any]] = {i: {i: sp.QQ(1)} for i in range(n)}
+    for i, j, v in entries:
+        M[i][j] = M[i].get(j, sp.QQ(0)) - sp.QQ(v.numerator, v.denominator)
+    A = DomainMatrix(M, (n, n), sp.QQ)
+    b = DomainMatrix({i: {0: sp.QQ(1)} for i in range(n)}, (n, 1), sp.QQ)
+    try:
+        sol = A.to_dense().lu_solve(b.to_dense())
+    except Exception:  # singular: rho(K_AA) >= 1 (an eigenvalue 1)
         return False
-    x = M.LUsolve(sp.ones(n, 1))
-    return all(v > 0 for v in x)
+    return all(v > 0 for v in sol.to_list_flat())
 
 
 def _step_is_exact(L: _Learner, kind: str) -> bool:

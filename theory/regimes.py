@@ -946,7 +946,11 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
                 learners.append(LearnerResult(name, False, "none", None, stationary_risk=float(stationary_f[k])))
     elif (limit := _one_learner_accumulate_limit(graph, estimator, used == "exact", theta)) is not None:
         learners.append(LearnerResult(graph.names[0], False, "none", None, stationary_risk=limit))
-        notes.append("value: the limit of the risk, v/n0 + D psi'(n0/N + 1) (docs/regimes.md section 5)")
+        if used == "exact" and graph.design[0] == "fresh":
+            notes.append("value: the limit of the exact risk, sigma^2 d/(n0-d-1) + sigma_k^2 d/(d+1) "
+                         "(psi(n0/N + 1) - psi((n0-d-1)/N + 1)) (docs/regimes.md section 6.1)")
+        else:
+            notes.append("value: the limit of the risk, v/n0 + D psi'(n0/N + 1) (docs/regimes.md section 5)")
     else:
         if graph.is_symbolic:
             raise GraphTypeError("analyze: accumulating regimes need numeric parameters (their limits have no "
