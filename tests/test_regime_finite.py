@@ -339,3 +339,22 @@ def test_bound_refuses_the_open_cases(G, match):
     assert not bound_applies(G)[0]
     with pytest.raises(NoClosedFormError, match=match):
         regime_risk_bound(G, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda n: st.lists(
+    st.lists(st.sampled_from([Fraction(0), Fraction(0), Fraction(1, 4), Fraction(1, 3), Fraction(1, 2), Fraction(1)]),
+             min_size=n, max_size=n), min_size=n, max_size=n)))
+def test_contraction_decision_is_exact(rows):
+    """The verdict's test rho(K) < 1 (certificate or exact solve) agrees with an independent
+    exact oracle: K is nonnegative, so rho(K) is a real eigenvalue (Perron-Frobenius) and
+    rho(K) >= 1 iff the characteristic polynomial has a real root >= 1. Stochastic rows
+    (rho = 1 exactly) are among the draws."""
+    from graphcollapse.theory.regime_finite import _contracts
+
+    n = len(rows)
+    K = sp.Matrix(n, n, lambda i, j: sp.Rational(rows[i][j].numerator, rows[i][j].denominator))
+    P = sp.Poly(K.charpoly(sp.Symbol("x")).as_expr(), sp.Symbol("x"))
+    oracle = P.count_roots(1, None) == 0
+    as_dicts = [{j: v for j, v in enumerate(r) if v != 0} for r in rows]
+    assert _contracts(as_dicts, list(range(n))) == oracle
