@@ -222,6 +222,15 @@ def bound_graphs(draw):
     learner on a cycle accumulates only if it is an own-output accumulator, and has a fixed
     design only with a single source."""
     G = draw(interaction_graphs(max_learners=4, exact_regime=True))
+    if draw(st.booleans()):  # keep the forward edges only: a DAG, where accumulation and fixed designs are free
+        d, K = int(G.dimension), G.num_learners
+        edges = [(G.names[s], G.names[t], n) for s, t, n in zip(G.edge_sources, G.edge_targets, G.edge_samples)
+                 if s < t]
+        total = [sum(n for _, t, n in edges if t == G.names[k]) for k in range(K)]
+        real = [max(int(G.real_samples[k]), 2 * d + 1 - total[k], 0) for k in range(K)]
+        G = InteractionGraph(G.names, real_samples=real, initial_samples=G.initial_samples, edges=edges,
+                             dimension=G.dimension, noise_variance=G.noise_variance,
+                             synthetic_noise_variance=list(G._synthetic_noise_variance))
     K, S = G.num_learners, G.structure
     indeg = [0] * K
     for t in G.edge_targets:
