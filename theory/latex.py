@@ -558,9 +558,11 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
                                r"C^{(t)} = \tilde W C^{(t-1)} \tilde W^\top + \tilde W X^{(t-1)} F + "
                                r"F X^{(t-1)\top} \tilde W^\top + F \Xi F + \operatorname{diag}(q)"]))
     else:
-        body.append(("par", f"The risks $R_k^{{(t)}}$ follow, {how} of pools {_C_33}: the newest batch of "
-                            r"an accumulating learner $k$ has the weight $\Omega_k/(w_k n^0_k + t\Omega_k)$ at "
-                            r"generation $t$ and a replacing learner uses its newest batch alone, built from"))
+        body.append(("par", f"The risks $R_k^{{(t)}}$ follow, {how} of pools {_C_33}: an accumulating "
+                            r"learner $k$ fits its whole pool, in which the newest batch has the weight "
+                            r"$\Omega_k/(w_k n^0_k + t\Omega_k)$ at generation $t$ (with fresh real data), a "
+                            r"subsampling learner fits $N_k$ samples of its pool (an extra noise, Claim 2) and a "
+                            r"replacing learner fits its newest batch alone; they are built from"))
     if st.recursion != "pool":
         body.append(("par", "with"))
     body.append(("display", r"\tilde W = " + tex(W) + r", \qquad C^{(0)} = " + _matrix_tex(th.initial_covariance),
@@ -584,8 +586,8 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
             items.append(_regime_component_blocks(c, th.display))
     verdict = _verdict_sentence(th)
     why = ("A learner collapses if and only if it is reachable from a source component without real data in "
-           "which every learner replaces; loss weights, fixed real data and fixed designs never change a verdict "
-           + _cite(r"Theorem 2, \S4") + ". ")
+           "which every learner replaces; loss weights and fixed real data never change a verdict, nor does a "
+           "fixed design in which every learner has one source of data " + _cite(r"Theorem 2, \S4") + ". ")
     items.append([("par", why + verdict[0].upper() + verdict[1:])])
     if th.stationary_risks:
         conditional = any(c is not True and c is not False for c in th.collapses)
@@ -787,7 +789,7 @@ def theorem_notebook_latex(th: Theorem) -> str:
     >>> theorem_notebook_latex(derive_theorem(self_training(real_samples=0, dimension=1), "large-sample"))
     '$\\displaystyle \\begin{aligned} W &= \\left[\\begin{matrix}1\\end{matrix}\\right]\\end{aligned}$'
     """
-    rows = [r"W &= " + tex(th.display.get("W", th.W))]
+    rows = [(r"\tilde W &= " if th.regime is not None else r"W &= ") + tex(th.display.get("W", th.W))]
     if th.graph.is_symbolic:
         for c in th.components:
             if c.stable != sp.true:
