@@ -367,3 +367,21 @@ def test_contraction_decision_is_exact(rows):
     oracle = P.count_roots(1, None) == 0
     as_dicts = [{j: v for j, v in enumerate(r) if v != 0} for r in rows]
     assert _contracts(as_dicts, list(range(n))) == oracle
+
+
+def test_partial_bounds_skip_the_descendants_of_open_learners():
+    """partial=True: learners whose ancestors are all covered get the same bound as on the
+    covered subgraph alone; the open learner and its descendants get None and no verdict."""
+    G = InteractionGraph(["A", "B", "C", "D"], real_samples=[5, 0, 10, 0], initial_samples=[15, 12, 12, 12],
+                         edges=[("A", "A", 10), ("A", "B", 12), ("C", "C", 5), ("C", "D", 12)], dimension=1,
+                         noise_variance=1, data_policy=["accumulate", "replace", "replace", "accumulate"])
+    b = regime_risk_bound(G, 3, partial=True)
+    assert b.kinds == (None, None, "fresh-replace", "fresh-accumulate")
+    assert all(row[0] is None and row[1] is None for row in b.bound)
+    assert b.proven_bounded == (False, False, True, True) and not any(b.is_exact[:2])
+    sub = InteractionGraph(["C", "D"], real_samples=[10, 0], initial_samples=[12, 12],
+                           edges=[("C", "C", 5), ("C", "D", 12)], dimension=1, noise_variance=1,
+                           data_policy=["replace", "accumulate"])
+    assert [row[2:] for row in b.bound] == [tuple(row) for row in regime_risk_bound(sub, 3).bound]
+    with pytest.raises(NoClosedFormError, match="learner A accumulates with a fresh design on a cycle"):
+        regime_risk_bound(G, 3)

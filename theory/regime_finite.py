@@ -452,8 +452,9 @@ class RegimeRiskBound:
     bound : tuple of tuples
         ``bound[t][k]`` >= the exact risk :math:`R_k^{(t)}` (sympy Rationals when computed
         exactly, else floats).
-    kinds : tuple of str
-        Per learner, the kind of step (keys of :data:`KINDS`).
+    kinds : tuple of str or None
+        Per learner, the kind of step (keys of :data:`KINDS`); None for a learner left
+        without a bound (``partial=True``: it or an ancestor is of no covered kind).
     proven_bounded : tuple of bool
         Per learner, whether the bound proves :math:`\\sup_t R_k^{(t)} < \\infty`
         (False means *not proven*, not *collapses*).
@@ -465,7 +466,7 @@ class RegimeRiskBound:
     graph: InteractionGraph = field(repr=False)
     generations: int
     bound: tuple[tuple[Any, ...], ...] = field(repr=False)
-    kinds: tuple[str, ...]
+    kinds: tuple[str | None, ...]
     proven_bounded: tuple[bool, ...]
     is_exact: tuple[bool, ...] = ()
 
@@ -475,21 +476,26 @@ class RegimeRiskBound:
         return [row[k] for row in self.bound]
 
 
-def _steps(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str], T: int, conv: Callable) -> list[list[Any]]:
+def _steps(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str | None], T: int,
+           conv: Callable) -> list[list[Any]]:
     d = _num(graph.dimension, "dimension")
     s2 = _num(graph.noise_variance, "noise_variance")
     snv = [_num(v, "synthetic_noise_variance") for v in graph.synthetic_noise_variance]
     dd, s2c = conv(d), conv(s2)
     snvc = [conv(x) for x in snv]
     zero = conv(Fraction(0))
-    R = [[conv(s2 * d / (L.n0 - d - 1)) for L in Ls]]
+    R: list[list[Any]] = [[conv(s2 * d / (L.n0 - d - 1)) if kind is not None else None
+                           for L, kind in zip(Ls, kinds)]]
     sums = [zero] * len(Ls)  # sum_{s=1}^{t} R_k(s - 1)
     for t in range(1, T + 1):
         prev = R[-1]
-        sums = [sums[k] + prev[k] for k in range(len(Ls))]
-        row = []
+        sums = [sums[k] + prev[k] if prev[k] is not None else zero for k in range(len(Ls))]
+        row: list[Any] = []
         for L, kind in zip(Ls, kinds):
             k = L.k
+            if kind is None:  # not covered (partial bounds): no bound for this learner
+                row.append(None)
+                continue
             m, N, n0, w = conv(L.m), conv(L.N), conv(L.n0), conv(L.w)
             if kind == "own-accumulate":
                 n_t = n0 + t * N
@@ -531,7 +537,7 @@ def _steps(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str], T: int
     return R
 
 
-def _step_matrix_row(L: _Learner, kind: str, d: Fraction) -> dict[int, Fraction] | None:
+def _step_matrix_row(L: _Learner, kind: str | None, d: Fraction) -> dict[int, Fraction] | None:
     """The constant coefficients K_kj of a replacing learner's bound step
     R_k(t) <= sum_j K_kj R_j(t-1) + b_k (None for other kinds)."""
     if not (kind == "fresh-replace" or (kind in ("fixed-single", "fixed-several") and L.policy == "replace")):
@@ -592,9 +598,11 @@ def _contracts(rows: list[dict[int, Fraction]], members: list[int]) -> bool:
     return all(v > 0 for v in sol.to_list_flat())
 
 
-def _step_is_exact(L: _Learner, kind: str) -> bool:
+def _step_is_exact(L: _Learner, kind: str | None) -> bool:
     """Whether a learner's bound step is an equality: Lemma F with equal weights and at
     most one block with a producer, or an exact martingale / pool-mean step."""
+    if kind is None:
+        return False
     if kind == "own-accumulate":
         return True
     if kind == "fixed-single" and L.policy != "replace":
@@ -604,13 +612,13 @@ def _step_is_exact(L: _Learner, kind: str) -> bool:
     return not L.ins and _equal_weights(L)  # accumulating real data only
 
 
-def _exact_flags(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str]) -> tuple[bool, ...]:
+def _exact_flags(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str | None]) -> tuple[bool, ...]:
     step = [_step_is_exact(L, kind) for L, kind in zip(Ls, kinds)]
     S = graph.structure
     return tuple(all(step[j] for j in S.ancestors(k).tolist()) for k in range(len(Ls)))
 
 
-def _proven_bounded(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str]) -> tuple[bool, ...]:
+def _proven_bounded(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str | None]) -> tuple[bool, ...]:
     S = graph.structure
     d = _num(graph.dimension, "dimension")
     proven = [False] * len(Ls)
@@ -618,7 +626,7 @@ def _proven_bounded(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str
         members = [int(i) for i in S.members(c)]
         inside = set(members)
         upstream = all(proven[j] for k in members for j, _, _ in Ls[k].ins if j not in inside)
-        if not upstream:
+        if not upstream or any(kinds[k] is None for k in members):
             continue
         if len(members) == 1 and not Ls[members[0]].on_cycle:
             ok = True  # an average of bounded risks plus bounded noise
@@ -633,7 +641,8 @@ def _proven_bounded(graph: InteractionGraph, Ls: list[_Learner], kinds: list[str
     return tuple(proven)
 
 
-def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool | None = None) -> RegimeRiskBound:
+def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool | None = None,
+                      partial: bool = False) -> RegimeRiskBound:
     r"""Proven upper bounds on the finite-sample OLS risks :math:`R_k^{(t)}`, t = 0..T,
     where the exact recursion does not close (docs/regimes.md §6, Theorem 5), and which
     learners they prove bounded.
@@ -645,6 +654,9 @@ def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool 
     generations : int
     exact : bool, optional
         Rational arithmetic; default when K (T + 1) <= 4000.
+    partial : bool
+        Bound the learners whose ancestors are all of a covered kind, and give ``None``
+        (bound), ``None`` (kind) and False (flags) for the others, instead of raising.
 
     Returns
     -------
@@ -653,7 +665,10 @@ def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool 
     Raises
     ------
     NoClosedFormError
-        Some learner is of no kind the bound covers (the message names it).
+        Some learner is of no kind the bound covers (the message names it), unless
+        ``partial``.
+    GraphValueError
+        Some N_k or n0_k is at most d + 1.
 
     Examples
     --------
@@ -666,12 +681,23 @@ def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool 
     ...                                     real_weight=3), 2)
     >>> [str(x) for x in b.learner("L0")], b.proven_bounded
     (['1/13', '11/39', '49/117'], (True,))
+
+    With ``partial=True`` a learner fed by an uncovered one (here A accumulates its own
+    outputs and real data on a cycle) gets no bound, the others do:
+
+    >>> from graphcollapse.theory import InteractionGraph
+    >>> G = InteractionGraph(["A", "B", "C"], real_samples=[5, 0, 10], initial_samples=[15, 12, 12],
+    ...                      edges=[("A", "A", 10), ("A", "B", 12), ("C", "C", 5)], dimension=1,
+    ...                      noise_variance=1, data_policy=["accumulate", "replace", "replace"])
+    >>> b = regime_risk_bound(G, 1, partial=True)
+    >>> b.kinds, b.bound[1], b.proven_bounded
+    ((None, None, 'fresh-replace'), (None, None, 601/6630), (False, False, True))
     """
     from .regimes import EXACT_MAX_CELLS, _check_generations
 
     T = _check_generations(generations)
     ok, why = bound_applies(graph)
-    if not ok:
+    if not ok and (graph.is_symbolic or not partial):
         raise NoClosedFormError(f"finite-sample bound: {why}")
     Ls = _learners(graph)
     d = _num(graph.dimension, "dimension")
@@ -679,14 +705,16 @@ def regime_risk_bound(graph: InteractionGraph, generations: int, *, exact: bool 
         if not (L.n0 > d + 1 and L.N > d + 1):
             raise GraphValueError(f"{L.name}: OLS needs N_k and n0_k > d + 1 = {d + 1}, found N_k = {L.N}, "
                                   f"n0_k = {L.n0}")
-    kinds = [_kind(L)[0] for L in Ls]
+    own = [_kind(L)[0] for L in Ls]
+    S = graph.structure
+    kinds = [own[k] if all(own[j] is not None for j in S.ancestors(k).tolist()) else None for k in range(len(Ls))]
     if exact is None:
         exact = len(Ls) * (T + 1) <= EXACT_MAX_CELLS
     conv: Callable[[Fraction], Any] = (lambda x: x) if exact else float
     R = _steps(graph, Ls, kinds, T, conv)  # type: ignore[arg-type]
     if exact:
-        rows = tuple(tuple(sp.Rational(x.numerator, x.denominator) for x in r) for r in R)
+        rows = tuple(tuple(None if x is None else sp.Rational(x.numerator, x.denominator) for x in r) for r in R)
     else:
-        rows = tuple(tuple(float(x) for x in r) for r in R)
+        rows = tuple(tuple(None if x is None else float(x) for x in r) for r in R)
     return RegimeRiskBound(graph, T, rows, tuple(kinds), _proven_bounded(graph, Ls, kinds),  # type: ignore[arg-type]
                            _exact_flags(graph, Ls, kinds))  # type: ignore[arg-type]
