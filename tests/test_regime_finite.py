@@ -87,6 +87,9 @@ def test_exact_class_and_flags():
     assert fresh_exact_class(own)[0] and exact_theory_applies(own)[0]
     p = regime_prediction(own, 3)
     assert p.theory == "exact" and p.exact_risk[0] == (sp.Rational(3, 8), sp.Rational(3, 16))
+    bound = regime_risk_bound(own, 3)  # Theorem 5 majorises Theorem 4, with equality for A
+    assert all(b >= e for rb, re in zip(bound.bound, p.exact_risk) for b, e in zip(rb, re))
+    assert [row[0] for row in bound.bound] == [row[0] for row in p.exact_risk]
     assert "accumulates with a fresh design and other data" in fresh_exact_class(
         own.replace(data_policy="accumulate"))[1]
     assert "weights its sources unequally" in fresh_exact_class(own.replace(real_weight=[1, 2]))[1]
