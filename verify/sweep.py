@@ -706,12 +706,14 @@ def _batches(payloads: list[dict[str, Any]], size: int) -> list[list[dict[str, A
     return [payloads[i:i + size] for i in range(0, len(payloads), size)]
 
 
-def _batch_size(spec: SweepSpec, n: int, workers: int) -> int:
+def _batch_size(spec: SweepSpec, n: int, workers: int, dask: bool = False) -> int:
     """Cells per task, so that the per-task overhead (a pickle round trip, a scheduler
     decision) stays small and the load stays balanced: Monte Carlo cells at most 8 a task
-    and at least 16 tasks per worker; theory-only cells at most 32 and 8 tasks per worker.
+    and at least 16 tasks per worker on the local pool; on dask, whose tasks cost more (a
+    scheduler decision, messages between three processes, the worker's event loop), at
+    most 32 and 8 tasks per worker; theory-only cells at most 32 and 8 tasks per worker.
     An interruption loses at most the tasks in flight."""
-    if spec.montecarlo is not None:
+    if spec.montecarlo is not None and not dask:
         return max(1, min(8, n // (16 * max(workers, 1))))
     return max(1, min(32, n // (8 * max(workers, 1))))
 
@@ -951,7 +953,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
                 todo = {k: v for k, v in todo.items() if k in rest_keys}
                 state["symbolic"] = decided
         payloads = list(todo.values())
-        batches = _batches(payloads, _batch_size(spec, len(payloads), workers))
+        batches = _batches(payloads, _batch_size(spec, len(payloads), workers, dask=scheduler is not None))
         if batches:
             if scheduler is None:
                 _run_local(batches, min(workers, len(batches)), done)
