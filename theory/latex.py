@@ -607,7 +607,7 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     others = [n for n, c in zip(g.names, th.collapses) if (c is True or c == sp.true) and n not in th.growth_rates]
     if others:
         items.append([("par", _who(others, "grows", "grow") + " without bound; no closed-form growth rate is "
-                       "proved for it" + ("" if len(others) == 1 else " (each)") + " " + _cite(r"Theorem 2, \S4") + ".")])
+                       "proved for it" + ("" if len(others) == 1 else " (each)") + " " + _C_THM2 + ".")])
     for one in st.self_accumulating:
         n = learner_latex(one.name)
         s_, i_ = sp.Symbol("s", integer=True, positive=True), sp.Symbol("i", integer=True, positive=True)
