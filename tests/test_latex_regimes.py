@@ -21,7 +21,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphcollapse.theory import analyze, load_graph
+from graphcollapse.theory import InteractionGraph, analyze, load_graph
 from graphcollapse.theory.builders import chain, cycle, self_training
 from graphcollapse.theory.latex import document_latex
 from graphcollapse.theory.regime_symbolic import regime_collapse_conditions
@@ -80,6 +80,9 @@ GRAPHS = {
                              ["T=L0.initial_samples,L0-L0.samples", "d=dimension", "s2=noise_variance"]),
     "fixed-design-chain-d": (chain(2, real_samples=[20, 0], samples=20, initial_samples=20, dimension=2,
                                    design="fixed"), ["d=dimension"]),
+    "collapse-into-accumulator": (InteractionGraph(["L0", "L1"], real_samples=[0, 0], initial_samples=[20, 20],
+                                                   edges=[("L0", "L0", 10), ("L0", "L1", 10)], dimension=1,
+                                                   noise_variance=1, data_policy=["replace", "accumulate"]), []),
     "docs-example": (load_graph(json.dumps(DOCS_GRAPH)), ["m=A.real_samples", "w=A.real_weight"]),
 }
 
@@ -206,6 +209,15 @@ def test_replace_part_of_a_mixed_graph_is_the_recursion():
     for name, rate in th.growth_rates.items():
         k = G.index[name]
         assert (traj[T][k] - traj[T // 2][k]) / (T - T // 2) == pytest.approx(float(rate), rel=1e-6)
+
+
+def test_collapse_into_an_accumulating_learner_has_no_stated_rate():
+    """Theorem 2 (§4): an accumulating learner fed by an offending component collapses; §3.2's
+    rates hold only where every ancestor replaces, so its rate is not stated."""
+    th = _theorem("collapse-into-accumulator")
+    assert th.collapses == (True, True)
+    assert set(th.growth_rates) == {"L0"}
+    assert r"$\mathrm{L1}$ grows without bound; no closed-form growth rate is proved" in th.to_latex()
 
 
 def test_fixed_design_accumulate_is_gerstgrasser():
