@@ -450,6 +450,14 @@ def test_one_learner_accumulation_limit_in_closed_form():
     r = regime_risk_trajectory(H, 5000, theory="exact", exact=False)[5000][0]
     assert 0 <= float(exact_limit) - r <= 0.2 / 5000
 
+    # loss weights move the generation-0 share: r = w n0/(u N) (w = 3, u = 2, n0 = 20, N = 10: r = 3)
+    W = self_training(real_samples=0, samples=10, initial_samples=20, dimension=1, data_policy="accumulate",
+                      real_weight=3, edge_weights=[2])
+    limit = analyze(W, theory="large-sample").learner("L0").stationary_risk
+    assert sp.simplify(limit - (sp.Rational(1, 20) + sp.Rational(1, 10) * sp.polygamma(1, 4))) == 0
+    r = regime_risk_trajectory(W, 5000, exact=False)[5000][0]
+    assert 0 <= float(limit) - r <= 0.2 / 5000
+
 
 def test_fixed_design_is_refused_for_m_estimators():
     """A fixed design is an OLS notion: the M-estimator theory refuses it at analysis time."""

@@ -862,8 +862,10 @@ def _replace_values(graph: InteractionGraph, estimator: Any, exact_fixed: bool, 
         F = sp.diag(*[f[k] for k in B])
         RHS = sp.diag(*[q[k] for k in B])
         if any(fixed[k] for k in B):
-            X = (sp.eye(len(B)) - WB).LUsolve(F * sp.diag(*[Xi[k] for k in B]))
-            RHS = RHS + WB * X * F + (WB * X * F).T + F * sp.diag(*[Xi[k] for k in B]) * F
+            # cancelled entry by entry: with symbols, the Lyapunov solve below is much slower on
+            # unreduced nested fractions
+            X = (sp.eye(len(B)) - WB).LUsolve(F * sp.diag(*[Xi[k] for k in B])).applyfunc(sp.cancel)
+            RHS = (RHS + WB * X * F + (WB * X * F).T + F * sp.diag(*[Xi[k] for k in B]) * F).applyfunc(sp.cancel)
         C = solve_lyapunov_exact(WB, RHS, components=graph.structure.components_within(B))
         stationary = {k: sp.nsimplify(C[i, i]) if not graph.is_symbolic else sp.factor(C[i, i]) for i, k in enumerate(B)}
     return cond, rates, stationary
@@ -1038,8 +1040,8 @@ def regime_m_prediction(graph: InteractionGraph, family: Any, generations: int, 
 
 def _one_learner_accumulate_limit(graph: InteractionGraph, estimator: Any, exact_fixed: bool, theta: Any) -> Any:
     """The closed-form limit of §5 for one learner accumulating its own outputs without
-    real data: R(infinity) = R(0) + q psi'(n0/N + 1), psi' the trigamma function (None when
-    the graph is not of that shape)."""
+    real data: R(infinity) = R(0) + q psi'(r + 1), r = w n0/(u N) (n0/N with unit weights),
+    psi' the trigamma function (None when the graph is not of that shape)."""
     if (graph.num_learners != 1 or graph.data_policy[0] != "accumulate" or graph.real_samples[0] != 0
             or len(graph.edge_sources) != 1 or graph.is_symbolic):
         return None
@@ -1051,7 +1053,8 @@ def _one_learner_accumulate_limit(graph: InteractionGraph, estimator: Any, exact
     p = _plans(graph, _frac(v, "per-sample risk"), [_frac(x, "per-sample risk") for x in vj], exact_fixed)[0]
     q = sp.Rational(p.syn_sq.numerator, p.syn_sq.denominator) / sp.Rational(p.omega_syn.numerator,
                                                                             p.omega_syn.denominator) ** 2
-    r = sp.Rational(p.n0.numerator, p.n0.denominator) / sp.Rational(p.N.numerator, p.N.denominator)
+    r = p.w * p.n0 / p.omega_syn  # Omega(0) / (batch weight): n0/N with unit weights
+    r = sp.Rational(r.numerator, r.denominator)
     return sp.Rational(p.v0.numerator, p.v0.denominator) + q * sp.polygamma(1, r + 1)
 
 
