@@ -143,9 +143,10 @@ def test_fixed_design_replace_is_exact():
 # --------------------------------------------------------------------------- accumulate
 def test_accumulate_self_training_is_bounded_with_the_trigamma_limit():
     """Claim 3 and §5: bounded, R(t) = R(0) + D sum_{s<=t} (r+s)^-2 equals the recursion, and
-    the limit R(0) + D psi'(r + 1) equals regime_analysis's (large-sample)."""
+    the limit R(0) + D psi'(r + 1) equals regime_analysis's (large-sample theory asked for:
+    under the exact theory this learner is Theorem 4's, tested below)."""
     G, _ = GRAPHS["accumulate-trigamma"]
-    th = _theorem("accumulate-trigamma")
+    th = _theorem("accumulate-trigamma", "large-sample")
     one = th.regime.self_accumulating[0]
     assert th.collapses == (False,)
     assert th.theory == "large-sample"
@@ -157,8 +158,9 @@ def test_accumulate_self_training_is_bounded_with_the_trigamma_limit():
 
 
 def test_accumulate_with_symbols_matches_numbers():
-    """The symbolic closed form (symbols n, n0) at n = 12, n0 = 20 is the numeric one."""
-    one = _theorem("accumulate-symbols").regime.self_accumulating[0]
+    """The symbolic closed form (symbols n, n0) at n = 12, n0 = 20 is the numeric one
+    (large-sample theory asked for)."""
+    one = _theorem("accumulate-symbols", "large-sample").regime.self_accumulating[0]
     n, n0 = sp.Symbol("n", positive=True, integer=True), sp.Symbol("n0", positive=True, integer=True)
     G, _ = GRAPHS["accumulate-symbols"]
     traj = regime_risk_trajectory(G, 5, exact=True)

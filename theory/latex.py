@@ -444,6 +444,7 @@ _C_THM2 = _cite(r"Theorem 2, \S4")
 _C_32 = _cite(r"\S3.2")
 _C_33 = _cite(r"\S3.3")
 _C_CLAIM3 = _cite(r"Claim 3 of \S3.3 and \S5")
+_C_THM4 = _cite(r"Theorem 4, \S6.1")
 
 
 def _prose(text: str) -> str:
@@ -509,6 +510,27 @@ def _regime_component_blocks(c: ComponentCondition, display: Any) -> list[tuple]
             ("display", tex(shown), c.label)]
 
 
+def _theorem4_blocks(one: Any) -> list[tuple]:
+    """The exact risk and digamma limit of an own-output accumulator with a fresh design
+    (``docs/regimes.md`` §6.1, Theorem 4)."""
+    n = learner_latex(one.name)
+    c, a, b = one.digamma
+    risk = f"{tex(one.initial)} + {_coefficient_tex(one.coefficient)}{tex(one.series)}"
+    limit = (rf"{tex(one.initial)} + {_coefficient_tex(c)}\left(\psi\left({tex(a)}\right) - "
+             rf"\psi\left({tex(b)}\right)\right)")
+    if not one.limit.free_symbols:
+        limit += rf" \approx {sp.N(one.limit, 6)}"
+    return [("par", f"The risk of ${n}$, which has a fresh design, accumulates its own outputs only and weighs "
+                    f"them like its generation-$0$ samples, is exactly, at every generation $t$ {_C_THM4},"),
+            ("display", f"R_{{{n}}}^{{(t)}} = {risk}".replace("+ - ", "- "), None),
+            ("par", rf"(the terms are $N_{{{n}}}/(n_s(n_s - d - 1))$ with $n_s = n^0_{{{n}}} + sN_{{{n}}}$ the "
+                    r"size of its pool at generation $s$), and it increases to"),
+            ("display", rf"R_{{{n}}}^{{(\infty)}} = {limit}".replace("+ - ", "- "), None),
+            ("par", r"where $\psi$ is the digamma function: the terms telescope, "
+                    rf"$N_{{{n}}}/(n_s(n_s - d - 1)) = \frac{{N_{{{n}}}}}{{d + 1}}"
+                    r"\bigl(1/(n_s - d - 1) - 1/n_s\bigr)$.")]
+
+
 def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     """(title, notation blocks, theorem blocks) of a theorem under a data regime."""
     g, st = th.graph, th.regime
@@ -543,7 +565,11 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     Dname = "D" if exact else r"\tilde D"
     body: list[tuple] = []
     if st.theory != st.requested:
-        body.append(("par", "The statements are large-sample ones: " + _prose(st.reason) + "."))
+        exact_ones = [one.name for one in st.self_accumulating if one.theorem4]
+        but = ("" if not exact_ones else ", except the risk" + ("" if len(exact_ones) == 1 else "s") + " of "
+               + _names(exact_ones) + ", which " + ("is" if len(exact_ones) == 1 else "are")
+               + r" exact by Theorem 4 of \S6.1")
+        body.append(("par", "The statements are large-sample ones" + but + ": " + _prose(st.reason) + "."))
     how = ("exactly " + _cite(r"Theorem 3, \S6") + " the recursion" if exact
            else r"up to $o(1/n)$, the recursion")
     W = th.display.get("W", th.W)
@@ -609,6 +635,9 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
         items.append([("par", _who(others, "grows", "grow") + " without bound; no closed-form growth rate is "
                        "proved for it" + ("" if len(others) == 1 else " (each)") + " " + _C_THM2 + ".")])
     for one in st.self_accumulating:
+        if one.theorem4:
+            items.append(_theorem4_blocks(one))
+            continue
         n = learner_latex(one.name)
         s_, i_ = sp.Symbol("s", integer=True, positive=True), sp.Symbol("i", integer=True, positive=True)
         series = tex(sp.Sum(1 / (one.r + s_) ** 2, (s_, 1, one.t)))

@@ -20,7 +20,10 @@ collects, with the graph's symbols (counts, loss weights, dimension, noise varia
   the learners whose ancestors all replace; the bound of Claim 4 and the vanishing risks of
   Claim 4b when every learner accumulates fresh real data (§5); the closed form in
   :math:`t` and the trigamma limit of one learner accumulating its own outputs (Claim 3,
-  §5), which is Gerstgrasser et al.'s exact sum under a fixed design (§6, Corollary).
+  §5), which is Gerstgrasser et al.'s exact sum under a fixed design (§6, Corollary); and,
+  when the exact theory is asked for, Theorem 4's exact sum and digamma limit for such a
+  learner with a fresh design that weighs its self-loop like generation 0 (§6.1), whatever
+  theory the rest of the graph is stated in.
 
 Every other value has no closed form; :class:`RegimeStatement` lists those learners
 (their risks come from the recursion of §3.3, ``regime_prediction``).
@@ -126,8 +129,10 @@ def exact_regime_applies(graph: InteractionGraph) -> tuple[bool, str]:
     accumulate policy and a single source of data per generation (a symbolic real count
     leaves the number of sources undecided).
 
-    Fresh designs are stated in the large-sample theory (other exact results for them are
-    reported by ``analyze``, not by the theorem).
+    Fresh designs are stated in the large-sample theory, except the risks of own-output
+    accumulators, which :func:`derive_regime_statement` states exactly by Theorem 4 (§6.1)
+    when the exact theory is asked for (the other exact results of §6.1 are reported by
+    ``analyze``).
 
     Examples
     --------
@@ -183,6 +188,20 @@ class OneLearnerAccumulation:
         Under the exact theory with :math:`r = 1` and :math:`R^{(0)} = D` (unit weights,
         :math:`\sigma_1^2 = \sigma^2`): :math:`D \sum_{i=1}^{t+1} i^{-2}`, Gerstgrasser et
         al.'s formula.
+    series : sympy.Expr or None
+        Theorem 4 (§6.1; exact theory asked for, a fresh design, the self-loop weighted like
+        generation 0): :math:`\sum_{s=1}^{t} N/(n_s(n_s - d - 1))` with
+        :math:`n_s = n^0 + sN`, and then ``risk`` is the exact
+        ``initial + coefficient * series``, ``initial`` the exact
+        :math:`\sigma^2 d/(n^0 - d - 1)` and ``limit`` the exact
+        ``initial + c * (polygamma(0, a) - polygamma(0, b))`` for ``digamma = (c, a, b)``:
+        :math:`c = \sigma_k^2 d/(d + 1)`, :math:`a = n^0/N + 1`,
+        :math:`b = (n^0 - d - 1)/N + 1`. ``noise`` and ``r`` keep their meaning
+        (:math:`D = d\sigma_k^2/N`, :math:`r = n^0/N`). ``None`` otherwise.
+    coefficient : sympy.Expr or None
+        :math:`\sigma_k^2 d` under Theorem 4.
+    digamma : tuple
+        ``(c, a, b)`` under Theorem 4, else ``()``.
     """
 
     name: str
@@ -193,6 +212,14 @@ class OneLearnerAccumulation:
     limit: sp.Expr
     t: sp.Symbol
     gerstgrasser: sp.Expr | None = None
+    series: sp.Expr | None = None
+    coefficient: sp.Expr | None = None
+    digamma: tuple[Any, ...] = ()
+
+    @property
+    def theorem4(self) -> bool:
+        """Whether ``risk`` and ``limit`` are Theorem 4's exact values (``docs/regimes.md`` §6.1)."""
+        return self.series is not None
 
 
 @dataclass(frozen=True)
@@ -316,9 +343,11 @@ def _noise_parts(graph: InteractionGraph, exact: bool) -> tuple[list[sp.Expr], l
 
 
 def _one_learner(graph: InteractionGraph, k: int, D: sp.Expr, R0: sp.Expr,
-                 exact: bool) -> OneLearnerAccumulation | None:
+                 exact: bool, fresh_exact: bool = False) -> OneLearnerAccumulation | None:
     """Claim 3 / §5 / §6 Corollary for a learner accumulating its own outputs only (m = 0, a
-    self-loop, no other ancestor: its risks do not depend on the rest of the graph)."""
+    self-loop, no other ancestor: its risks do not depend on the rest of the graph); with
+    ``fresh_exact`` (the exact theory asked for), Theorem 4 (§6.1) for such a learner with a
+    fresh design and its self-loop weighted like generation 0."""
     m = _as_sympy(graph.real_samples[k])
     ins = [i for i, t in enumerate(graph.edge_targets) if t == k]
     if (graph.data_policy[k] != "accumulate" or not (m.is_number and m == 0) or len(ins) != 1
@@ -337,7 +366,28 @@ def _one_learner(graph: InteractionGraph, k: int, D: sp.Expr, R0: sp.Expr,
     if exact and sp.simplify(r - 1) == 0 and sp.simplify(R0 - D) == 0:
         i = sp.Symbol("i", integer=True, positive=True)
         gerst = D * sp.Sum(1 / i ** 2, (i, 1, t + 1))
+    if fresh_exact and graph.design[k] != "fixed" and sp.simplify(w - u) == 0:
+        return _theorem4(graph, k, n0, n, D, r, t, s)
     return OneLearnerAccumulation(graph.names[k], R0, D, r, risk, limit, t, gerst)
+
+
+def _theorem4(graph: InteractionGraph, k: int, n0: sp.Expr, N: sp.Expr, D: sp.Expr, r: sp.Expr,
+              t: sp.Symbol, s: sp.Symbol) -> OneLearnerAccumulation:
+    r"""Theorem 4 (``docs/regimes.md`` §6.1): an own-output accumulator with a fresh design and
+    :math:`w = u` has the exact risk
+    :math:`\sigma^2 d/(n^0 - d - 1) + \sigma_k^2 d \sum_{s=1}^t N/(n_s(n_s - d - 1))`,
+    :math:`n_s = n^0 + sN`, and the digamma limit
+    :math:`\sigma^2 d/(n^0 - d - 1) + rac{\sigma_k^2 d}{d + 1}(\psi(n^0/N + 1) - \psi((n^0 - d - 1)/N + 1))`
+    (the sum telescopes)."""
+    d = _as_sympy(graph.dimension)
+    initial = _tidy(d * _as_sympy(graph.noise_variance) / (n0 - d - 1))
+    coefficient = sp.factor(d * _as_sympy(graph.synthetic_noise_variance[k]))
+    ns = n0 + s * N
+    series = sp.Sum(N / (ns * (ns - d - 1)), (s, 1, t))
+    c, a, b = _tidy(coefficient / (d + 1)), sp.factor(n0 / N + 1), sp.factor((n0 - d - 1) / N + 1)
+    limit = initial + c * (sp.polygamma(0, a) - sp.polygamma(0, b))
+    return OneLearnerAccumulation(graph.names[k], initial, D, r, initial + coefficient * series, limit, t,
+                                  None, series, coefficient, (c, a, b))
 
 
 def _induced(graph: InteractionGraph, keep: list[int]) -> InteractionGraph:
@@ -424,7 +474,7 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
             closed.append(name)
         replace_part = len(keep) < K
     if not all_replace:
-        found = [_one_learner(graph, k, D[k], R0[k], exact) for k in range(K)]
+        found = [_one_learner(graph, k, D[k], R0[k], exact, theory == "exact") for k in range(K)]
         one = tuple(x for x in found if x is not None)
         fresh = all(graph.real_data[k] == "fresh" or not fixed[k] for k in range(K))
         if all(p == "accumulate" for p in graph.data_policy) and fresh:
