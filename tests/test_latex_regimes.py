@@ -3,7 +3,8 @@
 Each test checks one statement of docs/regimes.md as the theorem states it: the stationary
 risk with a symbolic loss weight and its golden-ratio minimiser (§3.2, §7.1), the closed
 form and trigamma limit of one learner accumulating its own outputs (Claim 3, §5),
-Gerstgrasser's exact sum under a fixed design (§6), Theorem 2's verdicts with symbolic real
+Gerstgrasser's exact sum under a fixed design (§6), Theorem 4's exact sum and digamma limit
+for a fresh design under the exact theory (§6.1), Theorem 2's verdicts with symbolic real
 counts on fixed and random regime graphs (§4), Claim 4's bound (§5); the LaTeX compiles
 with pdflatex where it exists.
 """
@@ -25,9 +26,12 @@ from graphcollapse.theory import InteractionGraph, analyze, load_graph
 from graphcollapse.theory.builders import chain, cycle, self_training
 from graphcollapse.theory.latex import document_latex
 from graphcollapse.theory.regime_symbolic import regime_collapse_conditions
+from graphcollapse.theory.regime_finite import fresh_accumulate_limit
 from graphcollapse.theory.regimes import (
+    fresh_accumulate_risk,
     gerstgrasser_risk,
     regime_analysis,
+    regime_prediction,
     regime_risk_trajectory,
     regime_verdicts,
 )
@@ -84,6 +88,11 @@ GRAPHS = {
                                                    edges=[("L0", "L0", 10), ("L0", "L1", 10)], dimension=1,
                                                    noise_variance=1, data_policy=["replace", "accumulate"]), []),
     "docs-example": (load_graph(json.dumps(DOCS_GRAPH)), ["m=A.real_samples", "w=A.real_weight"]),
+    "theorem4-weighted": (self_training(real_samples=0, samples=12, initial_samples=20, dimension=2,
+                                        noise_variance=2, synthetic_noise_variance=3, data_policy="accumulate",
+                                        real_weight=2, edge_weights=[2]), []),
+    "theorem4-symbols": (self_training(real_samples=0, samples=12, initial_samples=12, dimension=2,
+                                       data_policy="accumulate"), ["n=L0.initial_samples,L0-L0.samples"]),
 }
 
 
@@ -270,6 +279,100 @@ def test_claim_4_bound_holds_along_the_recursion():
     traj = regime_risk_trajectory(G, 60, exact=False)
     assert max(max(row) for row in traj) <= bound
     assert all(c == sp.Gt(m, 0) for c in th.regime.vanishing.values())  # Claim 4b
+
+
+# --------------------------------------------------------------------------- Theorem 4 (fresh designs)
+@pytest.mark.parametrize("name, n0, N, d, s2, sk2", [
+    pytest.param("accumulate-trigamma", 20, 10, 1, 1, 1, id="n0-20-N-10-d-1"),
+    pytest.param("theorem4-weighted", 20, 12, 2, 2, 3, id="weights-2-2-noises-2-3"),
+])
+def test_theorem_4_risk_and_limit_are_exact(name, n0, N, d, s2, sk2):
+    """§6.1, Theorem 4: an own-output accumulator with a fresh design and w = u gets, under
+    the exact theory, R(t) = sigma^2 d/(n0 - d - 1) + sigma_k^2 d sum_{s<=t} N/(n_s(n_s - d - 1)),
+    equal to regime_prediction's exact risks and to fresh_accumulate_risk for t = 0..6, and
+    the digamma limit, equal to fresh_accumulate_limit."""
+    G, _ = GRAPHS[name]
+    one = _theorem(name).regime.self_accumulating[0]
+    assert one.theorem4 and one.gerstgrasser is None
+    pred = regime_prediction(G, 6)
+    assert pred.theory == "exact"
+    for t in range(7):
+        value = one.risk.subs(one.t, t).doit()
+        assert value == pred.exact_risk[t][0]
+        assert value == fresh_accumulate_risk(t, samples=N, initial_samples=n0, dimension=d, noise_variance=s2,
+                                              synthetic_noise_variance=sk2)
+    want = fresh_accumulate_limit(samples=N, initial_samples=n0, dimension=d, noise_variance=s2,
+                                  synthetic_noise_variance=sk2)
+    assert sp.simplify(one.limit - want) == 0
+    # the digamma form the theorem prints is the limit, to 50 digits
+    c, a, b = one.digamma
+    shown = one.initial + c * (sp.polygamma(0, a) - sp.polygamma(0, b))
+    assert abs(sp.N(shown - want, 60)) < sp.Float("1e-50")
+    # strictly above the partial sums, which increase to it
+    assert sp.N(one.risk.subs(one.t, 6).doit(), 30) < sp.N(one.limit, 30)
+
+
+def test_theorem_4_with_symbols():
+    """§6.1, Theorem 4 with n0 = N = n symbolic: the risk at n = 12 is the numeric one for
+    t = 0..6, R(0) = 2/(n - 3), and the limit is fresh_accumulate_limit(samples=n) exactly."""
+    th = _theorem("theorem4-symbols")
+    one = th.regime.self_accumulating[0]
+    (n,) = apply_symbols(*GRAPHS["theorem4-symbols"]).free_symbols
+    assert one.theorem4 and one.r == 1
+    assert sp.simplify(one.initial - 2 / (n - 3)) == 0
+    for t in range(7):
+        assert one.risk.subs({n: 12, one.t: t}).doit() == fresh_accumulate_risk(t, samples=12, dimension=2)
+    assert sp.simplify(one.limit - fresh_accumulate_limit(samples=n, dimension=2)) == 0
+    assert abs(sp.N(one.limit.subs(n, 12) - fresh_accumulate_limit(samples=12, dimension=2), 60)) < 1e-50
+    assert r"\psi\left(2\right) - \psi\left(\frac{2 n - 3}{n}\right)" in th.to_latex()
+
+
+@pytest.mark.parametrize("name", ["accumulate-trigamma", "theorem4-symbols"])
+def test_large_sample_request_keeps_the_trigamma_form(name):
+    """Claim 3 and §5: asked for the large-sample theory, the same learner gets
+    R(0) + D psi'(r + 1) with R(0) = sigma^2 d/n0, not Theorem 4."""
+    th = _theorem(name, "large-sample")
+    one = th.regime.self_accumulating[0]
+    assert not one.theorem4 and one.digamma == ()
+    G = apply_symbols(*GRAPHS[name])
+    n0, d = G.initial_samples[0], G.dimension
+    assert sp.simplify(one.initial - d / sp.sympify(n0)) == 0
+    assert sp.simplify(one.limit - (one.initial + one.noise * sp.polygamma(1, one.r + 1))) == 0
+    text = th.to_latex()
+    assert r"\psi'" in text and "Theorem 4" not in text
+
+
+def test_theorem_4_needs_the_self_loop_weighted_like_generation_zero():
+    """§6.1: with w = 3 != u = 2 (weighted Gram matrices are not Wishart) the exact request
+    keeps the large-sample form, r = w n0/(u N) = 3."""
+    G = self_training(real_samples=0, samples=10, initial_samples=20, dimension=1, data_policy="accumulate",
+                      real_weight=3, edge_weights=[2])
+    one = derive_theorem(G, "exact").regime.self_accumulating[0]
+    assert not one.theorem4 and one.r == 3
+
+
+def test_theorem_4_statement_says_which_value_is_exact():
+    """The theorem states Theorem 4 for the own-output accumulator only: C in MIXED (whose
+    other learners stay large-sample, as the title and the opening sentence say; the whole
+    graph is outside Theorem 4's exact class, so the check is fresh_accumulate_risk), B in
+    the docs example (inside the class at m = 10, w = 1: regime_prediction's exact risks,
+    column B)."""
+    text = _theorem("mixed-m").to_latex()
+    assert r"\begin{theorem}[Large-sample model collapse under a data regime]" in text
+    assert (r"The statements are large-sample ones, except the risk of $\mathrm{C}$, which is exact by "
+            r"Theorem 4 of \S6.1: ") in text
+    assert r"R_{\mathrm{C}}^{(t)} = \frac{2}{17} + 2 \sum_{s=1}^{t}" in text
+    (one,) = (x for x in _theorem("mixed-m").regime.self_accumulating if x.name == "C")
+    for t in range(7):
+        assert one.risk.subs(one.t, t).doit() == fresh_accumulate_risk(t, samples=10, initial_samples=20,
+                                                                        dimension=2)
+    (one,) = _theorem("docs-example").regime.self_accumulating
+    assert one.name == "B" and one.theorem4
+    G, _ = GRAPHS["docs-example"]
+    pred = regime_prediction(G, 6)
+    assert pred.theory == "exact"
+    for t in range(7):
+        assert one.risk.subs(one.t, t).doit() == pred.exact_risk[t][1]
 
 
 # --------------------------------------------------------------------------- verdicts

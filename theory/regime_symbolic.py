@@ -406,7 +406,9 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
         dimension and noise variance.
     theory : {"exact", "large-sample"}
         ``"exact"`` uses Theorem 3 (§6) where it applies (:func:`exact_regime_applies`)
-        and the large-sample theory otherwise, saying why.
+        and the large-sample theory otherwise, saying why; either way it states Theorem 4
+        (§6.1) for the own-output accumulators with a fresh design and :math:`w = u`
+        (:attr:`OneLearnerAccumulation.theorem4`).
 
     Returns
     -------
@@ -425,6 +427,13 @@ def derive_regime_statement(graph: InteractionGraph, theory: str = "exact") -> t
     pi**2/60
     >>> parts["collapses"]
     (False,)
+
+    The exact theory asked for: Theorem 4 (§6.1) for that learner, a digamma limit.
+
+    >>> one = derive_regime_statement(self_training(samples=10, initial_samples=10, dimension=1,
+    ...                                             data_policy="accumulate"))[0].self_accumulating[0]
+    >>> one.theorem4, one.initial, one.digamma, round(float(one.limit), 6)
+    (True, 1/8, (1/2, 2, 9/5), 0.193896)
     """
     from .regimes import _replace_values, effective_mixing_matrix
     from .theorem import _positive_counts

@@ -617,7 +617,9 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
         there (``Theorem.regime``,
         :func:`graphcollapse.theory.regime_symbolic.derive_regime_statement`); ``"exact"``
         is then Theorem 3's exact recursion where it applies (fixed designs, one source of
-        data per learner) and the large-sample theory otherwise, as the theorem says.
+        data per learner) and the large-sample theory otherwise, as the theorem says, with
+        Theorem 4's exact risk and limit (§6.1) for every learner that accumulates its own
+        outputs only with a fresh design and weighs them like generation 0.
 
     Raises
     ------
@@ -647,6 +649,14 @@ def derive_theorem(graph: InteractionGraph, theory: str = "exact", definitions: 
     >>> th = derive_theorem(G)
     >>> th.theory, th.stationary_risks["L0"]
     ('large-sample', (w**2 + 1)/(10*w*(w + 2)))
+
+    A learner accumulating its own outputs with a fresh design: exact by Theorem 4
+    (docs/regimes.md §6.1) when the exact theory is asked for, the rest large-sample:
+
+    >>> th = derive_theorem(self_training(samples=12, initial_samples=12, dimension=2, data_policy="accumulate"))
+    >>> one = th.regime.self_accumulating[0]
+    >>> th.theory, one.theorem4, one.initial, one.risk.subs(one.t, 2).doit()
+    ('large-sample', True, 2/9, 67/231)
     """
     theory = resolve_theory(theory)
     if not getattr(graph, "has_default_regime", True):
