@@ -164,7 +164,8 @@ def test_worker_killed_then_resume(reference, tmp_path, cluster):
 def test_sigint_then_resume(reference, tmp_path):
     """`graphcollapse sweep` sent SIGINT mid-way exits 130 with the finished cells on disk;
     the rerun computes only the rest and the result equals the reference."""
-    spec = dict(MC_SPEC, axes=[dict(MC_SPEC["axes"][0], values=[0, 2, 4, 6, 8, 10]), MC_SPEC["axes"][1]])
+    # 60 cells: enough that the sweep cannot finish between seeing two cells and the signal
+    spec = dict(MC_SPEC, axes=[dict(MC_SPEC["axes"][0], values=list(range(0, 60, 2))), MC_SPEC["axes"][1]])
     path = tmp_path / "spec.toml"
     path.write_text(_toml(spec))
     out = tmp_path / "out"
@@ -178,12 +179,12 @@ def test_sigint_then_resume(reference, tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     done = len(list((out / "cells").glob("*.json")))
-    assert 2 <= done < 12
+    assert 2 <= done < 60
     assert json.loads((out / "manifest.json").read_text())["interrupted"] is True
     r = run_sweep(spec, out, workers=1)
-    assert (r.reused, r.computed) == (done, 12 - done)
+    assert (r.reused, r.computed) == (done, 60 - done)
     mine, ref = _records(out), _records(reference)
-    assert len(mine) == 12 and {k: mine[k] for k in ref} == ref  # the reference's cells are among these
+    assert len(mine) == 60 and {k: mine[k] for k in ref} == ref  # the reference's cells are among these
 
 
 def test_changed_spec_recomputes_only_changed_cells(reference, tmp_path):
