@@ -359,8 +359,8 @@ def test_theorem_4_statement_says_which_value_is_exact():
     column B)."""
     text = _theorem("mixed-m").to_latex()
     assert r"\begin{theorem}[Large-sample model collapse under a data regime]" in text
-    assert (r"The statements are large-sample ones, except the risk of $\mathrm{C}$, which is exact by "
-            r"Theorem 4 of \S6.1: ") in text
+    assert r"The statements are large-sample ones: " in text
+    assert r"Only the risk of $\mathrm{C}$ is exact, by Theorem 4 of \S6.1 (below)." in text
     assert r"R_{\mathrm{C}}^{(t)} = \frac{2}{17} + 2 \sum_{s=1}^{t}" in text
     (one,) = (x for x in _theorem("mixed-m").regime.self_accumulating if x.name == "C")
     for t in range(7):

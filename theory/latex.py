@@ -566,10 +566,10 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     body: list[tuple] = []
     if st.theory != st.requested:
         exact_ones = [one.name for one in st.self_accumulating if one.theorem4]
-        but = ("" if not exact_ones else ", except the risk" + ("" if len(exact_ones) == 1 else "s") + " of "
-               + _names(exact_ones) + ", which " + ("is" if len(exact_ones) == 1 else "are")
-               + r" exact by Theorem 4 of \S6.1")
-        body.append(("par", "The statements are large-sample ones" + but + ": " + _prose(st.reason) + "."))
+        but = ("" if not exact_ones else " Only the risk" + ("" if len(exact_ones) == 1 else "s") + " of "
+               + _names(exact_ones) + (" is" if len(exact_ones) == 1 else " are")
+               + r" exact, by Theorem 4 of \S6.1 (below).")
+        body.append(("par", "The statements are large-sample ones: " + _prose(st.reason) + "." + but))
     how = ("exactly " + _cite(r"Theorem 3, \S6") + " the recursion" if exact
            else r"up to $o(1/n)$, the recursion")
     W = th.display.get("W", th.W)
