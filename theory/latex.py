@@ -277,6 +277,14 @@ def _matrix_tex(M: sp.Matrix) -> str:
     return tex(M)
 
 
+def _setting_sentence(g: Any) -> str:
+    """Learners, edges, dimension and noise variance: the first sentence of every setting."""
+    edges = ", ".join(f"${learner_latex(s)} \\to {learner_latex(t)}$" for s, t, _ in g.edges) or "none"
+    return (f"Learners {_names(g.names)}; edges (data flow) {edges}; dimension "
+            f"$d = {tex(_as_sympy(g.dimension))}$; noise variance of the real labels "
+            f"$\\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
+
+
 def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     """(title, notation blocks, theorem blocks)."""
     if th.regime is not None:
@@ -285,10 +293,7 @@ def _theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     exact = th.theory == "exact"
     title = f"{'Exact' if exact else 'Large-sample'} model collapse on a {g.num_learners}-learner graph"
     # ---- setting and legend (prose, before the theorem)
-    edges = ", ".join(f"${learner_latex(s)} \\to {learner_latex(t)}$" for s, t, _ in g.edges) or "none"
-    setting = (f"Learners {_names(g.names)}; edges (data flow) {edges}; dimension "
-               f"$d = {tex(_as_sympy(g.dimension))}$; noise variance of the real labels "
-               f"$\\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
+    setting = _setting_sentence(g)
     if th.setting:
         setting += " " + th.setting
     notation: list[tuple] = [("par", r"\paragraph{Setting.} " + setting)]
@@ -536,10 +541,7 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
     g, st = th.graph, th.regime
     exact = st.theory == "exact"
     title = f"{'Exact' if exact else 'Large-sample'} model collapse under a data regime"
-    edges = ", ".join(f"${learner_latex(s)} \\to {learner_latex(t)}$" for s, t, _ in g.edges) or "none"
-    setting = (f"Learners {_names(g.names)}; edges (data flow) {edges}; dimension "
-               f"$d = {tex(_as_sympy(g.dimension))}$; noise variance of the real labels "
-               f"$\\sigma^2 = {tex(_as_sympy(g.noise_variance))}$.")
+    setting = _setting_sentence(g)
     notation: list[tuple] = [("par", r"\paragraph{Setting.} " + setting),
                              ("par", r"\paragraph{Data regime.} " + _regime_words(th))]
     legend = [f"${tex(s)}$: " + " and ".join(_field_text(f) for f in fields) for s, fields in th.legend]

@@ -40,6 +40,7 @@ import sympy as sp
 
 from .errors import GraphValueError
 from .graph import InteractionGraph, _as_sympy
+from .regimes import fixed_design_exact
 
 __all__ = ["RegimeStatement", "OneLearnerAccumulation", "regime_components", "regime_collapse_conditions",
            "derive_regime_statement", "exact_regime_applies"]
@@ -146,20 +147,7 @@ def exact_regime_applies(graph: InteractionGraph) -> tuple[bool, str]:
     if any(x != "fixed" for x in graph.design):
         return False, ("the exact recursion of Theorem 3 needs fixed designs; with a fresh design the theorem "
                        "states the large-sample theory (docs/regimes.md §6)")
-    if any(x != "fresh" for x in graph.real_data):
-        return False, "a fixed real dataset with a fixed design is derived in the large-sample theory only"
-    indegree = [0] * graph.num_learners
-    for t in graph.edge_targets:
-        indegree[t] += 1
-    for k in range(graph.num_learners):
-        m = _as_sympy(graph.real_samples[k])
-        if not m.is_number:
-            return False, (f"the real-sample count of {graph.names[k]} is a symbol, so whether it has a single "
-                           "source of data is undecided (docs/regimes.md §6)")
-        if not ((m == 0 and indegree[k] == 1) or (m != 0 and indegree[k] == 0)):
-            return False, (f"learner {graph.names[k]} has several sources of data: with a fixed design the exact "
-                           "recursion does not close (docs/regimes.md §6)")
-    return True, "fixed design, one source of data per learner (docs/regimes.md §6, Theorem 3)"
+    return fixed_design_exact(graph)
 
 
 # --------------------------------------------------------------------------- statement

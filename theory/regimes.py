@@ -167,9 +167,32 @@ def effective_noise_variance(graph: InteractionGraph, estimator: str = "ols") ->
 
 
 # --------------------------------------------------------------------------- exactness
-def _single_source(graph: InteractionGraph, k: int, indegree: list[int]) -> bool:
-    m = graph.real_samples[k]
-    return (m == 0 and indegree[k] == 1) or (m != 0 and indegree[k] == 0)
+def fixed_design_exact(graph: InteractionGraph) -> tuple[bool, str]:
+    """Theorem 3's conditions besides fixed designs (``docs/regimes.md`` §6): fresh real data
+    and a single source of data per learner. A symbolic real-sample count leaves the number
+    of sources undecided (False, saying so).
+
+    Examples
+    --------
+    >>> from graphcollapse.theory.builders import self_training
+    >>> fixed_design_exact(self_training(samples=12, initial_samples=12, design="fixed"))
+    (True, 'fixed design, one source of data per learner (docs/regimes.md §6, Theorem 3)')
+    """
+    if any(x != "fresh" for x in graph.real_data):
+        return False, "a fixed real dataset with a fixed design is derived in the large-sample theory only"
+    indegree = [0] * graph.num_learners
+    for t in graph.edge_targets:
+        indegree[t] += 1
+    for k in range(graph.num_learners):
+        m = _as_sympy(graph.real_samples[k])
+        if not m.is_number:
+            return False, (f"the real-sample count of {graph.names[k]} is a symbol, so whether it has a single "
+                           "source of data is undecided (docs/regimes.md §6)")
+        if not ((m == 0 and indegree[k] == 1) or (m != 0 and indegree[k] == 0)):
+            return False, (f"learner {graph.names[k]} has several sources of data: with a fixed design the "
+                           "exact recursion involves powers of one random matrix and does not close "
+                           "(docs/regimes.md §6)")
+    return True, "fixed design, one source of data per learner (docs/regimes.md §6, Theorem 3)"
 
 
 def exact_theory_applies(graph: InteractionGraph, estimator: str = "ols") -> tuple[bool, str]:
@@ -207,17 +230,7 @@ def exact_theory_applies(graph: InteractionGraph, estimator: str = "ols") -> tup
                            "several generations, no closed recursion (docs/regimes.md §6)")
         return False, ("weights or a fixed real dataset with a fresh design: weighted Gram matrices are not "
                        "Wishart, no closed recursion (docs/regimes.md §6)")
-    if any(x != "fresh" for x in graph.real_data):
-        return False, "a fixed real dataset with a fixed design is derived in the large-sample theory only"
-    indegree = [0] * graph.num_learners
-    for t in graph.edge_targets:
-        indegree[t] += 1
-    for k in range(graph.num_learners):
-        if not _single_source(graph, k, indegree):
-            return False, (f"learner {graph.names[k]} has several sources of data: with a fixed design the "
-                           "exact recursion involves powers of one random matrix and does not close "
-                           "(docs/regimes.md §6)")
-    return True, "fixed design, one source of data per learner (docs/regimes.md §6)"
+    return fixed_design_exact(graph)
 
 
 # --------------------------------------------------------------------------- engine
