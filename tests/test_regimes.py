@@ -436,7 +436,7 @@ def test_symbolic_weight_gives_the_golden_ratio_through_the_analysis():
 
 
 def test_one_learner_accumulation_limit_in_closed_form():
-    """§5: the limit v/n0 + D psi'(n0/N + 1); with a fixed design and n0 = N it is
+    """§5: the limit v/n0 + D psi'(r + 1), r = w n0/(u N); with a fixed design and n0 = N it is
     Gerstgrasser et al.'s (pi^2/6) R(0), and it is the recursion's limit (tail < D/t)."""
     G = self_training(samples=12, initial_samples=12, dimension=2, design="fixed", data_policy="accumulate")
     assert sp.simplify(analyze(G).learner("L0").stationary_risk - sp.pi ** 2 / 6 * sp.Rational(2, 9)) == 0

@@ -661,7 +661,11 @@ def _regime_theorem_blocks(th: Theorem) -> tuple[str, list[tuple], list[tuple]]:
                              r"$\sum_{s \geq 1} (r + s)^{-2} = \psi'(r + 1)$."))
         items.append(block)
     if st.bound is not None:
-        items.append([("par", "Every risk stays bounded at every generation " + _cite(r"Claim 4, \S5") + ":"),
+        exact4 = [one.name for one in st.self_accumulating if one.theorem4]
+        lead = ("In the large-sample theory, every " if exact4 else "Every ") + "risk stays bounded at every generation "
+        tail = (":" if not exact4 else "; the bound is not one on the exact risk" + ("" if len(exact4) == 1 else "s")
+                + " of " + _names(exact4) + " stated above:")
+        items.append([("par", lead + _cite(r"Claim 4, \S5") + tail),
                       ("display", r"R_k^{(t)} \leq \max_j R_j^{(0)} + \frac{\pi^{2}}{6} \max_j " + Dname + "_j = "
                        + tex(st.bound), None)])
         zero = [n for n, c in st.vanishing.items() if c is True]

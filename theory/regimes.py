@@ -469,6 +469,9 @@ def regime_risk_trajectory(graph: InteractionGraph, generations: int, *, estimat
         ok, why = exact_theory_applies(graph, estimator)
         if not ok:
             raise NoClosedFormError(f"exact theory: {why}; use the large-sample theory")
+        from .exact import check_exact_regime
+
+        check_exact_regime(graph)  # integer counts, N_k and n0_k > d + 1: finite exact risks
         if graph.has_default_regime:
             from .exact import exact_risk_trajectory
 
@@ -965,7 +968,8 @@ def regime_analysis(graph: InteractionGraph, theory: str = "default", fix_sample
             notes.append("value: the limit of the exact risk, sigma^2 d/(n0-d-1) + sigma_k^2 d/(d+1) "
                          "(psi(n0/N + 1) - psi((n0-d-1)/N + 1)) (docs/regimes.md section 6.1)")
         else:
-            notes.append("value: the limit of the risk, v/n0 + D psi'(n0/N + 1) (docs/regimes.md section 5)")
+            notes.append("value: the limit of the risk, R(0) + D psi'(r + 1) with r = w n0/(u N) "
+                         "(docs/regimes.md section 5)")
     else:
         if graph.is_symbolic:
             raise GraphTypeError("analyze: accumulating regimes need numeric parameters (their limits have no "
