@@ -134,6 +134,8 @@ def _wait_workers_gone(before: set[int], timeout: float = 10.0) -> None:
         if not alive:
             return
         time.sleep(0.05)
+    print(f"warning: worker processes {sorted(alive)} still alive after {timeout:.0f} s; their CPU time "
+          "is not counted in this run", file=sys.stderr)
 
 
 def mc_part(rounds: int) -> tuple[dict, dict]:

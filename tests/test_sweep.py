@@ -187,6 +187,33 @@ def test_sigint_then_resume(reference, tmp_path):
     assert len(mine) == 60 and {k: mine[k] for k in ref} == ref  # the reference's cells are among these
 
 
+def test_workers_lost_keeps_finished_cells_and_writes_the_manifest(reference, tmp_path, monkeypatch, capsys):
+    """Workers that keep dying stop the sweep with a one-line error; the cells finished
+    before are on disk, the manifest says why it stopped, sweep-report repeats it, and the
+    rerun computes only the rest (to the reference's records)."""
+    from graphcollapse.verify import sweep as sweep_module
+    from graphcollapse.verify.cli import main
+
+    def dying(batches, workers, done):
+        done(sweep_module._compute_batch(batches[0]))
+        raise sweep_module.WorkersLostError("sweep: worker processes died 4 times; 5 tasks are left "
+                                            "(rerun the sweep to resume)")
+
+    monkeypatch.setattr(sweep_module, "_run_local", dying)
+    out = tmp_path / "out"
+    with pytest.raises(GraphValueError, match="died 4 times"):
+        run_sweep(MC_SPEC, out, workers=2)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["interrupted"] is True and "died 4 times" in manifest["error"]
+    assert manifest["counts"]["computed"] == 1 and manifest["counts"]["left"] == 5
+    assert main(["sweep-report", str(out)]) == 0
+    assert "stopped by: sweep: worker processes died 4 times" in capsys.readouterr().out
+    monkeypatch.undo()
+    r = run_sweep(MC_SPEC, out, workers=1)
+    assert (r.reused, r.computed) == (1, 5)
+    assert _records(out) == _records(reference)
+
+
 def test_changed_spec_recomputes_only_changed_cells(reference, tmp_path):
     out = tmp_path / "out"
     theory_only = {k: v for k, v in MC_SPEC.items() if k != "montecarlo"}

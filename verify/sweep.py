@@ -694,6 +694,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
+class WorkersLostError(GraphValueError):
+    """Worker processes died repeatedly (the local pool's) or dask gave up on tasks whose
+    workers were lost: the sweep stops, its finished cells stay on disk and the manifest
+    says what is left."""
+
+
 def _compute_batch(payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [compute_cell(p) for p in payloads]
 
@@ -785,7 +791,7 @@ def _run_local(batches: list[list[dict[str, Any]]], workers: int, done: Callable
             _stop_pool(pool)
             restarts += 1
             if restarts > 3:
-                raise GraphValueError(f"sweep: worker processes died {restarts} times; "
+                raise WorkersLostError(f"sweep: worker processes died {restarts} times; "
                                       f"{len(pending)} tasks are left (rerun the sweep to resume)")
         else:
             pool.shutdown(wait=True)
@@ -808,11 +814,13 @@ def _run_dask(batches: list[list[dict[str, Any]]], scheduler: str, workers: int,
     single-threaded processes). Returns the scheduler's address."""
     try:
         from distributed import Client, LocalCluster, as_completed
+        from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover - the extra is missing
         raise GraphValueError("--scheduler: dask.distributed is not installed; "
                               "pip install 'graphcollapse[distributed]'") from None
     import contextlib
     import warnings
+    from concurrent.futures import CancelledError
 
     import dask
 
@@ -832,7 +840,7 @@ def _run_dask(batches: list[list[dict[str, Any]]], scheduler: str, workers: int,
             with warnings.catch_warnings():  # "port 8787 is in use, hosting on another port"
                 warnings.simplefilter("ignore")
                 cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                           dashboard_address=None, silence_logs=40))
+                                                           dashboard_address=None, silence_logs=50))
             client = stack.enter_context(Client(cluster))
         else:
             try:
@@ -848,8 +856,17 @@ def _run_dask(batches: list[list[dict[str, Any]]], scheduler: str, workers: int,
             futures = [client.submit(_compute_pickled_batch, pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL),
                                      pure=False, key=f"graphcollapse-sweep-{b[0]['key'][:16]}-{i}")
                        for i, b in enumerate(batches)]
+            lost: list[str] = []
             for f in as_completed(futures):
-                done(f.result())
+                try:
+                    records = f.result()
+                except (KilledWorker, CancelledError) as exc:  # the others still finish and are kept
+                    lost.append(" ".join(f"{type(exc).__name__}: {str(exc).split('. ')[0]}".split()))
+                    continue
+                done(records)
+            if lost:
+                raise WorkersLostError(f"sweep: dask gave up on {len(lost)} tasks whose workers kept dying "
+                                       f"({lost[0][:300]}); rerun the sweep to resume")
         finally:
             for f in futures:
                 if not f.done():
@@ -936,6 +953,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
             progress(state["computed"], total)
 
     interrupted = False
+    lost: WorkersLostError | None = None
     address = "processes"
     route = "analysis"
     try:
@@ -961,6 +979,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
                 address = _run_dask(batches, scheduler, workers, done)
     except KeyboardInterrupt:
         interrupted = True
+    except WorkersLostError as exc:
+        interrupted, lost = True, exc
     manifest = {
         "format": FORMAT, "spec": spec.raw, "seed": spec.seed, "versions": _versions(),
         "scheduler": ("this process" if workers == 1 else "processes") if scheduler is None
@@ -974,6 +994,7 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         "timing": {"started": started, "wall_seconds": time.perf_counter() - t0,
                    "cpu_seconds_main": time.process_time() - c0, "cell_seconds": state["cell_seconds"]},
         "interrupted": interrupted,
+        "error": None if lost is None else str(lost),
         "table": None,
     }
     table = None
@@ -983,6 +1004,8 @@ def run_sweep(spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any], out:
         manifest["table"] = table.name
         manifest["timing"]["wall_seconds"] = time.perf_counter() - t0
     _write_atomic(out / "manifest.json", json.dumps(_clean(manifest), indent=1, allow_nan=False))
+    if lost is not None:
+        raise lost
     if interrupted:
         raise KeyboardInterrupt
     failed = sum(1 for c in cells if read_cell(out, c.key).get("status") != "ok")
@@ -1165,7 +1188,8 @@ def sweep_summary(out: str | os.PathLike[str]) -> dict[str, Any]:
     return {"out": str(out), "cells": len(cells), "finished": finished, "missing": len(cells) - finished,
             "collapsing_cells": collapsing, "montecarlo_cells": mc_cells, "disagreements": disagree,
             "not_assessed": not_assessed,
-            "failed": failed, "interrupted": manifest.get("interrupted", False), "table": manifest.get("table"),
+            "failed": failed, "interrupted": manifest.get("interrupted", False), "error": manifest.get("error"),
+            "table": manifest.get("table"),
             "timing": manifest.get("timing", {}), "versions": manifest.get("versions", {})}
 
 

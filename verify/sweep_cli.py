@@ -143,6 +143,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 0
     print(f"sweep {s['out']}: {s['cells']} cells, {s['finished']} finished, {s['missing']} missing"
           + (" (interrupted)" if s["interrupted"] else ""))
+    if s.get("error"):
+        print(f"  stopped by: {s['error']}")
     print(f"  collapsing cells (some learner collapses): {s['collapsing_cells']}")
     if s["montecarlo_cells"]:
         print(f"  Monte Carlo cells: {s['montecarlo_cells']}, disagreements: {len(s['disagreements'])}, "
