@@ -365,7 +365,7 @@ def _theorem4(graph: InteractionGraph, k: int, n0: sp.Expr, N: sp.Expr, D: sp.Ex
     :math:`w = u` has the exact risk
     :math:`\sigma^2 d/(n^0 - d - 1) + \sigma_k^2 d \sum_{s=1}^t N/(n_s(n_s - d - 1))`,
     :math:`n_s = n^0 + sN`, and the digamma limit
-    :math:`\sigma^2 d/(n^0 - d - 1) + rac{\sigma_k^2 d}{d + 1}(\psi(n^0/N + 1) - \psi((n^0 - d - 1)/N + 1))`
+    :math:`\sigma^2 d/(n^0 - d - 1) + \frac{\sigma_k^2 d}{d + 1}(\psi(n^0/N + 1) - \psi((n^0 - d - 1)/N + 1))`
     (the sum telescopes)."""
     d = _as_sympy(graph.dimension)
     initial = _tidy(d * _as_sympy(graph.noise_variance) / (n0 - d - 1))
