@@ -95,6 +95,19 @@ _Z = sp.Symbol("z")
 
 
 # --------------------------------------------------------------------------- scalars
+def design_correction_parts(N: Any, d: Any) -> tuple[Any, Any]:
+    r"""Numerator and denominator of :math:`\gamma(N, d)` (:func:`design_correction`), in the
+    arithmetic of the arguments (Python or numpy integers and floats, Fractions, sympy):
+    the one place the formula is written.
+
+    Examples
+    --------
+    >>> design_correction_parts(34, 23)  # 61/27
+    (26840, 11880)
+    """
+    return (d + 1) * N * N - (d + 5) * N + 2 * (d + 1), (N - d - 1) * (N - 1) * (N + 2)
+
+
 def design_correction(N: Any, d: Any) -> sp.Expr:
     r"""The design correction :math:`\gamma(N, d)` of a learner pooling :math:`N` rows in
     dimension :math:`d`.
@@ -133,7 +146,8 @@ def design_correction(N: Any, d: Any) -> sp.Expr:
     Ns, ds = _as_sympy(N), _as_sympy(d)
     if Ns.is_number and ds.is_number and not Ns > ds + 1:
         raise ExactRegimeError(f"N: OLS needs N > d + 1 = {ds + 1} (its risk is infinite otherwise), found N = {Ns}")
-    return sp.cancel(((ds + 1) * Ns**2 - (ds + 5) * Ns + 2 * (ds + 1)) / ((Ns - ds - 1) * (Ns - 1) * (Ns + 2)))
+    num, den = design_correction_parts(Ns, ds)
+    return sp.cancel(num / den)
 
 
 def check_exact_regime(graph: InteractionGraph) -> None:
@@ -283,8 +297,7 @@ def _rational_parts(graph: InteractionGraph, learners: Sequence[int] | None = No
     for e in np.flatnonzero(mask).tolist():
         t = int(tgt[e])
         rows[t].append((src[e], QQ(smp[e], Ns[t])))
-    g = {k: QQ((d + 1) * Ns[k] * Ns[k] - (d + 5) * Ns[k] + 2 * (d + 1), (Ns[k] - d - 1) * (Ns[k] - 1) * (Ns[k] + 2))
-         for k in idx}
+    g = {k: QQ(*design_correction_parts(Ns[k], d)) for k in idx}
     return rows, g
 
 

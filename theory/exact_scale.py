@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import GraphValueError
+from .exact import design_correction_parts
 from .graph import InteractionGraph
 from .pairs import (PairSpace, ScaleLimitError, exact_solve_pairs, iterate_pairs, pair_closure, pair_map,
                     solve_pairs)
@@ -67,8 +68,8 @@ def design_correction_float(N: np.ndarray, d: int) -> np.ndarray:
     >>> design_correction_float(np.array([34.0]), 23).round(6).tolist()  # exactly 61/27
     [2.259259]
     """
-    N = np.asarray(N, dtype=float)
-    return ((d + 1) * N * N - (d + 5) * N + 2 * (d + 1)) / ((N - d - 1) * (N - 1) * (N + 2))
+    num, den = design_correction_parts(np.asarray(N, dtype=float), d)
+    return num / den
 
 
 def exact_noise_variance_float(graph: InteractionGraph) -> np.ndarray:
@@ -456,9 +457,7 @@ def _with(r: Any, **changes: Any) -> Any:
 
 def _ratio(N: Any, d: int) -> tuple[int, int]:
     """gamma(N, d) as (numerator, denominator)."""
-    N = int(N)
-    num = (d + 1) * N * N - (d + 5) * N + 2 * (d + 1)
-    den = (N - d - 1) * (N - 1) * (N + 2)
+    num, den = design_correction_parts(int(N), d)
     gcd = math.gcd(num, den)
     return num // gcd, den // gcd
 

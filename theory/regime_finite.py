@@ -52,6 +52,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import GraphValueError, NoClosedFormError
+from .exact import design_correction_parts
 from .graph import InteractionGraph
 
 __all__ = [
@@ -79,7 +80,8 @@ KINDS = {
 # --------------------------------------------------------------------------- scalars
 def _gamma(n: Any, d: Any) -> Any:
     """The design correction gamma(n, d) of docs/exact.md, Lemma 4 (exact for Fractions)."""
-    return ((d + 1) * n * n - (d + 5) * n + 2 * (d + 1)) / ((n - d - 1) * (n - 1) * (n + 2))
+    num, den = design_correction_parts(n, d)
+    return num / den
 
 
 def fit_risk_bound(blocks: Sequence[tuple[Any, Any, Any, Any]], dimension: Any) -> Any:
